@@ -1,0 +1,109 @@
+"""Conversion of a transformers checkpoint directory into JAX parameters, in memory or to disk."""
+
+import dataclasses
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from convert import hf_io
+from convert import luke as luke_family
+from convert.common import fill_params
+from mluke_jax import checkpoint
+from mluke_jax.config import dtype_name, read_config_dict
+from mluke_jax.modeling import ARCHITECTURES
+
+# model_type -> module with CONFIG_CLASS, architecture_of, structure_of, key_prefix, rules_for, allow_unused
+FAMILIES = {"luke": luke_family}
+
+
+@dataclasses.dataclass
+class Converted:
+    architecture: str
+    structure: dict[str, Any]
+    config: Any
+    params: dict[str, np.ndarray]
+    dtype: str
+    seconds: float
+
+
+def _family(hf_config: dict[str, Any], where: Path):
+    model_type = hf_config.get("model_type")
+    if model_type not in FAMILIES:
+        raise ValueError(f"{where / 'config.json'}: model_type {model_type!r} cannot be converted (supported: {sorted(FAMILIES)})")
+    return FAMILIES[model_type]
+
+
+def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: str | None = None, progress: bool = True) -> Converted:
+    """Read a transformers directory and return the JAX parameter tree (numpy, dotted paths)."""
+    start = time.perf_counter()
+    src = Path(src)
+    hf_config = read_config_dict(src / "config.json")
+    family = _family(hf_config, src)
+    reader = hf_io.CheckpointReader(src)
+    keys = reader.keys()
+    architecture = architecture or family.architecture_of(hf_config, keys)
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture {architecture!r} is not implemented")
+    structure = family.structure_of(architecture, keys)
+    config = family.CONFIG_CLASS.from_hf_dict(hf_config, **structure)
+    targets = checkpoint.abstract_params(ARCHITECTURES[architecture].abstract(config))
+    params = fill_params(
+        targets,
+        family.rules_for(architecture, family.key_prefix(keys)),
+        reader,
+        num_layers=config.num_hidden_layers,
+        dtype=jnp.dtype(dtype_name(dtype)),
+        allow_unused=family.allow_unused,
+        progress=progress,
+    )
+    return Converted(architecture, structure, config, params, dtype_name(dtype), time.perf_counter() - start)
+
+
+def peak_memory_bytes() -> int:
+    """Peak resident memory of this process (Linux ``ru_maxrss`` is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def convert_checkpoint(
+    src: str,
+    dst: str | Path,
+    *,
+    dtype: str = "float32",
+    architecture: str | None = None,
+    overwrite: bool = False,
+    revision: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Convert ``src`` (directory or hub name) into a mluke-jax directory ``dst``.
+
+    ``dst`` appears only when everything was written. Returns a report: architecture, parameter
+    count, source size, seconds, peak memory.
+    """
+    start = time.perf_counter()
+    dst = Path(dst)
+    if dst.exists() and not overwrite and (not dst.is_dir() or any(dst.iterdir())):
+        raise FileExistsError(f"{dst} already exists; choose a new directory or pass --overwrite")
+    src_dir = hf_io.resolve_source(src, revision=revision)
+    source_bytes = hf_io.CheckpointReader(src_dir).total_bytes
+    converted = convert_in_memory(src_dir, dtype=dtype, architecture=architecture, progress=progress)
+    with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:
+        if progress:
+            print(f"writing Orbax checkpoint to {dst} ...", file=sys.stderr)
+        checkpoint.write_directory(tmp, converted.params, converted.config, converted.architecture, source=str(src))
+        copied = checkpoint.copy_tokenizer_files(src_dir, tmp)
+    return {
+        "architecture": converted.architecture,
+        "num_parameters": int(sum(a.size for a in converted.params.values())),
+        "num_tensors": len(converted.params),
+        "dtype": converted.dtype,
+        "structure": converted.structure,
+        "tokenizer_files": copied,
+        "source_bytes": source_bytes,
+        "seconds": time.perf_counter() - start,
+        "peak_memory_bytes": peak_memory_bytes(),
+    }

@@ -1,0 +1,50 @@
+"""mluke-jax: mLUKE (and XLM) encoders in JAX / Flax NNX with transformers' numbers.
+
+Public surface: configurations, the models and heads under their transformers class names, and
+the sharding helpers. ``Class.from_pretrained(dir_or_hub_name)`` loads converted (Orbax) or
+transformers checkpoints; ``python -m convert SRC DST`` converts.
+"""
+
+from mluke_jax.config import LukeConfig
+from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
+from mluke_jax.models.luke import LukeModel, LukePreTrainedModel
+from mluke_jax.models.luke_heads import (
+    LukeForEntityClassification,
+    LukeForEntityPairClassification,
+    LukeForEntitySpanClassification,
+    LukeForMaskedLM,
+    LukeForMultipleChoice,
+    LukeForQuestionAnswering,
+    LukeForSequenceClassification,
+    LukeForTokenClassification,
+)
+from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ARCHITECTURES",
+    "LOGICAL_AXIS_RULES",
+    "LukeConfig",
+    "LukeForEntityClassification",
+    "LukeForEntityPairClassification",
+    "LukeForEntitySpanClassification",
+    "LukeForMaskedLM",
+    "LukeForMultipleChoice",
+    "LukeForQuestionAnswering",
+    "LukeForSequenceClassification",
+    "LukeForTokenClassification",
+    "LukeModel",
+    "LukePreTrainedModel",
+    "PreTrainedModel",
+    "load_pretrained",
+    "make_mesh",
+    "use_mesh",
+]
+
+
+def load_pretrained(name_or_path, **kwargs):
+    """Load whatever architecture a checkpoint holds (its ``config.json`` ``architectures``)."""
+    from mluke_jax import checkpoint
+
+    return checkpoint.load_pretrained(name_or_path, None, **kwargs)

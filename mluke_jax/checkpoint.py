@@ -1,0 +1,295 @@
+"""Converted-checkpoint directories: Orbax parameters + ``config.json`` + ``mluke_jax.json``.
+
+Layout of a directory written by ``python -m convert`` or ``save_pretrained``::
+
+    config.json        the transformers config (no runtime fields)
+    mluke_jax.json     architecture, parameter-tree structure flags, parameter dtype, provenance
+    params/            Orbax (StandardCheckpointer) tree of the model's nnx.Param values
+    <tokenizer files>  copied through from the source (sentencepiece.bpe.model, entity_vocab.json, ...)
+
+Directories are written under a temporary name and renamed at the end: a failed write leaves
+nothing behind.
+"""
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from flax.core import meta as flax_meta
+
+from mluke_jax import sharding
+from mluke_jax.config import LukeConfig, dtype_name, read_config_dict
+from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
+
+logger = logging.getLogger(__name__)
+
+FORMAT_NAME = "mluke-jax"
+FORMAT_VERSION = 1
+METADATA_FILE = "mluke_jax.json"
+PARAMS_DIR = "params"
+CONFIG_CLASSES = {"luke": LukeConfig}
+
+# Tokenizer and vocabulary files a checkpoint directory carries along.
+TOKENIZER_FILES = (
+    "sentencepiece.bpe.model",
+    "entity_vocab.json",
+    "entity_vocab.jsonl",
+    "entity_vocab.tsv",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.json",
+    "vocab.json",
+    "merges.txt",
+)
+
+
+# --------------------------------------------------------------------------- paths and trees
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> ``{"a.b.c": leaf}``."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b.c": leaf}`` -> nested dict."""
+    tree: dict[str, Any] = {}
+    for name, value in flat.items():
+        node = tree
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return tree
+
+
+def abstract_params(model: PreTrainedModel) -> dict[str, jax.ShapeDtypeStruct]:
+    """``{"path.to.param": ShapeDtypeStruct}`` of a model (abstract or real)."""
+    flat = {}
+    for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
+        value = var.get_value() if hasattr(var, "get_value") else var.value
+        flat[".".join(map(str, path))] = jax.ShapeDtypeStruct(value.shape, value.dtype)
+    return flat
+
+
+# ------------------------------------------------------------------------ atomic directories
+@contextlib.contextmanager
+def atomic_directory(dst: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary directory next to ``dst``; rename it to ``dst`` only on success."""
+    dst = Path(dst).absolute()
+    if dst.exists() and not overwrite and (not dst.is_dir() or any(dst.iterdir())):
+        raise FileExistsError(f"{dst} already exists; choose a new directory or pass overwrite")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
+    try:
+        yield tmp
+        if dst.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
+            os.rename(dst, trash / "old")
+            os.rename(tmp, dst)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(tmp, dst)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def copy_tokenizer_files(src: str | os.PathLike, dst: str | os.PathLike) -> list[str]:
+    copied = []
+    for name in TOKENIZER_FILES:
+        path = Path(src) / name
+        if path.is_file():
+            shutil.copy2(path, Path(dst) / name)
+            copied.append(name)
+    return copied
+
+
+def write_directory(path: Path, params: dict[str, Any], config, architecture: str, source: str | None = None) -> None:
+    """Write a checkpoint into an existing (empty, temporary) directory ``path``.
+
+    ``params`` maps dotted parameter paths to numpy or jax arrays, all of one dtype.
+    """
+    import orbax.checkpoint as ocp
+
+    dtypes = {dtype_name(a.dtype) for a in params.values()}
+    if len(dtypes) != 1:
+        raise ValueError(f"parameters of mixed dtypes {sorted(dtypes)}")
+    (path / "config.json").write_text(config.to_json_string(), encoding="utf-8")
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "architecture": architecture,
+        "model_type": config.model_type,
+        "structure": config.structure(),
+        "param_dtype": dtypes.pop(),
+        "num_parameters": int(sum(int(np.prod(a.shape)) for a in params.values())),
+        "source": source,
+    }
+    (path / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(path / PARAMS_DIR, unflatten(params))
+    checkpointer.wait_until_finished()
+    checkpointer.close()
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    with open(path / METADATA_FILE, encoding="utf-8") as f:
+        metadata = json.load(f)
+    if metadata.get("format") != FORMAT_NAME or metadata.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path / METADATA_FILE} is not a mluke-jax format {FORMAT_VERSION} checkpoint")
+    return metadata
+
+
+def read_params(path: Path, dtype) -> dict[str, np.ndarray]:
+    """Restore the Orbax parameters as ``{"dotted.path": numpy array}`` cast to ``dtype``."""
+    import orbax.checkpoint as ocp
+
+    checkpointer = ocp.StandardCheckpointer()
+    tree = checkpointer.metadata(path / PARAMS_DIR).item_metadata.tree
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), dtype), tree)
+    restored = checkpointer.restore(path / PARAMS_DIR, target)
+    checkpointer.close()
+    return flatten(restored)
+
+
+# --------------------------------------------------------------------------------- loading
+def _is_converted(path: Path) -> bool:
+    return (path / METADATA_FILE).is_file()
+
+
+def _config_class(hf: dict[str, Any], where: Path):
+    model_type = hf.get("model_type")
+    if model_type not in CONFIG_CLASSES:
+        raise ValueError(f"{where / 'config.json'}: model_type {model_type!r} is not supported (supported: {sorted(CONFIG_CLASSES)})")
+    return CONFIG_CLASSES[model_type]
+
+
+def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=None, param_dtype=None, seed: int = 0, revision: str | None = None, **config_changes) -> PreTrainedModel:
+    """Load a model from a converted directory, a transformers directory or a hub name.
+
+    ``cls=None`` loads the architecture the checkpoint holds. A head loaded from a checkpoint of
+    another architecture gets its encoder from the checkpoint and a freshly initialised head
+    (``seed``), with a warning naming the new parameters, as transformers does.
+    """
+    path = Path(name_or_path)
+    if path.is_dir() and _is_converted(path):
+        metadata = read_metadata(path)
+        hf = read_config_dict(path / "config.json")
+        architecture = metadata["architecture"]
+        structure = metadata.get("structure", {})
+        stored_dtype = metadata["param_dtype"]
+        read = lambda target_dtype: read_params(path, target_dtype)  # noqa: E731
+    else:
+        # A transformers (PyTorch) checkpoint: convert in memory with the converter package.
+        from convert import hf_io
+        from convert.driver import convert_in_memory
+
+        path = hf_io.resolve_source(str(name_or_path), revision=revision)
+        hf = read_config_dict(path / "config.json")
+        converted = convert_in_memory(path)
+        architecture, structure, stored_dtype = converted.architecture, converted.structure, converted.dtype
+        read = lambda target_dtype: {k: np.asarray(a).astype(target_dtype) for k, a in converted.params.items()}  # noqa: E731
+
+    config_cls = _config_class(hf, path)
+    param_dtype = dtype_name(param_dtype) if param_dtype is not None else stored_dtype
+    dtype = dtype_name(dtype) if dtype is not None else param_dtype
+    config = config_cls.from_hf_dict(hf, **{**structure, "param_dtype": param_dtype, "dtype": dtype, **config_changes})
+    if cls is None:
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"{path}: architecture {architecture!r} is not implemented (known: {sorted(ARCHITECTURES)})")
+        cls = ARCHITECTURES[architecture]
+    if cls.config_class is not config_cls:
+        raise ValueError(f"{cls.__name__} cannot load a {config_cls.model_type!r} checkpoint ({path})")
+    params = read(jnp.dtype(param_dtype))
+    return assemble(cls, config, params, architecture, seed=seed, where=str(path))
+
+
+def _base_prefix(cls_or_name) -> str:
+    """``"luke."`` for heads (the encoder lives under ``luke``), ``""`` for the bare encoder."""
+    cls = ARCHITECTURES[cls_or_name] if isinstance(cls_or_name, str) else cls_or_name
+    return cls.base_model_prefix + "." if cls.has_head else ""
+
+
+def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_architecture: str, *, seed: int = 0, where: str = "") -> PreTrainedModel:
+    """Build ``cls`` from ``params`` (dotted paths of ``source_architecture``'s tree).
+
+    Encoder parameters move between the bare-model and head layouts; head parameters are taken
+    only from a checkpoint of the same architecture. Parameters still missing are initialised
+    (warning); checkpoint parameters left over are dropped (warning) when the architectures
+    differ and an error when they are the same.
+    """
+    abstract = cls.abstract(config)
+    targets = abstract_params(abstract)
+    src_prefix, dst_prefix = _base_prefix(source_architecture), _base_prefix(cls)
+    same = source_architecture == cls.__name__
+
+    filled, used = {}, set()
+    for name, spec in targets.items():
+        if same:
+            source = name
+        elif name.startswith(dst_prefix):
+            source = src_prefix + name[len(dst_prefix) :]
+        else:
+            source = None  # a head parameter of another architecture
+        if source is None or source not in params:
+            continue
+        value = params[source]
+        if tuple(value.shape) != tuple(spec.shape):
+            raise ValueError(f"{where}: parameter {source} has shape {tuple(value.shape)}, {cls.__name__} expects {tuple(spec.shape)} at {name}")
+        filled[name] = value
+        used.add(source)
+    missing = sorted(set(targets) - set(filled))
+    unused = sorted(set(params) - used)
+    if same and (missing or unused):
+        raise ValueError(f"{where}: checkpoint does not match {cls.__name__}: missing {missing}, unexpected {unused}")
+    if unused:
+        warnings.warn(f"{cls.__name__} from a {source_architecture} checkpoint: dropped {len(unused)} parameters {unused[:8]}{'...' if len(unused) > 8 else ''}", stacklevel=3)
+    if missing:
+        warnings.warn(
+            f"{cls.__name__} from a {source_architecture} checkpoint: newly initialised {missing[:8]}{'...' if len(missing) > 8 else ''}; train them before use",
+            stacklevel=3,
+        )
+        model = cls.build(config, seed=seed)
+        state = nnx.state(model, nnx.Param)
+        current = flatten(nnx.to_pure_dict(state))
+        current.update(filled)
+        nnx.replace_by_pure_dict(state, unflatten(_to_device(current, state)))
+        nnx.update(model, state)
+        return model
+    graphdef, state = nnx.split(abstract)
+    nnx.replace_by_pure_dict(state, unflatten(_to_device(filled, state)))
+    return nnx.merge(graphdef, state)
+
+
+def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
+    """Numpy leaves -> jax arrays, placed by their logical axes when a mesh is active."""
+    mesh = flax_meta.get_global_mesh()
+    if mesh is None or not isinstance(mesh, jax.sharding.Mesh):
+        return {k: jnp.asarray(v) for k, v in flat.items()}
+    specs = flatten(nnx.to_pure_dict(sharding.partition_specs(state)))
+    return {k: jax.device_put(v, jax.sharding.NamedSharding(mesh, specs[k])) for k, v in flat.items()}
+
+
+# ---------------------------------------------------------------------------------- saving
+def save_pretrained(model: PreTrainedModel, path, overwrite: bool = True) -> None:
+    params = flatten(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+    params = {k: np.asarray(jax.device_get(v)) for k, v in params.items()}
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        write_directory(tmp, params, model.config, type(model).__name__, source=None)

@@ -1,0 +1,94 @@
+"""Task-head layers shared by the models: masked-LM decoders, entity prediction, classifiers, pooler."""
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from mluke_jax.layers.common import Array, activation, dense, dropout, layer_norm, normal_init
+from mluke_jax.sharding import param_init
+
+
+class Pooler(nnx.Module):
+    """``tanh(dense(h[:, 0]))``: ``(B, L, D) -> (B, D)``."""
+
+    def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+        self.dense = dense(hidden_size, hidden_size, ("embed", "hidden"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+
+    def __call__(self, hidden_states: Array) -> Array:
+        return jnp.tanh(self.dense(hidden_states[:, 0]))
+
+
+class Decoder(nnx.Module):
+    """Projection to a vocabulary: its own ``(in, V)`` kernel, or tied to an embedding table (``x @ table.T``).
+
+    The bias is a separate ``(V,)`` parameter in both cases (transformers ties ``decoder.bias`` to
+    the head's ``bias``).
+    """
+
+    def __init__(self, in_features: int, vocab_size: int, axes: tuple[str, str], *, tied: bool, use_bias: bool = True, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+        self.dtype = dtype
+        if tied:
+            self.kernel = None
+        else:
+            self.kernel = nnx.Param(param_init(normal_init(0.02), *axes)(rngs.params(), (in_features, vocab_size), param_dtype))
+        if use_bias:
+            self.bias = nnx.Param(param_init(nnx.initializers.zeros_init(), axes[1])(rngs.params(), (vocab_size,), param_dtype))
+        else:
+            self.bias = None
+
+    def __call__(self, x: Array, table: Array | None) -> Array:
+        """``(..., in) -> (..., V)``; ``table`` is the ``(V, in)`` embedding when tied."""
+        x = x.astype(self.dtype)
+        if self.kernel is None:
+            if table is None:
+                raise ValueError("a tied decoder needs its embedding table")
+            out = jnp.einsum("...d,vd->...v", x, table.astype(self.dtype))
+        else:
+            out = jnp.einsum("...d,dv->...v", x, self.kernel[...].astype(self.dtype))
+        if self.bias is not None:
+            out = out + self.bias[...].astype(out.dtype)
+        return out
+
+
+class MaskedLMHead(nnx.Module):
+    """RoBERTa LM head: ``decoder(LN(gelu(dense(h))))``; gelu is the exact erf form whatever the config says."""
+
+    def __init__(self, hidden_size: int, vocab_size: int, layer_norm_eps: float, *, tied: bool, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.dense = dense(hidden_size, hidden_size, ("embed", "hidden"), **kw)
+        self.layer_norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+        self.decoder = Decoder(hidden_size, vocab_size, ("embed", "vocab"), tied=tied, **kw)
+
+    def __call__(self, hidden_states: Array, word_table: Array | None) -> Array:
+        """``(B, L, D) -> (B, L, V)``."""
+        x = self.layer_norm(jax.nn.gelu(self.dense(hidden_states), approximate=False))
+        return self.decoder(x, word_table)
+
+
+class EntityPredictionHead(nnx.Module):
+    """LUKE masked-entity prediction: ``decoder(LN(act(dense(h))))`` in the entity embedding space.
+
+    ``(B, E, D) -> (B, E, Ev)``; the decoder is bias-free, the head adds its own bias.
+    """
+
+    def __init__(self, hidden_size: int, entity_emb_size: int, entity_vocab_size: int, act: str, layer_norm_eps: float, *, tied: bool, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.act_name = act
+        self.dense = dense(hidden_size, entity_emb_size, ("embed", "entity_embed"), **kw)
+        self.layer_norm = layer_norm(entity_emb_size, layer_norm_eps, "entity_embed", **kw)
+        self.decoder = Decoder(entity_emb_size, entity_vocab_size, ("entity_embed", "entity_vocab"), tied=tied, **kw)
+
+    def __call__(self, entity_states: Array, entity_table: Array | None) -> Array:
+        x = self.layer_norm(activation(self.act_name)(self.dense(entity_states)))
+        return self.decoder(x, entity_table)
+
+
+class Classifier(nnx.Module):
+    """``linear(dropout(features))``: ``(..., in) -> (..., C)``."""
+
+    def __init__(self, in_features: int, num_labels: int, dropout_rate: float, *, use_bias: bool = True, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+        self.dropout_rate = dropout_rate
+        self.linear = dense(in_features, num_labels, ("embed", "classes"), use_bias=use_bias, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+
+    def __call__(self, features: Array, dropout_key: Array | None = None) -> Array:
+        return self.linear(dropout(features, self.dropout_rate, dropout_key))

@@ -1,0 +1,104 @@
+"""Multi-head self-attention, with LUKE's entity-aware queries as an option."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from mluke_jax.layers.common import Array, dense, dropout
+
+
+class SelfAttention(nnx.Module):
+    """Self-attention over the concatenated sequence ``[words; entities]`` of length ``T = L + E``.
+
+    Plain attention projects every position with ``query``. Entity-aware attention (LUKE) picks the
+    query projection by the (query type, key type) pair: word->word ``query``, word->entity
+    ``w2e_query``, entity->word ``e2w_query``, entity->entity ``e2e_query``. It is computed as one
+    attention: the scores against word keys and against entity keys are two blocks of one
+    ``(B, H, T, T)`` matrix with a single softmax over all ``T`` keys.
+
+    The entity-aware projections exist when ``entity_aware_weights`` is true, whether or not a call
+    uses them (mLUKE-lite checkpoints carry them with plain attention).
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        *,
+        entity_aware_weights: bool = False,
+        attention_dropout: float = 0.0,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.attention_dropout = attention_dropout
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+        self.key = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+        self.value = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+        if entity_aware_weights:
+            self.w2e_query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+            self.e2w_query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+            self.e2e_query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+        else:
+            self.w2e_query = self.e2w_query = self.e2e_query = None
+        self.out = dense(hidden_size, hidden_size, ("heads", "embed"), **kw)
+
+    def _heads(self, x: Array) -> Array:
+        """``(B, S, H*K)`` -> ``(B, S, H, K)``."""
+        return x.reshape(*x.shape[:-1], self.num_heads, self.head_dim)
+
+    def __call__(
+        self,
+        x: Array,
+        bias: Array | None,
+        *,
+        num_words: int,
+        entity_aware: bool = False,
+        dropout_key: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """Attend over ``x``.
+
+        Args:
+            x: ``(B, T, D)`` word states followed by entity states.
+            bias: ``(B, 1, 1, T)`` additive key mask (0 / float32 min) or None.
+            num_words: ``L``, where the entity part of ``x`` starts.
+            entity_aware: use the four query projections (needs ``entity_aware_weights``).
+            dropout_key: key for dropout on the attention probabilities; None in evaluation.
+
+        Returns:
+            ``(B, T, D)`` output projection of the attended values and the ``(B, H, T, T)`` float32
+            attention probabilities.
+        """
+        k = self._heads(self.key(x))
+        v = self._heads(self.value(x))
+        has_entities = x.shape[1] > num_words
+        if entity_aware and has_entities:
+            if self.w2e_query is None:
+                raise ValueError("entity-aware attention needs the w2e/e2w/e2e query weights")
+            words, entities = x[:, :num_words], x[:, num_words:]
+            # Queries that meet word keys, and queries that meet entity keys, for all T positions.
+            q_to_words = self._heads(jnp.concatenate([self.query(words), self.e2w_query(entities)], axis=1))
+            q_to_entities = self._heads(jnp.concatenate([self.w2e_query(words), self.e2e_query(entities)], axis=1))
+            scores = jnp.concatenate(
+                [
+                    jnp.einsum("BTHK,BLHK->BHTL", q_to_words, k[:, :num_words], preferred_element_type=jnp.float32),
+                    jnp.einsum("BTHK,BEHK->BHTE", q_to_entities, k[:, num_words:], preferred_element_type=jnp.float32),
+                ],
+                axis=-1,
+            )
+        else:
+            q = self._heads(self.query(x))
+            scores = jnp.einsum("BTHK,BSHK->BHTS", q, k, preferred_element_type=jnp.float32)
+        scores = scores / math.sqrt(self.head_dim)
+        if bias is not None:
+            scores = scores + bias
+        probs = jax.nn.softmax(scores, axis=-1)
+        attended = dropout(probs, self.attention_dropout, dropout_key).astype(v.dtype)
+        context = jnp.einsum("BHTS,BSHK->BTHK", attended, v)
+        context = context.reshape(*context.shape[:2], self.num_heads * self.head_dim)
+        return self.out(context), probs

@@ -1,0 +1,127 @@
+"""Small pieces every layer uses: parameter factories with logical axis names, clamped lookups,
+activations and dropout with call-time keys.
+
+Shape letters used across the package: B batch, L word tokens, E entities, M mention length,
+T = L + E, D hidden, H heads, K head dim, F ffn width, V vocabulary, N layers.
+"""
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from mluke_jax.sharding import param_init
+
+Array = jax.Array
+
+
+def normal_init(stddev: float = 0.02):
+    return nnx.initializers.normal(stddev)
+
+
+def dense(
+    in_features: int,
+    out_features: int,
+    axes: tuple[str | None, str | None],
+    *,
+    use_bias: bool = True,
+    dtype=jnp.float32,
+    param_dtype=jnp.float32,
+    stddev: float = 0.02,
+    rngs: nnx.Rngs,
+) -> nnx.Linear:
+    """``nnx.Linear`` with a ``(in, out)`` kernel named ``axes`` and a bias named ``axes[1]``."""
+    return nnx.Linear(
+        in_features,
+        out_features,
+        use_bias=use_bias,
+        dtype=dtype,
+        param_dtype=param_dtype,
+        kernel_init=param_init(normal_init(stddev), *axes),
+        bias_init=param_init(nnx.initializers.zeros_init(), axes[1]),
+        rngs=rngs,
+    )
+
+
+def layer_norm(features: int, epsilon: float, axis_name: str = "embed", *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs) -> nnx.LayerNorm:
+    """LayerNorm as torch computes it: the configured epsilon and the exact (two-pass) variance."""
+    return nnx.LayerNorm(
+        features,
+        epsilon=epsilon,
+        use_fast_variance=False,
+        dtype=dtype,
+        param_dtype=param_dtype,
+        scale_init=param_init(nnx.initializers.ones_init(), axis_name),
+        bias_init=param_init(nnx.initializers.zeros_init(), axis_name),
+        rngs=rngs,
+    )
+
+
+def embedding(num: int, features: int, axes: tuple[str | None, str | None], *, dtype=jnp.float32, param_dtype=jnp.float32, stddev: float = 0.02, rngs: nnx.Rngs) -> nnx.Embed:
+    """``nnx.Embed`` with a ``(num, features)`` table named ``axes``."""
+    return nnx.Embed(
+        num,
+        features,
+        dtype=dtype,
+        param_dtype=param_dtype,
+        embedding_init=param_init(normal_init(stddev), *axes),
+        rngs=rngs,
+    )
+
+
+def lookup(table: nnx.Embed, ids: Array) -> Array:
+    """Gather rows of ``table``, clamping ids into range first.
+
+    JAX gathers wrap negative indices and return NaN past the end; callers validate ids on the host,
+    and the clamp keeps traced callers (inside a user's jit) finite.
+    """
+    return table(jnp.clip(ids, 0, table.num_embeddings - 1))
+
+
+def _gelu_tanh(x):
+    return jax.nn.gelu(x, approximate=True)
+
+
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    # transformers' "gelu" is the exact erf form; jax.nn.gelu defaults to the tanh approximation.
+    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+    "gelu_new": _gelu_tanh,
+    "gelu_fast": _gelu_tanh,
+    "gelu_pytorch_tanh": _gelu_tanh,
+    "quick_gelu": lambda x: x * jax.nn.sigmoid(1.702 * x),
+    "relu": jax.nn.relu,
+    "silu": jax.nn.silu,
+    "swish": jax.nn.silu,
+    "tanh": jnp.tanh,
+}
+
+
+def activation(name: str) -> Callable[[Array], Array]:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
+
+
+def dropout(x: Array, rate: float, key: Array | None) -> Array:
+    """Inverted dropout; the identity when ``key`` is None (evaluation) or ``rate`` is 0."""
+    if key is None or rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
+
+
+def fold_key(key: Array | None, tag: int) -> Array | None:
+    """A sub-key for one dropout site (None stays None)."""
+    return None if key is None else jax.random.fold_in(key, tag)
+
+
+def additive_mask(mask: Array) -> Array:
+    """``(B, T)`` 1/0 mask -> ``(B, 1, 1, T)`` additive float32 bias: 0 or the float32 minimum.
+
+    transformers adds ``finfo(float32).min``, never -inf, so a row with every key masked stays finite
+    (a uniform softmax) instead of NaN.
+    """
+    mask = mask.astype(jnp.float32)
+    return ((1.0 - mask) * jnp.finfo(jnp.float32).min)[:, None, None, :]

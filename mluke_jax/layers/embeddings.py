@@ -1,0 +1,111 @@
+"""Word and entity embeddings."""
+
+import jax.numpy as jnp
+from flax import nnx
+
+from mluke_jax.layers.common import Array, dense, dropout, embedding, layer_norm, lookup
+
+
+def padding_aware_positions(input_ids: Array, pad_token_id: int) -> Array:
+    """RoBERTa/LUKE positions: real tokens count up from ``pad + 1``, pads get ``pad``.
+
+    ``(B, L) -> (B, L)``; a pad id in the middle of a row is skipped, left padding still starts
+    the real tokens at ``pad + 1``.
+    """
+    real = (input_ids != pad_token_id).astype(jnp.int32)
+    return jnp.cumsum(real, axis=1) * real + pad_token_id
+
+
+def sequential_positions(batch: int, length: int, start: int) -> Array:
+    """``(B, L)`` positions ``start .. start + L - 1`` (used when only ``inputs_embeds`` is given)."""
+    return jnp.broadcast_to(jnp.arange(start, start + length, dtype=jnp.int32), (batch, length))
+
+
+class WordEmbeddings(nnx.Module):
+    """``LN(word[ids] + position[pos] + token_type[types])`` then dropout: ``(B, L) -> (B, L, D)``."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        max_positions: int,
+        type_vocab_size: int,
+        layer_norm_eps: float,
+        *,
+        dropout_rate: float = 0.0,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.dropout_rate = dropout_rate
+        self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), **kw)
+        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), **kw)
+        self.token_type_embeddings = embedding(type_vocab_size, hidden_size, ("token_types", "embed"), **kw)
+        self.norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+
+    def __call__(
+        self,
+        input_ids: Array | None,
+        position_ids: Array,
+        token_type_ids: Array,
+        *,
+        inputs_embeds: Array | None = None,
+        dropout_key: Array | None = None,
+    ) -> Array:
+        words = lookup(self.word_embeddings, input_ids) if inputs_embeds is None else inputs_embeds
+        x = words + lookup(self.position_embeddings, position_ids) + lookup(self.token_type_embeddings, token_type_ids)
+        return dropout(self.norm(x), self.dropout_rate, dropout_key)
+
+
+class EntityEmbeddings(nnx.Module):
+    """LUKE entity embeddings: ``(B, E)`` entity ids and ``(B, E, M)`` mention positions -> ``(B, E, D)``.
+
+    ``LN(proj(entity[id]) + mean_m position[pos_m] + token_type[type])`` then dropout. The mention
+    positions are raw indices into ``input_ids`` (no pad offset), padded with -1; an entity's
+    position embedding is the mean over its non-padded positions (zero if it has none). The
+    projection ``entity_emb_size -> hidden_size`` (no bias) exists only when the sizes differ.
+    """
+
+    def __init__(
+        self,
+        entity_vocab_size: int,
+        entity_emb_size: int,
+        hidden_size: int,
+        max_positions: int,
+        type_vocab_size: int,
+        layer_norm_eps: float,
+        *,
+        dropout_rate: float = 0.0,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.dropout_rate = dropout_rate
+        self.entity_embeddings = embedding(entity_vocab_size, entity_emb_size, ("entity_vocab", "entity_embed"), **kw)
+        if entity_emb_size != hidden_size:
+            self.projection = dense(entity_emb_size, hidden_size, ("entity_embed", "embed"), use_bias=False, **kw)
+        else:
+            self.projection = None
+        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), **kw)
+        self.token_type_embeddings = embedding(type_vocab_size, hidden_size, ("token_types", "embed"), **kw)
+        self.norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+
+    def __call__(
+        self,
+        entity_ids: Array,
+        entity_position_ids: Array,
+        entity_token_type_ids: Array,
+        *,
+        dropout_key: Array | None = None,
+    ) -> Array:
+        entities = lookup(self.entity_embeddings, entity_ids)
+        if self.projection is not None:
+            entities = self.projection(entities)
+        in_mention = (entity_position_ids != -1)[..., None]  # (B, E, M, 1)
+        positions = jnp.where(in_mention, lookup(self.position_embeddings, entity_position_ids), 0)
+        count = jnp.maximum(in_mention.sum(axis=-2).astype(positions.dtype), 1e-7)
+        mean_position = positions.sum(axis=-2) / count
+        x = entities + mean_position + lookup(self.token_type_embeddings, entity_token_type_ids)
+        return dropout(self.norm(x), self.dropout_rate, dropout_key)

@@ -1,0 +1,111 @@
+"""Post-LayerNorm transformer layer and the scanned stack of them."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from mluke_jax.layers.attention import SelfAttention
+from mluke_jax.layers.common import Array, dropout, fold_key, layer_norm
+from mluke_jax.layers.feedforward import FeedForward
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LayerSpec:
+    """Dimensions and options of one encoder layer (all layers of a stack share them)."""
+
+    hidden_size: int
+    num_heads: int
+    intermediate_size: int
+    activation: str
+    layer_norm_eps: float
+    hidden_dropout: float = 0.0
+    attention_dropout: float = 0.0
+    entity_aware_weights: bool = False
+    dtype: object = jnp.float32
+    param_dtype: object = jnp.float32
+
+
+class TransformerLayer(nnx.Module):
+    """``x = LN(x + drop(attn(x)))`` then ``x = LN(x + drop(ffn(x)))`` (BERT/RoBERTa/LUKE/XLM order)."""
+
+    def __init__(self, spec: LayerSpec, *, rngs: nnx.Rngs):
+        kw = dict(dtype=spec.dtype, param_dtype=spec.param_dtype, rngs=rngs)
+        self.hidden_dropout = spec.hidden_dropout
+        self.attention = SelfAttention(
+            spec.hidden_size,
+            spec.num_heads,
+            entity_aware_weights=spec.entity_aware_weights,
+            attention_dropout=spec.attention_dropout,
+            **kw,
+        )
+        self.attention_norm = layer_norm(spec.hidden_size, spec.layer_norm_eps, **kw)
+        self.mlp = FeedForward(spec.hidden_size, spec.intermediate_size, spec.activation, **kw)
+        self.mlp_norm = layer_norm(spec.hidden_size, spec.layer_norm_eps, **kw)
+
+    def __call__(
+        self,
+        x: Array,
+        bias: Array | None,
+        *,
+        num_words: int,
+        entity_aware: bool = False,
+        dropout_key: Array | None = None,
+    ) -> tuple[Array, Array]:
+        """``(B, T, D) -> (B, T, D)``, plus the ``(B, H, T, T)`` attention probabilities."""
+        attended, probs = self.attention(
+            x, bias, num_words=num_words, entity_aware=entity_aware, dropout_key=fold_key(dropout_key, 0)
+        )
+        x = self.attention_norm(x + dropout(attended, self.hidden_dropout, fold_key(dropout_key, 1)))
+        x = self.mlp_norm(x + dropout(self.mlp(x), self.hidden_dropout, fold_key(dropout_key, 2)))
+        return x, probs
+
+
+class Encoder(nnx.Module):
+    """``num_layers`` identical layers, stored stacked (leading ``layers`` axis) and run with ``lax.scan``.
+
+    Compile time does not grow with depth. ``remat=True`` recomputes each layer's activations in the
+    backward pass instead of storing them.
+    """
+
+    def __init__(self, spec: LayerSpec, num_layers: int, *, remat: bool = False, rngs: nnx.Rngs):
+        self.num_layers = num_layers
+        self.remat = remat
+
+        @nnx.vmap(in_axes=0, out_axes=0, transform_metadata={nnx.PARTITION_NAME: "layers"})
+        def build(layer_rngs):
+            return TransformerLayer(spec, rngs=layer_rngs)
+
+        self.layers = build(rngs.fork(split=num_layers))
+
+    def __call__(
+        self,
+        x: Array,
+        bias: Array | None,
+        *,
+        num_words: int,
+        entity_aware: bool = False,
+        dropout_key: Array | None = None,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+    ) -> tuple[Array, Array | None, Array | None]:
+        """Run the stack.
+
+        Returns:
+            the final ``(B, T, D)`` states; if asked, the ``(N, B, T, D)`` output of every layer and
+            the ``(N, B, H, T, T)`` attention probabilities of every layer.
+        """
+        graphdef, stacked = nnx.split(self.layers)
+        keys = None if dropout_key is None else jax.random.split(dropout_key, self.num_layers)
+
+        def body(h, layer_inputs):
+            layer_state, key = layer_inputs
+            layer = nnx.merge(graphdef, layer_state)
+            h, probs = layer(h, bias, num_words=num_words, entity_aware=entity_aware, dropout_key=key)
+            return h, (h if output_hidden_states else None, probs if output_attentions else None)
+
+        if self.remat:
+            body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
+        x, (states, attentions) = jax.lax.scan(body, x, (stacked, keys))
+        return x, states, attentions

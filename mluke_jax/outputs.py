@@ -1,0 +1,107 @@
+"""Output containers with the field names of transformers' output classes.
+
+They are frozen dataclasses registered as pytrees (so they pass through ``jax.jit``), readable by
+attribute or by key (``out.logits`` / ``out["logits"]``). Fields that do not apply are None.
+Per-layer fields (``hidden_states``, ``entity_hidden_states``, ``attentions``) are tuples of arrays,
+one per layer (``hidden_states`` starts with the embedding output), as in transformers.
+"""
+
+import dataclasses
+from typing import Any
+
+import flax.struct
+
+
+@flax.struct.dataclass
+class ModelOutput:
+    def __getitem__(self, name: str) -> Any:
+        if not isinstance(name, str):
+            raise TypeError("outputs are indexed by field name; use to_tuple() for positions")
+        return getattr(self, name)
+
+    def keys(self) -> list[str]:
+        """Names of the fields that are set (not None), in declaration order."""
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
+
+    def to_tuple(self) -> tuple:
+        """Set fields in order, like transformers' ``return_dict=False``."""
+        return tuple(getattr(self, k) for k in self.keys())
+
+
+@flax.struct.dataclass
+class BaseLukeModelOutputWithPooling(ModelOutput):
+    """``LukeModel`` output: word states ``(B, L, D)``, pooled ``(B, D)``, entity states ``(B, E, D)``."""
+
+    last_hidden_state: Any = None
+    pooler_output: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+    entity_last_hidden_state: Any = None
+    entity_hidden_states: Any = None
+
+
+@flax.struct.dataclass
+class LukeMaskedLMOutput(ModelOutput):
+    """``logits`` ``(B, L, V)``, ``entity_logits`` ``(B, E, Ev)``; ``loss = mlm_loss + mep_loss``."""
+
+    loss: Any = None
+    mlm_loss: Any = None
+    mep_loss: Any = None
+    logits: Any = None
+    entity_logits: Any = None
+    hidden_states: Any = None
+    entity_hidden_states: Any = None
+    attentions: Any = None
+
+
+@flax.struct.dataclass
+class LukeClassifierOutput(ModelOutput):
+    """Shared layout of the LUKE classification outputs."""
+
+    loss: Any = None
+    logits: Any = None
+    hidden_states: Any = None
+    entity_hidden_states: Any = None
+    attentions: Any = None
+
+
+@flax.struct.dataclass
+class EntityClassificationOutput(LukeClassifierOutput):
+    """``logits`` ``(B, C)``."""
+
+
+@flax.struct.dataclass
+class EntityPairClassificationOutput(LukeClassifierOutput):
+    """``logits`` ``(B, C)``."""
+
+
+@flax.struct.dataclass
+class EntitySpanClassificationOutput(LukeClassifierOutput):
+    """``logits`` ``(B, E, C)``."""
+
+
+@flax.struct.dataclass
+class LukeSequenceClassifierOutput(LukeClassifierOutput):
+    """``logits`` ``(B, C)``."""
+
+
+@flax.struct.dataclass
+class LukeTokenClassifierOutput(LukeClassifierOutput):
+    """``logits`` ``(B, L, C)``."""
+
+
+@flax.struct.dataclass
+class LukeMultipleChoiceModelOutput(LukeClassifierOutput):
+    """``logits`` ``(B, num_choices)``."""
+
+
+@flax.struct.dataclass
+class LukeQuestionAnsweringModelOutput(ModelOutput):
+    """``start_logits`` / ``end_logits`` ``(B, L)``."""
+
+    loss: Any = None
+    start_logits: Any = None
+    end_logits: Any = None
+    hidden_states: Any = None
+    entity_hidden_states: Any = None
+    attentions: Any = None

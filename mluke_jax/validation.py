@@ -1,0 +1,78 @@
+"""Host-side input checks, run before anything is traced.
+
+Every check raises ``ValueError`` naming the argument. Inputs that are JAX tracers (a caller's own
+``jit``) get the shape checks only; their values cannot be read.
+"""
+
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def is_traced(x: Any) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def to_array(name: str, value: Any, kind: str) -> Any:
+    """numpy / jax / list input -> array of the expected kind (``"int"`` -> int32, ``"float"`` -> float32).
+
+    Concrete inputs become numpy arrays (checked on the host, moved to the device by ``jit``);
+    tracers are returned as they are, cast if needed.
+    """
+    if value is None:
+        return None
+    if is_traced(value) or isinstance(value, jax.Array):
+        arr = value
+        if kind == "int" and not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+        if is_traced(arr):
+            return arr.astype(np.int32) if kind == "int" else arr.astype(np.float32) if kind == "float" else arr
+        value = np.asarray(arr)
+    try:
+        arr = np.asarray(value)
+    except Exception as e:  # ragged lists and the like
+        raise ValueError(f"{name} could not be read as an array: {e}") from None
+    if arr.dtype == object:
+        raise ValueError(f"{name} is ragged or not numeric; pad it to a rectangular array")
+    if kind == "int":
+        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
+        if arr.size and (arr.max() > np.iinfo(np.int32).max or arr.min() < np.iinfo(np.int32).min):
+            raise ValueError(f"{name} has values outside int32")
+        return arr.astype(np.int32)
+    if kind == "float":
+        return arr.astype(np.float32)
+    if kind == "label":  # class ids stay integers, multi-label / regression targets become float32
+        return arr.astype(np.int32) if np.issubdtype(arr.dtype, np.integer) else arr.astype(np.float32)
+    raise AssertionError(kind)
+
+
+def check_ndim(name: str, arr: Any, ndim: int, what: str) -> None:
+    if arr is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have shape {what}, got shape {tuple(arr.shape)}")
+
+
+def check_shape(name: str, arr: Any, shape: tuple[int, ...], what: str) -> None:
+    if arr is not None and tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {what} = {tuple(shape)}, got {tuple(arr.shape)}")
+
+
+def check_range(name: str, arr: Any, low: int, high: int, what: str, allowed: tuple[int, ...] = ()) -> None:
+    """Every value in ``[low, high)`` (or in ``allowed``); names the first offending value."""
+    if arr is None or is_traced(arr) or arr.size == 0:
+        return
+    bad = (arr < low) | (arr >= high)
+    for a in allowed:
+        bad &= arr != a
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        extra = f" (or {', '.join(map(str, allowed))})" if allowed else ""
+        raise ValueError(f"{name}{list(index)} = {int(arr[index])} is outside {what} [{low}, {high}){extra}")
+
+
+def check_class_labels(name: str, labels: Any, num_classes: int, ignore_index: int | None = -100) -> None:
+    if labels is None or is_traced(labels) or not np.issubdtype(labels.dtype, np.integer):
+        return
+    allowed = () if ignore_index is None else (ignore_index,)
+    check_range(name, labels, 0, num_classes, "the label ids", allowed)

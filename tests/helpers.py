@@ -1,0 +1,204 @@
+"""Reference builders for the tests: random transformers models, checkpoints on disk, LUKE inputs."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+# Tiny dimensions, all different, so that a swapped axis shows as a shape error.
+TINY_LUKE = dict(
+    vocab_size=37,
+    entity_vocab_size=11,
+    hidden_size=24,
+    entity_emb_size=16,
+    num_hidden_layers=2,
+    num_attention_heads=3,
+    intermediate_size=40,
+    max_position_embeddings=40,
+    type_vocab_size=2,
+    layer_norm_eps=1e-5,
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    use_entity_aware_attention=True,
+    pad_token_id=1,
+)
+
+# The real studio-ousia/mluke-base-lite config.json (hub commit 63ce17c), extra keys included.
+MLUKE_BASE_LITE_CONFIG = {
+    "architectures": ["LukeForMaskedLM"],
+    "attention_probs_dropout_prob": 0.1,
+    "bert_model_name": "xlm-roberta-base",
+    "bos_token_id": 0,
+    "cls_entity_prediction": False,
+    "entity_emb_size": 256,
+    "entity_vocab_size": 4,
+    "eos_token_id": 2,
+    "gradient_checkpointing": False,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 768,
+    "initializer_range": 0.02,
+    "intermediate_size": 3072,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 514,
+    "model_type": "luke",
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "output_past": True,
+    "pad_token_id": 1,
+    "position_embedding_type": "absolute",
+    "transformers_version": "4.15.0",
+    "type_vocab_size": 1,
+    "use_cache": True,
+    "use_entity_aware_attention": False,
+    "vocab_size": 250004,
+}
+
+
+def hf_luke(architecture: str, seed: int = 0, noise: float = 0.05, **config):
+    """A random transformers LUKE model in eval mode, every parameter perturbed.
+
+    transformers initialises biases to 0 and LayerNorm scales to 1; the noise makes a bias or scale
+    that is mapped to the wrong place show up in the outputs.
+    """
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.LukeConfig(**{**TINY_LUKE, **config})
+    model = getattr(transformers, architecture)(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * noise)
+    return model
+
+
+def save_hf(model, directory: Path, fmt: str = "safetensors", drop: tuple[str, ...] = (), config_changes: dict | None = None) -> Path:
+    """Write ``model`` as transformers would: safetensors, legacy .bin, or sharded variants of both.
+
+    ``drop`` removes keys from the written file (as the released mLUKE checkpoints lack their tied
+    decoders); ``config_changes`` edits config.json afterwards.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = [type(model).__name__]
+    model.config.save_pretrained(directory)
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items() if k not in drop}
+    if fmt == "safetensors":
+        save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
+    elif fmt == "bin":
+        torch.save(state, directory / "pytorch_model.bin")
+    elif fmt in ("sharded-safetensors", "sharded-bin"):
+        keys = sorted(state)
+        shards = [keys[i::3] for i in range(3)]
+        ext = "safetensors" if fmt == "sharded-safetensors" else "bin"
+        base = "model" if ext == "safetensors" else "pytorch_model"
+        weight_map = {}
+        for n, shard in enumerate(shards):
+            name = f"{base}-{n + 1:05d}-of-{len(shards):05d}.{ext}"
+            part = {k: state[k] for k in shard}
+            if ext == "safetensors":
+                save_file(part, directory / name, metadata={"format": "pt"})
+            else:
+                torch.save(part, directory / name)
+            weight_map.update({k: name for k in shard})
+        index = {"metadata": {"total_size": 0}, "weight_map": weight_map}
+        (directory / f"{base}.{ext}.index.json").write_text(json.dumps(index))
+    else:
+        raise ValueError(fmt)
+    if config_changes:
+        path = directory / "config.json"
+        data = json.loads(path.read_text())
+        data.update(config_changes)
+        path.write_text(json.dumps(data))
+    return directory
+
+
+def convert(src: Path, dst: Path, *extra: str) -> Path:
+    """Run the ``python -m convert`` entry point in-process; fail the test on a non-zero exit."""
+    from convert.__main__ import main
+
+    code = main([str(src), str(dst), "--quiet", *extra])
+    assert code == 0, f"python -m convert {src} {dst} exited with {code}"
+    return dst
+
+
+def luke_inputs(config: dict, batch: int = 3, length: int = 9, entities: int = 3, mention: int = 4, seed: int = 0) -> dict:
+    """Inputs with right and left padding, multi-token mentions, a padded entity and token types."""
+    rs = np.random.RandomState(seed)
+    pad = config["pad_token_id"]
+    ids = rs.randint(3, config["vocab_size"], (batch, length))
+    ids[:, 0] = 0
+    ids[:, -1] = 2
+    mask = np.ones((batch, length), np.int64)
+    if batch > 1:  # right padding
+        ids[1, length - 3 :] = pad
+        ids[1, length - 4] = 2
+        mask[1, length - 3 :] = 0
+    if batch > 2:  # left padding
+        ids[2, :2] = pad
+        ids[2, 2] = 0
+        mask[2, :2] = 0
+    entity_ids = rs.randint(0, config["entity_vocab_size"], (batch, entities))
+    positions = -np.ones((batch, entities, mention), np.int64)
+    entity_mask = np.ones((batch, entities), np.int64)
+    for b in range(batch):
+        first = 3 if b == 2 else 1
+        spans = [(first, first + 3), (first + 3, first + 4), (first + 1, first + 3)]
+        for e in range(entities):
+            start, end = spans[e % len(spans)]
+            positions[b, e, : end - start] = np.arange(start, end)
+    if batch > 1 and entities > 2:  # a padded entity
+        positions[1, -1] = -1
+        entity_mask[1, -1] = 0
+        entity_ids[1, -1] = 0
+    out = dict(
+        input_ids=ids,
+        attention_mask=mask,
+        entity_ids=entity_ids,
+        entity_position_ids=positions,
+        entity_attention_mask=entity_mask,
+    )
+    if config.get("type_vocab_size", 2) > 1:
+        types = np.zeros((batch, length), np.int64)
+        types[:, length // 2 :] = 1
+        out["token_type_ids"] = types
+        entity_types = np.zeros((batch, entities), np.int64)
+        entity_types[:, 1::2] = 1
+        out["entity_token_type_ids"] = entity_types
+    return out
+
+
+def to_torch(arrays: dict) -> dict:
+    import torch
+
+    return {k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()}
+
+
+def max_abs_diff(ours, theirs) -> float:
+    """Largest absolute difference between an array (or tuple of arrays) and its torch reference."""
+    if isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs), f"{len(ours)} vs {len(theirs)} entries"
+        return max((max_abs_diff(a, b) for a, b in zip(ours, theirs)), default=0.0)
+    theirs = theirs.detach().numpy()
+    ours = np.asarray(ours, dtype=np.float32)
+    assert ours.shape == theirs.shape, f"shape {ours.shape} vs reference {theirs.shape}"
+    return float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
+
+
+def compare_outputs(ours, theirs, atol: float = 1e-4) -> dict[str, float]:
+    """Every field transformers returned (not None) must match ours within ``atol``; returns the diffs."""
+    diffs = {}
+    for name, ref in theirs.items():
+        if ref is None or (isinstance(ref, tuple) and all(r is None for r in ref)):
+            assert getattr(ours, name) is None, f"{name}: reference has none, we returned one"
+            continue
+        mine = getattr(ours, name)
+        assert mine is not None, f"{name}: missing from our output"
+        diffs[name] = max_abs_diff(mine, ref)
+    bad = {k: d for k, d in diffs.items() if not d <= atol}
+    assert not bad, f"fields off by more than {atol}: {bad} (all: {diffs})"
+    return diffs
