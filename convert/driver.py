@@ -89,7 +89,6 @@ def convert_checkpoint(
     if dst.exists() and not overwrite and (not dst.is_dir() or any(dst.iterdir())):
         raise FileExistsError(f"{dst} already exists; choose a new directory or pass --overwrite")
     src_dir = hf_io.resolve_source(src, revision=revision)
-    source_bytes = hf_io.CheckpointReader(src_dir).total_bytes
     converted = convert_in_memory(src_dir, dtype=dtype, architecture=architecture, progress=progress)
     with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:
         if progress:
@@ -103,7 +102,7 @@ def convert_checkpoint(
         "dtype": converted.dtype,
         "structure": converted.structure,
         "tokenizer_files": copied,
-        "source_bytes": source_bytes,
+        "source_bytes": sum(p.stat().st_size for p in hf_io.weight_files(src_dir)),
         "seconds": time.perf_counter() - start,
         "peak_memory_bytes": peak_memory_bytes(),
     }

@@ -177,10 +177,6 @@ class CheckpointReader:
     def read(self, key: str) -> np.ndarray:
         return self.where[key].read(key)
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(p.stat().st_size for p in weight_files(self.directory))
-
 
 def weight_files(directory: Path) -> list[Path]:
     """The weight files of a checkpoint directory, preferring safetensors."""

@@ -25,7 +25,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from flax.core import meta as flax_meta
 
 from mluke_jax import sharding
 from mluke_jax.config import LukeConfig, dtype_name, read_config_dict
@@ -210,7 +209,13 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
     config_cls = _config_class(hf, path)
     param_dtype = dtype_name(param_dtype) if param_dtype is not None else stored_dtype
     dtype = dtype_name(dtype) if dtype is not None else param_dtype
-    config = config_cls.from_hf_dict(hf, **{**structure, "param_dtype": param_dtype, "dtype": dtype, **config_changes})
+    runtime = {k: v for k, v in config_changes.items() if k in config_cls.RUNTIME_FIELDS}
+    hf_changes = {k: v for k, v in config_changes.items() if k not in runtime}
+    if "num_labels" in hf_changes and "id2label" not in hf_changes:
+        hf.pop("id2label", None)  # a new label count replaces the stored labels, as in transformers
+        hf.pop("label2id", None)
+    hf.update(hf_changes)
+    config = config_cls.from_hf_dict(hf, **{**structure, "param_dtype": param_dtype, "dtype": dtype, **runtime})
     if cls is None:
         if architecture not in ARCHITECTURES:
             raise ValueError(f"{path}: architecture {architecture!r} is not implemented (known: {sorted(ARCHITECTURES)})")
@@ -280,8 +285,8 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
 
 def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
     """Numpy leaves -> jax arrays, placed by their logical axes when a mesh is active."""
-    mesh = flax_meta.get_global_mesh()
-    if mesh is None or not isinstance(mesh, jax.sharding.Mesh):
+    mesh = jax.sharding.get_mesh()
+    if mesh.empty:
         return {k: jnp.asarray(v) for k, v in flat.items()}
     specs = flatten(nnx.to_pure_dict(sharding.partition_specs(state)))
     return {k: jax.device_put(v, jax.sharding.NamedSharding(mesh, specs[k])) for k, v in flat.items()}

@@ -31,8 +31,8 @@ def to_array(name: str, value: Any, kind: str) -> Any:
         value = np.asarray(arr)
     try:
         arr = np.asarray(value)
-    except Exception as e:  # ragged lists and the like
-        raise ValueError(f"{name} could not be read as an array: {e}") from None
+    except ValueError:  # ragged lists
+        raise ValueError(f"{name} is ragged; pad its rows to one length (and pass the attention mask)") from None
     if arr.dtype == object:
         raise ValueError(f"{name} is ragged or not numeric; pad it to a rectangular array")
     if kind == "int":

@@ -77,7 +77,7 @@ class Encoder(nnx.Module):
         def build(layer_rngs):
             return TransformerLayer(spec, rngs=layer_rngs)
 
-        self.layers = build(rngs.fork(split=num_layers))
+        self.layers = build(rngs.split(num_layers))
 
     def __call__(
         self,

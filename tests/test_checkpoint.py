@@ -1,0 +1,117 @@
+"""save_pretrained / from_pretrained: converted directories, transformers directories, other heads."""
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+import mluke_jax
+from helpers import TINY_LUKE, convert, hf_luke, luke_inputs, save_hf, to_torch
+from mluke_jax import checkpoint
+
+
+def _params(model):
+    return {k: np.asarray(v) for k, v in checkpoint.flatten(nnx.to_pure_dict(nnx.state(model, nnx.Param))).items()}
+
+
+def test_save_and_load_round_trip(tmp_path):
+    config = mluke_jax.LukeConfig(**TINY_LUKE, num_labels=4)
+    model = mluke_jax.LukeForEntitySpanClassification.build(config, seed=3)
+    model.save_pretrained(tmp_path / "ckpt")
+    again = mluke_jax.LukeForEntitySpanClassification.from_pretrained(tmp_path / "ckpt")
+    a, b = _params(model), _params(again)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert again.config == config
+    loaded = mluke_jax.load_pretrained(tmp_path / "ckpt")
+    assert type(loaded) is mluke_jax.LukeForEntitySpanClassification
+
+
+def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
+    model = mluke_jax.LukeModel.build(mluke_jax.LukeConfig(**TINY_LUKE))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(checkpoint, "write_directory", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        model.save_pretrained(tmp_path / "ckpt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_head_on_a_base_checkpoint_and_base_from_a_head(tmp_path):
+    config = mluke_jax.LukeConfig(**TINY_LUKE)
+    mlm = mluke_jax.LukeForMaskedLM.build(config, seed=1)
+    mlm.save_pretrained(tmp_path / "mlm")
+    with pytest.warns(UserWarning, match=r"newly initialised \['classifier.linear.bias', 'classifier.linear.kernel'\]"):
+        ner = mluke_jax.LukeForEntitySpanClassification.from_pretrained(tmp_path / "mlm", num_labels=5)
+    assert ner.classifier.linear.kernel[...].shape == (72, 5)
+    np.testing.assert_array_equal(np.asarray(ner.luke.embeddings.word_embeddings.embedding[...]), np.asarray(mlm.luke.embeddings.word_embeddings.embedding[...]))
+    with pytest.warns(UserWarning, match="dropped"):
+        base = mluke_jax.LukeModel.from_pretrained(tmp_path / "mlm")
+    ner.save_pretrained(tmp_path / "ner")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mluke_jax.LukeForEntitySpanClassification.from_pretrained(tmp_path / "ner")
+    inputs = luke_inputs(TINY_LUKE)
+    np.testing.assert_allclose(np.asarray(base(**inputs).last_hidden_state), np.asarray(mlm.luke(**inputs).last_hidden_state), atol=1e-6)
+
+
+@pytest.mark.torch
+def test_from_pretrained_reads_a_transformers_directory_directly(tmp_path):
+    pytest.importorskip("torch")
+    ref = hf_luke("LukeForTokenClassification", num_labels=3)
+    src = save_hf(ref, tmp_path / "hf")
+    direct = mluke_jax.LukeForTokenClassification.from_pretrained(src)
+    converted = mluke_jax.LukeForTokenClassification.from_pretrained(convert(src, tmp_path / "jax"))
+    a, b = _params(direct), _params(converted)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    import torch
+
+    inputs = luke_inputs(ref.config.to_dict())
+    with torch.no_grad():
+        expected = ref(**to_torch(inputs)).logits.numpy()
+    np.testing.assert_allclose(np.asarray(direct(**inputs).logits), expected, atol=1e-4)
+
+
+def test_hub_name_offline_fails_fast():
+    with pytest.raises(OSError, match="HF_HUB_OFFLINE"):
+        mluke_jax.LukeModel.from_pretrained("studio-ousia/mluke-base-lite")
+
+
+def test_a_converted_model_runs_without_torch(tmp_path):
+    """torch and transformers are conversion extras: loading and running must not import them."""
+    model = mluke_jax.LukeForMaskedLM.build(mluke_jax.LukeConfig(**TINY_LUKE))
+    model.save_pretrained(tmp_path / "ckpt")
+    expected = np.asarray(model(**luke_inputs(TINY_LUKE)).logits)
+    np.save(tmp_path / "expected.npy", expected)
+    script = textwrap.dedent(
+        f"""
+        import sys, importlib.abc
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("torch", "transformers"):
+                    raise ImportError(f"{{name}} is blocked in this test")
+        sys.meta_path.insert(0, Block())
+        sys.path.insert(0, {str(Path_tests())!r})
+        import numpy as np, mluke_jax
+        from helpers import TINY_LUKE, luke_inputs
+        model = mluke_jax.LukeForMaskedLM.from_pretrained({str(tmp_path / 'ckpt')!r})
+        got = np.asarray(model(**luke_inputs(TINY_LUKE)).logits)
+        assert np.array_equal(got, np.load({str(tmp_path / 'expected.npy')!r}))
+        assert "torch" not in sys.modules and "transformers" not in sys.modules
+        print("ran without torch")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "ran without torch" in result.stdout, result.stderr[-3000:]
+
+
+def Path_tests():
+    from pathlib import Path
+
+    return Path(__file__).parent
