@@ -65,8 +65,20 @@ def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: 
 
 
 def peak_memory_bytes() -> int:
-    """Peak resident memory of this process (Linux ``ru_maxrss`` is in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """Peak resident memory of this process.
+
+    Linux ``VmHWM`` (reset by exec, unlike ``ru_maxrss``, which a child started from a large parent
+    can inherit); ``ru_maxrss`` elsewhere.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def convert_checkpoint(

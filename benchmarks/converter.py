@@ -1,0 +1,83 @@
+"""Converter speed and memory on a mluke-base-size checkpoint (1.2M x 256 entity table, ~585M parameters).
+
+    python benchmarks/converter.py [--workdir DIR] [--keep]
+
+Builds a random transformers ``LukeForMaskedLM`` with the mluke-base dimensions, saves it with
+``save_pretrained`` (safetensors), then runs ``python -m convert`` in a fresh process and reports its
+wall time and peak resident memory (the converter's own report, VmHWM) against the checkpoint size.
+Targets: <= 60 s, <= 1.5x the size.
+"""
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine  # noqa: E402
+
+
+def build_checkpoint(directory: Path, entity_vocab_size: int) -> None:
+    """Random weights in the released layout: safetensors without the tied decoder weights."""
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+
+    from mluke_jax import LukeConfig
+
+    hf = LukeConfig.mluke_base(entity_vocab_size=entity_vocab_size).to_hf_dict()
+    hf = {k: v for k, v in hf.items() if k not in ("model_type", "label2id", "id2label")}
+    torch.manual_seed(0)
+    model = transformers.LukeForMaskedLM(transformers.LukeConfig(**hf)).eval()
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(directory)
+    drop = {"lm_head.decoder.weight", "lm_head.decoder.bias", "entity_predictions.decoder.weight"}
+    save_file({k: v.contiguous() for k, v in model.state_dict().items() if k not in drop}, directory / "model.safetensors", metadata={"format": "pt"})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--entity-vocab-size", type=int, default=1200001)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--build-only", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build_only:  # runs in its own process so that torch's memory stays out of the converter's
+        build_checkpoint(Path(args.build_only), args.entity_vocab_size)
+        return
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="mluke-convert-bench-"))
+    try:
+        start = time.perf_counter()
+        print(f"building a random mluke-base-size checkpoint in {root / 'hf'} ...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, __file__, "--build-only", str(root / "hf"), "--entity-vocab-size", str(args.entity_vocab_size)],
+            check=True,
+        )
+        size = (root / "hf" / "model.safetensors").stat().st_size
+        print(f"built in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        out = subprocess.run(
+            [sys.executable, "-m", "convert", str(root / "hf"), str(root / "jax"), "--overwrite", "--quiet"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        print(out.strip(), file=sys.stderr)
+        seconds = float(re.search(r"([\d.]+) s, peak memory", out).group(1))
+        peak = float(re.search(r"peak memory ([\d.]+) GiB", out).group(1))
+        params = re.search(r"([\d,]+) parameters", out).group(1)
+        gib = size / 2**30
+        print(f"\nConverter, mluke-base size ({params} parameters, entity vocabulary {args.entity_vocab_size:,}); {machine()}\n")
+        print("| checkpoint (safetensors) | convert time | peak memory | peak / checkpoint |")
+        print("|---|---|---|---|")
+        print(f"| {gib:.2f} GiB | {seconds:.1f} s | {peak:.2f} GiB | {peak / gib:.2f}x |")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""``mluke-jax demo``: the whole path on one checkpoint — build (or take) a transformers mLUKE model,
+convert it, run it in PyTorch and in JAX, print the parity table and the timings.
+
+Without ``--model`` it builds a small randomly initialised mLUKE-lite-shaped checkpoint itself (no
+download); with ``--model NAME_OR_DIR`` it uses a real transformers checkpoint. Needs the ``torch``
+extra (the reference); the converted model itself never does.
+"""
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# A small model of mluke-base-lite's shape: lite entity vocabulary (the 4 specials), entity
+# embeddings smaller than the hidden size, plain attention with the entity-aware weights present.
+DEMO_CONFIG = dict(
+    vocab_size=8002,
+    entity_vocab_size=4,
+    entity_emb_size=64,
+    hidden_size=256,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    intermediate_size=1024,
+    hidden_act="gelu",
+    layer_norm_eps=1e-5,
+    max_position_embeddings=514,
+    type_vocab_size=1,
+    pad_token_id=1,
+    bos_token_id=0,
+    eos_token_id=2,
+    use_entity_aware_attention=True,  # written with the weights, switched off in config.json below
+)
+LITE_ENTITY_VOCAB = {"[MASK]": 0, "[UNK]": 1, "[PAD]": 2, "[MASK2]": 3}
+TOLERANCE = 1e-4
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _require_reference():
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise SystemExit("the demo compares with PyTorch: pip install 'mluke-jax[torch]' (torch==2.13.0, transformers)")
+
+
+def build_demo_checkpoint(directory: Path, seed: int = 0) -> Path:
+    """Write a random transformers ``LukeForMaskedLM`` as released mLUKE files look (no tied decoders)."""
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    model = transformers.LukeForMaskedLM(transformers.LukeConfig(**DEMO_CONFIG)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.config.architectures = ["LukeForMaskedLM"]
+    model.config.use_entity_aware_attention = False
+    model.config.save_pretrained(directory)
+    drop = {"lm_head.decoder.weight", "lm_head.decoder.bias", "entity_predictions.decoder.weight"}
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if k not in drop}
+    save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
+    (directory / "entity_vocab.json").write_text(json.dumps(LITE_ENTITY_VOCAB))
+    return directory
+
+
+def demo_inputs(vocab_size: int, pad: int, entity_vocab: dict[str, int], max_positions: int) -> dict[str, np.ndarray]:
+    """Two sequences (the second right-padded), three entities with one- and multi-token mentions.
+
+    Entity ids are looked up by name: ``[MASK]`` for the mentions, ``[PAD]`` for the padded slot.
+    Word ids are random (a tokenizer is not part of this step).
+    """
+    rs = np.random.RandomState(0)
+    length = min(32, max_positions - pad - 2)
+    ids = rs.randint(max(pad, 3) + 1, vocab_size, (2, length))
+    ids[:, 0], ids[0, -1] = 0, 2
+    ids[1, 20:] = pad
+    ids[1, 19] = 2
+    mention = 30
+    positions = -np.ones((2, 3, mention), np.int64)
+    positions[:, 0, :3] = [1, 2, 3]  # a three-token mention
+    positions[:, 1, :1] = [6]
+    positions[0, 2, :2] = [10, 11]
+    mask_id = entity_vocab.get("[MASK]", 0)
+    pad_entity = entity_vocab.get("[PAD]", 0)
+    entity_ids = np.array([[mask_id] * 3, [mask_id, mask_id, pad_entity]])
+    return dict(
+        input_ids=ids,
+        attention_mask=(ids != pad).astype(np.int64),
+        entity_ids=entity_ids,
+        entity_position_ids=positions,
+        entity_attention_mask=np.array([[1, 1, 1], [1, 1, 0]]),
+    )
+
+
+def _max_diff(ours, theirs) -> float:
+    if isinstance(theirs, (tuple, list)):
+        return max(_max_diff(a, b) for a, b in zip(ours, theirs))
+    return float(np.max(np.abs(np.asarray(ours, np.float32) - theirs.detach().numpy())))
+
+
+def _time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def run_demo(model: str | None = None, workdir: str | None = None, repeats: int = 5, keep: bool = False) -> int:
+    """Build/convert/compare; returns 0 when every field is within tolerance."""
+    _require_reference()
+    import jax
+    import torch
+    import transformers
+
+    import mluke_jax
+    from convert.driver import convert_checkpoint
+    from convert.hf_io import resolve_source
+
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="mluke-jax-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        start = time.perf_counter()
+        if model is None:
+            _say(f"[1/4] building a small random mLUKE checkpoint in {root / 'hf'} ...")
+            src = build_demo_checkpoint(root / "hf")
+        else:
+            _say(f"[1/4] using {model} ...")
+            src = resolve_source(model)
+        _say("[2/4] converting with python -m convert ...")
+        dst = root / "jax"
+        report = convert_checkpoint(str(src), dst, overwrite=True)
+        _say(
+            f"      {report['num_parameters']:,} parameters in {report['seconds']:.1f} s, "
+            f"peak memory {report['peak_memory_bytes'] / 2**30:.2f} GiB"
+        )
+        hf_config = json.loads((src / "config.json").read_text())
+        architecture = report["architecture"]
+        entity_vocab = json.loads((src / "entity_vocab.json").read_text()) if (src / "entity_vocab.json").exists() else {}
+        inputs = demo_inputs(hf_config["vocab_size"], hf_config.get("pad_token_id", 1), entity_vocab, hf_config["max_position_embeddings"])
+
+        rows, ok = [], True
+        modes = [("entity-aware attention off", False), ("entity-aware attention on", True)]
+        if not report["structure"].get("entity_aware_query_weights"):
+            modes = [(f"entity-aware attention {'on' if hf_config.get('use_entity_aware_attention') else 'off'}", None)]
+        _say("[3/4] running transformers (PyTorch eager) and mluke-jax (jit) ...")
+        for label, eaa in modes:
+            changes = {} if eaa is None else {"use_entity_aware_attention": eaa}
+            ref = getattr(transformers, architecture).from_pretrained(src, **changes).eval()
+            if architecture == "LukeForMaskedLM":
+                # Released files lack the tied decoders; transformers 5 would leave them random.
+                with torch.no_grad():
+                    if not report["structure"]["untied_word_decoder"]:
+                        ref.lm_head.decoder.weight = ref.luke.embeddings.word_embeddings.weight
+                        ref.lm_head.decoder.bias = ref.lm_head.bias
+                    if not report["structure"]["untied_entity_decoder"]:
+                        ref.entity_predictions.decoder.weight = ref.luke.entity_embeddings.entity_embeddings.weight
+            ours = mluke_jax.load_pretrained(dst, **changes)
+            torch_inputs = {k: torch.as_tensor(v) for k, v in inputs.items()}
+            with torch.no_grad():
+                expected = ref(**torch_inputs, output_hidden_states=True)
+                torch_seconds = _time(lambda: ref(**torch_inputs), repeats)
+            compile_start = time.perf_counter()
+            got = ours(**inputs, output_hidden_states=True)
+            jax.block_until_ready(got)
+            first_call = time.perf_counter() - compile_start
+            ours(**inputs)  # compile the call without hidden states too
+            jax_seconds = _time(lambda: jax.block_until_ready(ours(**inputs)), repeats)
+            for name, value in expected.items():
+                if value is None or name == "loss":
+                    continue
+                diff = _max_diff(getattr(got, name), value)
+                ok &= diff <= TOLERANCE
+                rows.append((label, name, diff))
+            rows.append((label, "timing", (torch_seconds, first_call, jax_seconds)))
+
+        _say("[4/4] results")
+        print(f"\nmluke-jax demo: {architecture} from {'a random checkpoint' if model is None else model}, "
+              f"batch 2 x {inputs['input_ids'].shape[1]} words, 3 entities; {jax.devices()[0].platform.upper()}\n")
+        print(f"| mode | output | max abs diff vs transformers | within {TOLERANCE:g} |")
+        print("|---|---|---|---|")
+        for label, name, value in rows:
+            if name != "timing":
+                print(f"| {label} | {name} | {value:.2e} | {'yes' if value <= TOLERANCE else 'NO'} |")
+        print("\n| mode | PyTorch eager | JAX first call (compile) | JAX jitted | JAX / PyTorch |")
+        print("|---|---|---|---|---|")
+        for label, name, value in rows:
+            if name == "timing":
+                t, first, j = value
+                print(f"| {label} | {t * 1e3:.1f} ms | {first:.2f} s | {j * 1e3:.1f} ms | {j / t:.2f}x |")
+        print(f"\n{'PASS' if ok else 'FAIL'}: every output within {TOLERANCE:g}; total {time.perf_counter() - start:.1f} s")
+        if keep or workdir:
+            print(f"checkpoints kept in {root}")
+        return 0 if ok else 1
+    finally:
+        if not (keep or workdir):
+            shutil.rmtree(root, ignore_errors=True)
