@@ -2,8 +2,6 @@
 
 import os
 import platform
-import statistics
-import time
 
 
 def machine() -> str:
@@ -29,12 +27,3 @@ def machine() -> str:
         pass
     device = jax.devices()[0]
     return f"{cpu}, {os.cpu_count()} cores, JAX device {device.platform}:{device.device_kind}; {versions}"
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)

@@ -29,10 +29,9 @@ def build_checkpoint(directory: Path, entity_vocab_size: int) -> None:
 
     from mluke_jax import LukeConfig
 
-    hf = LukeConfig.mluke_base(entity_vocab_size=entity_vocab_size).to_hf_dict()
-    hf = {k: v for k, v in hf.items() if k not in ("model_type", "label2id", "id2label")}
+    config = LukeConfig.mluke_base(entity_vocab_size=entity_vocab_size)
     torch.manual_seed(0)
-    model = transformers.LukeForMaskedLM(transformers.LukeConfig(**hf)).eval()
+    model = transformers.LukeForMaskedLM(transformers.LukeConfig.from_dict(config.to_hf_dict())).eval()
     directory.mkdir(parents=True, exist_ok=True)
     model.config.save_pretrained(directory)
     drop = {"lm_head.decoder.weight", "lm_head.decoder.bias", "entity_predictions.decoder.weight"}

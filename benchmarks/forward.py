@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, median_seconds  # noqa: E402
+from common import machine  # noqa: E402
+
+from mluke_jax.timing import median_seconds  # noqa: E402
 
 
 def make_inputs(batch: int, words: int, entities: int, mention: int = 30, vocab: int = 250004, seed: int = 0):
@@ -67,12 +69,11 @@ def main() -> None:
     import mluke_jax
 
     transformers.logging.set_verbosity_error()
-    hf = mluke_jax.LukeConfig.mluke_base_lite(num_hidden_layers=args.layers).to_hf_dict()
-    hf = {k: v for k, v in hf.items() if k not in ("model_type", "label2id", "id2label", "architectures")}
+    config = mluke_jax.LukeConfig.mluke_base_lite(num_hidden_layers=args.layers, use_entity_aware_attention=True)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         print("building and saving a random mluke-base-lite LukeModel ...", file=sys.stderr)
-        transformers.LukeModel(transformers.LukeConfig(**{**hf, "use_entity_aware_attention": True})).save_pretrained(tmp)
+        transformers.LukeModel(transformers.LukeConfig.from_dict(config.to_hf_dict())).save_pretrained(tmp)
         inputs = make_inputs(args.batch, args.words, args.entities)
         torch_inputs = {k: torch.as_tensor(v) for k, v in inputs.items()}
         rows = []
@@ -92,7 +93,6 @@ def main() -> None:
                 float(np.abs(np.asarray(got.entity_last_hidden_state) - expected.entity_last_hidden_state.numpy()).max()),
             )
             rows.append((eaa, torch_s, first, jax_s, diff))
-            del ref, ours
 
     print(
         f"\nLukeModel forward, mluke-base-lite config ({args.layers} layers), batch {args.batch}, {args.words} words, "

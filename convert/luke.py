@@ -7,7 +7,7 @@ Target paths are relative to the JAX model of the architecture; sources are tran
 
 from typing import Any, Iterable
 
-from convert.common import IDENTITY, TRANSPOSE, Rule
+from convert.common import TRANSPOSE, Rule
 from mluke_jax.config import LukeConfig
 
 R = Rule.make

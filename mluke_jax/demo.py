@@ -15,25 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mluke_jax.timing import median_seconds
+
 # A small model of mluke-base-lite's shape: lite entity vocabulary (the 4 specials), entity
 # embeddings smaller than the hidden size, plain attention with the entity-aware weights present.
-DEMO_CONFIG = dict(
-    vocab_size=8002,
-    entity_vocab_size=4,
-    entity_emb_size=64,
-    hidden_size=256,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    intermediate_size=1024,
-    hidden_act="gelu",
-    layer_norm_eps=1e-5,
-    max_position_embeddings=514,
-    type_vocab_size=1,
-    pad_token_id=1,
-    bos_token_id=0,
-    eos_token_id=2,
-    use_entity_aware_attention=True,  # written with the weights, switched off in config.json below
-)
+DEMO_SIZES = dict(vocab_size=8002, entity_emb_size=64, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
 LITE_ENTITY_VOCAB = {"[MASK]": 0, "[UNK]": 1, "[PAD]": 2, "[MASK2]": 3}
 TOLERANCE = 1e-4
 
@@ -56,8 +42,12 @@ def build_demo_checkpoint(directory: Path, seed: int = 0) -> Path:
     import transformers
     from safetensors.torch import save_file
 
+    from mluke_jax.config import LukeConfig
+
+    # written with the entity-aware weights, switched off in config.json below (as -lite)
+    config = LukeConfig.mluke_base_lite(**DEMO_SIZES, use_entity_aware_attention=True)
     torch.manual_seed(seed)
-    model = transformers.LukeForMaskedLM(transformers.LukeConfig(**DEMO_CONFIG)).eval()
+    model = transformers.LukeForMaskedLM(transformers.LukeConfig.from_dict(config.to_hf_dict())).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
@@ -105,15 +95,6 @@ def _max_diff(ours, theirs) -> float:
     if isinstance(theirs, (tuple, list)):
         return max(_max_diff(a, b) for a, b in zip(ours, theirs))
     return float(np.max(np.abs(np.asarray(ours, np.float32) - theirs.detach().numpy())))
-
-
-def _time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def run_demo(model: str | None = None, workdir: str | None = None, repeats: int = 5, keep: bool = False) -> int:
@@ -169,13 +150,13 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
             torch_inputs = {k: torch.as_tensor(v) for k, v in inputs.items()}
             with torch.no_grad():
                 expected = ref(**torch_inputs, output_hidden_states=True)
-                torch_seconds = _time(lambda: ref(**torch_inputs), repeats)
+                torch_seconds = median_seconds(lambda: ref(**torch_inputs), repeats)
             compile_start = time.perf_counter()
             got = ours(**inputs, output_hidden_states=True)
             jax.block_until_ready(got)
             first_call = time.perf_counter() - compile_start
             ours(**inputs)  # compile the call without hidden states too
-            jax_seconds = _time(lambda: jax.block_until_ready(ours(**inputs)), repeats)
+            jax_seconds = median_seconds(lambda: jax.block_until_ready(ours(**inputs)), repeats)
             for name, value in expected.items():
                 if value is None or name == "loss":
                     continue

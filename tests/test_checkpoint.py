@@ -5,7 +5,6 @@ import sys
 import textwrap
 import warnings
 
-import jax
 import numpy as np
 import pytest
 from flax import nnx

@@ -5,8 +5,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import jax
-import pytest
 from flax import nnx
 
 import mluke_jax

@@ -254,11 +254,3 @@ def base_outputs(out: BaseLukeModelOutputWithPooling) -> dict[str, Any]:
 def luke_kwargs(arrays: dict[str, Any]) -> dict[str, Any]:
     """The LUKE inputs out of a head's arrays."""
     return {name: arrays.get(name) for name in LUKE_INPUTS}
-
-
-def flatten_choices(a: Any, keep: int) -> Any:
-    """``(B, C, ...) -> (B * C, ...)`` keeping the last ``keep`` axes."""
-    if a is None:
-        return None
-    return a.reshape((-1,) + tuple(a.shape[a.ndim - keep :]))
-
