@@ -5,10 +5,13 @@ memory stays at one tensor beyond what the caller keeps). ``.bin`` files go thro
 ``torch.load(weights_only=True)``: a pickle that would run code is refused without running it.
 """
 
+import ctypes
 import json
+import mmap
 import os
 import re
 import struct
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -115,10 +118,12 @@ class TorchBinFile:
         try:
             try:
                 state = torch.load(self.path, map_location="cpu", weights_only=True, mmap=True)
+                self.mapped = True
             except RuntimeError as e:
                 if "mmap" not in str(e):
                     raise
                 state = torch.load(self.path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
+                self.mapped = False
         except Exception as e:  # noqa: BLE001 - torch raises UnpicklingError, RuntimeError, EOFError, ...
             name = type(e).__name__
             if "Unpickl" in name or "weights_only" in str(e) or "GLOBAL" in str(e):
@@ -142,9 +147,59 @@ class TorchBinFile:
     def read(self, key: str) -> np.ndarray:
         torch = _torch()
         t = self.tensors[key].detach()
+        # Only pages of the file mapping may be released: heap memory (a legacy file, a contiguous
+        # copy) would come back as zeros.
+        release = self.mapped and t.is_contiguous()
+        if not t.is_contiguous():
+            t = t.contiguous()
         if t.dtype == torch.bfloat16:
-            return t.contiguous().view(torch.int16).numpy().view(ml_dtypes.bfloat16).copy()
-        return t.contiguous().numpy().copy()
+            source = t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+        else:
+            source = t.numpy()
+        # Copy out of the file mapping in slices, releasing each slice's pages behind us, so that at
+        # most one slice is resident twice.
+        out = np.empty(source.shape, source.dtype)
+        flat_in, flat_out = source.reshape(-1), out.reshape(-1)
+        step = max(1, _SLICE_BYTES // max(1, source.itemsize))
+        for begin in range(0, flat_in.size, step):
+            end = min(begin + step, flat_in.size)
+            flat_out[begin:end] = flat_in[begin:end]
+            if release:
+                _release_pages(flat_in[begin:end].ctypes.data, (end - begin) * source.itemsize)
+        return out
+
+
+def _release_pages(address: int, nbytes: int) -> None:
+    """Drop pages of a ``torch.load(mmap=True)`` file mapping from this process's resident set.
+
+    The mapping is private and never written, so its pages are file-backed: touched again, they are
+    read back from the file and ``MADV_DONTNEED`` loses nothing (page rounding may drop a neighbour's
+    page, which also comes back from the file). Without it, every page a read touched stays resident
+    until the mapping goes, doubling the converter's memory. Only for addresses inside such a
+    mapping. Linux only; a no-op elsewhere.
+    """
+    if _LIBC is None or nbytes <= 0:
+        return
+    page = mmap.PAGESIZE
+    start = address - address % page
+    length = address + nbytes - start
+    _LIBC.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), _MADV_DONTNEED)
+
+
+def _load_libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_MADV_DONTNEED = 4
+_SLICE_BYTES = 64 * 2**20
+_LIBC = _load_libc()
 
 
 # ------------------------------------------------------------------------------- reader

@@ -196,3 +196,21 @@ def test_unknown_model_type(tmp_path, capsys):
     (tmp_path / "bert").mkdir()
     (tmp_path / "bert" / "config.json").write_text(json.dumps({"model_type": "bert"}))
     _expect_failure(tmp_path, tmp_path / "bert", capsys, "model_type 'bert'")
+
+
+def test_bin_with_shared_storages(tmp_path):
+    """torch.save of a live state dict keeps tied tensors in one storage; reading one (and releasing
+    its mapped pages) must not disturb the other."""
+    ref = hf_luke("LukeForMaskedLM")
+    src = tmp_path / "hf"
+    src.mkdir()
+    ref.config.architectures = ["LukeForMaskedLM"]
+    ref.config.save_pretrained(src)
+    state = ref.state_dict()
+    assert state["entity_predictions.decoder.weight"].data_ptr() == state["luke.entity_embeddings.entity_embeddings.weight"].data_ptr()
+    torch.save(state, src / "pytorch_model.bin")
+    ours = mluke_jax.LukeForMaskedLM.from_pretrained(convert(src, tmp_path / "jax"))
+    inputs = luke_inputs(ref.config.to_dict())
+    with torch.no_grad():
+        expected = ref(**to_torch(inputs))
+    compare_outputs(ours(**inputs), expected, atol=1e-4)
