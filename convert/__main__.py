@@ -3,10 +3,8 @@
 import argparse
 import sys
 
-from convert.common import ConversionError
-from convert.hf_io import CheckpointError
-
-EXPECTED_ERRORS = (ValueError, FileNotFoundError, FileExistsError, OSError, ImportError, ConversionError, CheckpointError)
+# ConversionError and CheckpointError are ValueErrors; FileNotFoundError and FileExistsError OSErrors.
+EXPECTED_ERRORS = (ValueError, OSError, ImportError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,7 +50,7 @@ def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: 
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture {architecture!r} is not implemented")
     structure = family.structure_of(architecture, keys)
-    config = family.CONFIG_CLASS.from_hf_dict(hf_config, **structure)
+    config = family.CONFIG_CLASS.from_hf_dict(hf_config, **structure).replace(architectures=(architecture,))
     targets = checkpoint.abstract_params(ARCHITECTURES[architecture].abstract(config))
     params = fill_params(
         targets,
@@ -97,9 +97,7 @@ def convert_checkpoint(
     count, source size, seconds, peak memory.
     """
     start = time.perf_counter()
-    dst = Path(dst)
-    if dst.exists() and not overwrite and (not dst.is_dir() or any(dst.iterdir())):
-        raise FileExistsError(f"{dst} already exists; choose a new directory or pass --overwrite")
+    dst = checkpoint.check_destination(dst, overwrite)  # before any work
     src_dir = hf_io.resolve_source(src, revision=revision)
     converted = convert_in_memory(src_dir, dtype=dtype, architecture=architecture, progress=progress)
     with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:

@@ -274,24 +274,30 @@ def resolve_source(src: str, revision: str | None = None) -> Path:
     return download_from_hub(src, revision)
 
 
-def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
-    from huggingface_hub import snapshot_download
+_TOKENIZER_AND_CONFIG = ["*.json", "*.model", "*.txt", "*.jsonl", "*.tsv"]
 
-    patterns = ["config.json", "*.safetensors", "*.safetensors.index.json", "*.bin", "*.bin.index.json", "*.json", "*.txt", "*.model", "*.jsonl", "*.tsv"]
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+
+def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
+    """Download the config, tokenizer files and one weight format (safetensors if there is one)."""
+    from huggingface_hub import HfApi, snapshot_download
+
     try:
-        # A cached copy works offline; otherwise one quick attempt at the network.
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns, local_files_only=True))
+        # A cached copy works offline.
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
     except Exception:  # noqa: BLE001 - not cached
         pass
-    if offline:
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
         raise OSError(f"{repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: download it on a machine with internet, or pass a local directory")
-    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
     try:
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+        files = HfApi().list_repo_files(repo_id, revision=revision)
+        if any(f.endswith(".safetensors") for f in files):
+            weights = ["*.safetensors"]
+        else:
+            weights = ["pytorch_model*.bin"]  # not optimizer or training-args pickles
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=_TOKENIZER_AND_CONFIG + weights, etag_timeout=10))
     except Exception as e:  # noqa: BLE001 - network errors come in many types
+        reason = str(e).splitlines()[0] if str(e) else ""
         raise OSError(
-            f"could not download {repo_id!r} from the Hugging Face hub ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). "
+            f"could not download {repo_id!r} from the Hugging Face hub ({type(e).__name__}: {reason}). "
             "Are you offline? Download the checkpoint where you have internet and pass its local directory."
         ) from None

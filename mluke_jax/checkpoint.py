@@ -12,6 +12,7 @@ nothing behind.
 """
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -88,23 +89,49 @@ def abstract_params(model: PreTrainedModel) -> dict[str, jax.ShapeDtypeStruct]:
 
 
 # ------------------------------------------------------------------------ atomic directories
+def check_destination(dst: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse a destination that would lose data; returns it as an absolute path.
+
+    A new or empty directory is fine; an earlier mluke-jax checkpoint is replaced only with
+    ``overwrite``; a directory with anything else in it is never replaced.
+    """
+    dst = Path(dst).absolute()
+    if not dst.exists():
+        return dst
+    if not dst.is_dir():
+        raise FileExistsError(f"{dst} exists and is not a directory")
+    if not any(dst.iterdir()):
+        return dst
+    if not (dst / METADATA_FILE).is_file():
+        raise FileExistsError(f"{dst} holds other files; write the checkpoint to a new or empty directory")
+    if not overwrite:
+        raise FileExistsError(f"{dst} already holds a mluke-jax checkpoint; pass overwrite (--overwrite) to replace it")
+    return dst
+
+
 @contextlib.contextmanager
 def atomic_directory(dst: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a fresh temporary directory next to ``dst``; rename it to ``dst`` only on success."""
-    dst = Path(dst).absolute()
-    if dst.exists() and not overwrite and (not dst.is_dir() or any(dst.iterdir())):
-        raise FileExistsError(f"{dst} already exists; choose a new directory or pass overwrite")
+    """Yield a fresh temporary directory next to ``dst``; it becomes ``dst`` only on success.
+
+    See :func:`check_destination` for what may be replaced. On any failure the temporary directory
+    is removed and an existing ``dst`` is left as it was.
+    """
+    dst = check_destination(dst, overwrite)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
     try:
         yield tmp
-        if dst.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-            os.rename(dst, trash / "old")
+        if not dst.exists():
             os.rename(tmp, dst)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
+            return
+        trash = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
+        os.rename(dst, trash / "old")
+        try:
             os.rename(tmp, dst)
+        except BaseException:
+            os.rename(trash / "old", dst)
+            raise
+        shutil.rmtree(trash, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -211,11 +238,15 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
         hf = read_config_dict(path / "config.json")
         converted = convert_in_memory(path)
         architecture, structure, stored_dtype = converted.architecture, converted.structure, converted.dtype
-        read = lambda target_dtype: {k: np.asarray(a).astype(target_dtype) for k, a in converted.params.items()}  # noqa: E731
+        read = lambda target_dtype: {k: converted.params.pop(k).astype(target_dtype, copy=False) for k in list(converted.params)}  # noqa: E731
 
     config_cls = _config_class(hf, path)
     param_dtype = dtype_name(param_dtype) if param_dtype is not None else stored_dtype
     dtype = dtype_name(dtype) if dtype is not None else param_dtype
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(config_changes) - known)
+    if unknown:
+        raise TypeError(f"from_pretrained got unexpected keyword arguments {unknown} (not {config_cls.__name__} fields)")
     runtime = {k: v for k, v in config_changes.items() if k in config_cls.RUNTIME_FIELDS}
     hf_changes = {k: v for k, v in config_changes.items() if k not in runtime}
     if "num_labels" in hf_changes and "id2label" not in hf_changes:
@@ -252,7 +283,7 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
     src_prefix, dst_prefix = _base_prefix(source_architecture), _base_prefix(cls)
     same = source_architecture == cls.__name__
 
-    filled, used = {}, set()
+    filled = {}
     for name, spec in targets.items():
         if same:
             source = name
@@ -262,13 +293,11 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
             source = None  # a head parameter of another architecture
         if source is None or source not in params:
             continue
-        value = params[source]
-        if tuple(value.shape) != tuple(spec.shape):
-            raise ValueError(f"{where}: parameter {source} has shape {tuple(value.shape)}, {cls.__name__} expects {tuple(spec.shape)} at {name}")
-        filled[name] = value
-        used.add(source)
+        if tuple(params[source].shape) != tuple(spec.shape):
+            raise ValueError(f"{where}: parameter {source} has shape {tuple(params[source].shape)}, {cls.__name__} expects {tuple(spec.shape)} at {name}")
+        filled[name] = params.pop(source)  # one reference, so each host copy is freed once on the device
     missing = sorted(set(targets) - set(filled))
-    unused = sorted(set(params) - used)
+    unused = sorted(params)
     if same and (missing or unused):
         raise ValueError(f"{where}: checkpoint does not match {cls.__name__}: missing {missing}, unexpected {unused}")
     if unused:
@@ -291,16 +320,22 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
 
 
 def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
-    """Numpy leaves -> jax arrays, placed by their logical axes when a mesh is active."""
+    """Numpy leaves -> jax arrays, placed by their logical axes when a mesh is active.
+
+    Empties ``flat`` as it goes, so each host array can be freed as soon as it is on the device.
+    """
     mesh = jax.sharding.get_mesh()
-    if mesh.empty:
-        return {k: jnp.asarray(v) for k, v in flat.items()}
-    specs = flatten(nnx.to_pure_dict(sharding.partition_specs(state)))
-    return {k: jax.device_put(v, jax.sharding.NamedSharding(mesh, specs[k])) for k, v in flat.items()}
+    specs = None if mesh.empty else flatten(nnx.to_pure_dict(sharding.partition_specs(state)))
+    out = {}
+    for name in list(flat):
+        value = flat.pop(name)
+        out[name] = jnp.asarray(value) if specs is None else jax.device_put(value, jax.sharding.NamedSharding(mesh, specs[name]))
+    return out
 
 
 # ---------------------------------------------------------------------------------- saving
 def save_pretrained(model: PreTrainedModel, path, overwrite: bool = True) -> None:
+    """Write ``model`` to ``path``: new, empty, or an earlier checkpoint (replaced); never a directory of other files."""
     params = flatten(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
     with atomic_directory(path, overwrite=overwrite) as tmp:
         write_directory(tmp, params, model.config, type(model).__name__, source=None)

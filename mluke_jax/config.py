@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Mapping
 
 import jax.numpy as jnp
 
+from mluke_jax.layers.common import ACTIVATIONS
+
 # Keys every transformers ``PretrainedConfig`` may carry (v4 and v5 ``to_dict`` output, and the
 # generation defaults v4 wrote into model configs). They do not change an encoder's maths.
 _GENERIC_HF_KEYS = frozenset(
@@ -46,7 +48,7 @@ _LUKE_LEGACY_KEYS = frozenset(
     """.split()
 )
 
-SUPPORTED_ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "quick_gelu", "silu", "swish", "tanh")
+SUPPORTED_ACTIVATIONS = tuple(ACTIVATIONS)
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
@@ -286,18 +288,6 @@ class LukeConfig:
             out[f.name] = value
         out["label2id"] = self.label2id
         return out
-
-    @classmethod
-    def from_json_file(cls, path: str | os.PathLike, **runtime) -> "LukeConfig":
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path} is not valid JSON: {e}") from None
-        try:
-            return cls.from_hf_dict(data, **runtime)
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_hf_dict(), indent=2, sort_keys=True) + "\n"

@@ -68,7 +68,8 @@ class MaskedLMHead(nnx.Module):
 class EntityPredictionHead(nnx.Module):
     """LUKE masked-entity prediction: ``decoder(LN(act(dense(h))))`` in the entity embedding space.
 
-    ``(B, E, D) -> (B, E, Ev)``; the decoder is bias-free, the head adds its own bias.
+    ``(B, E, D) -> (B, E, Ev)``. transformers' decoder Linear is bias-free and the head adds its
+    own ``bias`` after it; here that bias is the decoder's ``bias`` parameter.
     """
 
     def __init__(self, hidden_size: int, entity_emb_size: int, entity_vocab_size: int, act: str, layer_norm_eps: float, *, tied: bool, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):

@@ -22,6 +22,8 @@ def to_array(name: str, value: Any, kind: str) -> Any:
     """
     if value is None:
         return None
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor, maybe requiring grad
+        value = value.detach().cpu().numpy()
     if is_traced(value) or isinstance(value, jax.Array):
         arr = value
         if kind == "int" and not np.issubdtype(arr.dtype, np.integer):
@@ -76,3 +78,11 @@ def check_class_labels(name: str, labels: Any, num_classes: int, ignore_index: i
         return
     allowed = () if ignore_index is None else (ignore_index,)
     check_range(name, labels, 0, num_classes, "the label ids", allowed)
+
+
+def check_class_ids(name: str, labels: Any, shape: tuple[int, ...], what: str, num_classes: int, ignore_index: int = -100) -> None:
+    """Integer class ids of ``shape`` in ``[0, num_classes)`` (or ``ignore_index``)."""
+    check_shape(name, labels, shape, f"{what} class ids")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} of shape {what} are class ids and must be integers, got dtype {labels.dtype}")
+    check_class_labels(name, labels, num_classes, ignore_index)

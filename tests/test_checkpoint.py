@@ -30,6 +30,24 @@ def test_save_and_load_round_trip(tmp_path):
     assert type(loaded) is mluke_jax.LukeForEntitySpanClassification
 
 
+def test_save_replaces_a_checkpoint_but_never_other_files(tmp_path):
+    model = mluke_jax.LukeModel.build(mluke_jax.LukeConfig(**TINY_LUKE))
+    model.save_pretrained(tmp_path / "ckpt")
+    model.save_pretrained(tmp_path / "ckpt")  # an earlier checkpoint is replaced
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "train.py").write_text("keep me")
+    with pytest.raises(FileExistsError, match="holds other files"):
+        model.save_pretrained(project)
+    assert (project / "train.py").read_text() == "keep me" and (project / "data").is_dir()
+
+
+def test_unknown_from_pretrained_argument(tmp_path):
+    mluke_jax.LukeModel.build(mluke_jax.LukeConfig(**TINY_LUKE)).save_pretrained(tmp_path / "ckpt")
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['remat_policy'\]"):
+        mluke_jax.LukeModel.from_pretrained(tmp_path / "ckpt", remat_policy="dots")
+
+
 def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     model = mluke_jax.LukeModel.build(mluke_jax.LukeConfig(**TINY_LUKE))
 
@@ -46,8 +64,11 @@ def test_new_head_on_a_base_checkpoint_and_base_from_a_head(tmp_path):
     config = mluke_jax.LukeConfig(**TINY_LUKE)
     mlm = mluke_jax.LukeForMaskedLM.build(config, seed=1)
     mlm.save_pretrained(tmp_path / "mlm")
-    with pytest.warns(UserWarning, match=r"newly initialised \['classifier.linear.bias', 'classifier.linear.kernel'\]"):
+    with pytest.warns(UserWarning) as caught:
         ner = mluke_jax.LukeForEntitySpanClassification.from_pretrained(tmp_path / "mlm", num_labels=5)
+    messages = [str(w.message) for w in caught]
+    assert any("newly initialised ['classifier.linear.bias', 'classifier.linear.kernel']" in m for m in messages)
+    assert any("dropped 10 parameters" in m for m in messages)
     assert ner.classifier.linear.kernel[...].shape == (72, 5)
     np.testing.assert_array_equal(np.asarray(ner.luke.embeddings.word_embeddings.embedding[...]), np.asarray(mlm.luke.embeddings.word_embeddings.embedding[...]))
     with pytest.warns(UserWarning, match="dropped"):

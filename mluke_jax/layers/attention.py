@@ -72,7 +72,7 @@ class SelfAttention(nnx.Module):
 
         Returns:
             ``(B, T, D)`` output projection of the attended values and the ``(B, H, T, T)`` float32
-            attention probabilities.
+            attention probabilities (after dropout, as transformers returns them).
         """
         k = self._heads(self.key(x))
         v = self._heads(self.value(x))
@@ -97,8 +97,7 @@ class SelfAttention(nnx.Module):
         scores = scores / math.sqrt(self.head_dim)
         if bias is not None:
             scores = scores + bias
-        probs = jax.nn.softmax(scores, axis=-1)
-        attended = dropout(probs, self.attention_dropout, dropout_key).astype(v.dtype)
-        context = jnp.einsum("BHTS,BSHK->BTHK", attended, v)
+        probs = dropout(jax.nn.softmax(scores, axis=-1), self.attention_dropout, dropout_key)
+        context = jnp.einsum("BHTS,BSHK->BTHK", probs.astype(v.dtype), v)
         context = context.reshape(*context.shape[:2], self.num_heads * self.head_dim)
         return self.out(context), probs

@@ -118,10 +118,10 @@ def fold_key(key: Array | None, tag: int) -> Array | None:
 
 
 def additive_mask(mask: Array) -> Array:
-    """``(B, T)`` 1/0 mask -> ``(B, 1, 1, T)`` additive float32 bias: 0 or the float32 minimum.
+    """``(B, T)`` mask (non-zero = attend) -> ``(B, 1, 1, T)`` additive float32 bias: 0 or the float32 minimum.
 
-    transformers adds ``finfo(float32).min``, never -inf, so a row with every key masked stays finite
-    (a uniform softmax) instead of NaN.
+    Any non-zero value attends, as transformers 5 reads masks as booleans. The bias is
+    ``finfo(float32).min``, never -inf, so a row with every key masked stays finite (a uniform
+    softmax) instead of NaN.
     """
-    mask = mask.astype(jnp.float32)
-    return ((1.0 - mask) * jnp.finfo(jnp.float32).min)[:, None, None, :]
+    return jnp.where(mask != 0, 0.0, jnp.finfo(jnp.float32).min).astype(jnp.float32)[:, None, None, :]

@@ -60,8 +60,8 @@ def check_luke_inputs(config: LukeConfig, raw: dict[str, Any], *, min_entities: 
         batch, length = embeds.shape[:2]
         if embeds.shape[2] != config.hidden_size:
             raise ValueError(f"inputs_embeds has hidden size {embeds.shape[2]}, the model has {config.hidden_size}")
-    if length == 0:
-        raise ValueError("input_ids has length 0")
+    if batch == 0 or length == 0:
+        raise ValueError(f"{'input_ids' if ids is not None else 'inputs_embeds'} is empty: shape {(batch, length)}")
     for name in ("attention_mask", "token_type_ids", "position_ids"):
         v.check_shape(name, a[name], (batch, length), "(batch, length) of input_ids")
     v.check_range("input_ids", ids, 0, config.vocab_size, "the word vocabulary")

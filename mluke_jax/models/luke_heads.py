@@ -135,8 +135,7 @@ class _EntityFeatureClassifier(_LukeHead):
         if labels is not None:
             batch = _batch_length(a)[0]
             if labels.ndim == 1:
-                v.check_shape("labels", labels, (batch,), "(batch,) class ids")
-                v.check_class_labels("labels", labels, self.config.num_labels, ignore_index=-100)
+                v.check_class_ids("labels", labels, (batch,), "(batch,)", self.config.num_labels)
             else:
                 v.check_shape("labels", labels, (batch, self.config.num_labels), "(batch, num_labels) multi-label targets")
         return a
@@ -194,8 +193,7 @@ class LukeForEntitySpanClassification(_LukeHead):
         labels = a["labels"] = v.to_array("labels", raw.get("labels"), "label")
         if labels is not None:
             if labels.ndim == 2:
-                v.check_shape("labels", labels, shape, "(batch, entities) class ids")
-                v.check_class_labels("labels", labels, self.config.num_labels)
+                v.check_class_ids("labels", labels, shape, "(batch, entities)", self.config.num_labels)
             else:
                 v.check_shape("labels", labels, shape + (self.config.num_labels,), "(batch, entities, num_labels) targets")
         return a
@@ -228,10 +226,14 @@ class LukeForSequenceClassification(_LukeHead):
         a = super().prepare_inputs(raw)
         labels = a["labels"] = v.to_array("labels", raw.get("labels"), "label")
         if labels is not None:
-            if labels.shape[0] != _batch_length(a)[0]:
-                raise ValueError(f"labels has batch size {labels.shape[0]}, input_ids has {_batch_length(a)[0]}")
-            if self._problem_type(labels) == "single_label_classification":
-                v.check_class_labels("labels", labels, self.config.num_labels)
+            batch, num_labels = _batch_length(a)[0], self.config.num_labels
+            problem = self._problem_type(labels)
+            if problem == "single_label_classification":
+                v.check_class_ids("labels", labels, (batch,), "(batch,)", num_labels)
+            elif problem == "multi_label_classification" or num_labels > 1:
+                v.check_shape("labels", labels, (batch, num_labels), f"(batch, num_labels) {problem} targets")
+            elif labels.shape not in ((batch,), (batch, 1)):
+                raise ValueError(f"labels must have shape (batch,) regression targets, got {tuple(labels.shape)}")
         return a
 
     def _problem_type(self, labels) -> str:

@@ -36,9 +36,14 @@ def _expect_failure(tmp_path, src, capsys, *needles, extra=()):
     return err
 
 
-@pytest.mark.parametrize("fmt", ["safetensors", "bin", "sharded-safetensors", "sharded-bin"])
+@pytest.mark.parametrize("fmt", ["safetensors", "bin", "sharded-safetensors", "sharded-bin", "save_pretrained-shards"])
 def test_file_layouts_convert_to_the_same_model(tmp_path, reference, fmt):
-    src = save_hf(reference, tmp_path / "hf", fmt=fmt)
+    if fmt == "save_pretrained-shards":  # transformers' own sharding (safetensors only in 5.x)
+        src = tmp_path / "hf"
+        reference.save_pretrained(src, max_shard_size="20KB")
+        assert len(list(src.glob("model-*.safetensors"))) > 1 and (src / "model.safetensors.index.json").is_file()
+    else:
+        src = save_hf(reference, tmp_path / "hf", fmt=fmt)
     ours = mluke_jax.LukeForEntityPairClassification.from_pretrained(convert(src, tmp_path / "jax"))
     inputs = luke_inputs(reference.config.to_dict())
     with torch.no_grad():
@@ -129,9 +134,16 @@ def test_existing_destination_needs_overwrite(tmp_path, reference, capsys):
     src = save_hf(reference, tmp_path / "hf")
     dst = convert(src, tmp_path / "jax")
     code = convert_main([str(src), str(dst), "--quiet"])
-    assert code == 1 and "already exists" in capsys.readouterr().err
+    assert code == 1 and "already holds a mluke-jax checkpoint" in capsys.readouterr().err
     convert(src, dst, "--overwrite")
     assert (dst / "params").is_dir()
+    # a directory with anything else in it is never replaced, --overwrite or not
+    other = tmp_path / "project"
+    other.mkdir()
+    (other / "train.py").write_text("keep me")
+    code = convert_main([str(src), str(other), "--quiet", "--overwrite"])
+    assert code == 1 and "holds other files" in capsys.readouterr().err
+    assert (other / "train.py").read_text() == "keep me"
 
 
 def test_bare_model_without_prefix_and_without_pooler(tmp_path):

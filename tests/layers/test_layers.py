@@ -72,6 +72,13 @@ def test_entity_position_embedding_is_the_mean_over_the_mention():
     assert np.isfinite(out).all()
 
 
+def test_masks_are_read_as_booleans(model):
+    """transformers 5 reads masks as booleans: any non-zero value attends."""
+    inputs = luke_inputs(TINY_LUKE)
+    scaled = dict(inputs, attention_mask=inputs["attention_mask"] * 2, entity_attention_mask=inputs["entity_attention_mask"] * 0.5)
+    np.testing.assert_array_equal(np.asarray(model(**scaled).logits), np.asarray(model(**inputs).logits))
+
+
 def test_fully_masked_rows_stay_finite(model):
     inputs = luke_inputs(TINY_LUKE)
     inputs["attention_mask"][0] = 0
@@ -129,6 +136,9 @@ def test_remat_gives_the_same_values_and_gradients(config):
     def loss(m):
         return jnp.mean(m(**inputs).logits ** 2)
 
+    graphdef, state = nnx.split(remat)
+    program = str(jax.make_jaxpr(jax.grad(lambda s: loss(nnx.merge(graphdef, s))))(state))
+    assert "remat" in program or "checkpoint" in program, "remat=True must put a checkpoint in the program"
     g_plain = nnx.grad(loss)(plain)
     g_remat = nnx.grad(loss)(remat)
     np.testing.assert_allclose(loss(plain), loss(remat), rtol=1e-6)

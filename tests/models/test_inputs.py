@@ -133,3 +133,28 @@ def test_traced_inputs_skip_value_checks_but_stay_finite(model):
     assert np.isfinite(np.asarray(out)).all()
     with pytest.raises(ValueError, match=r"input_ids has shape|input_ids must have shape"):
         jax.jit(lambda ids: model(input_ids=ids).last_hidden_state)(jnp.ones((2, 3, 4), jnp.int32))
+
+
+def test_empty_batch(model):
+    _raises(model, r"input_ids is empty: shape \(0, 9\)", input_ids=np.zeros((0, 9), int))
+
+
+def test_torch_tensors_that_require_grad_are_accepted(model):
+    torch = pytest.importorskip("torch")
+    inputs = _inputs()
+    as_torch = {k: torch.as_tensor(v) for k, v in inputs.items()}
+    as_torch["attention_mask"] = as_torch["attention_mask"].float().requires_grad_()
+    np.testing.assert_array_equal(np.asarray(model(**as_torch).last_hidden_state), np.asarray(model(**inputs).last_hidden_state))
+
+
+def test_class_ids_must_be_integers(config):
+    _raises(mluke_jax.LukeForEntityClassification.build(config), r"labels of shape \(batch,\) are class ids and must be integers", **_inputs(labels=np.array([0.0, 1.0, 2.0])))
+
+
+def test_sequence_classification_label_shapes(config):
+    single = mluke_jax.LukeForSequenceClassification.build(config)
+    _raises(single, r"labels must have shape \(batch,\) class ids = \(3,\)", **_inputs(labels=np.zeros((3, 2), int)))
+    _raises(single, r"labels must have shape \(batch, num_labels\) multi_label_classification targets", **_inputs(labels=np.zeros((3, 2), np.float32)))
+    regression = mluke_jax.LukeForSequenceClassification.build(config.replace(num_labels=1, id2label=None))
+    regression(**_inputs(labels=np.zeros((3, 1), np.float32)))
+    _raises(regression, r"regression targets", **_inputs(labels=np.zeros((3, 2), np.float32)))

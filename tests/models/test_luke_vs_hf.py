@@ -78,11 +78,18 @@ ARCHITECTURES = [
 ]
 
 
-@pytest.mark.parametrize("config_name", sorted(CONFIGS))
-@pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_head_matches_transformers(tmp_path, architecture, config_name):
-    overrides = dict(CONFIGS[config_name])
-    if architecture in ("LukeForEntityClassification", "LukeForSequenceClassification", "LukeForTokenClassification", "LukeForEntitySpanClassification", "LukeForEntityPairClassification"):
+NEEDS_LABEL_COUNT = (
+    "LukeForEntityClassification",
+    "LukeForEntityPairClassification",
+    "LukeForEntitySpanClassification",
+    "LukeForSequenceClassification",
+    "LukeForTokenClassification",
+)
+
+
+def check_parity(tmp_path, architecture: str, overrides: dict) -> dict:
+    overrides = dict(overrides)
+    if architecture in NEEDS_LABEL_COUNT:
         overrides["num_labels"] = 5
     ref = hf_luke(architecture, **overrides)
     config = ref.config.to_dict()
@@ -96,8 +103,41 @@ def test_head_matches_transformers(tmp_path, architecture, config_name):
     got = ours(**inputs, output_hidden_states=True, output_attentions=True)
     diffs = compare_outputs(got, expected, atol=ATOL)
     assert "hidden_states" in diffs and "attentions" in diffs
-    if architecture not in ("LukeModel",):
+    if architecture != "LukeModel":
         assert "loss" in diffs, "labels were given: the loss must be compared"
+    return diffs
+
+
+@pytest.mark.parametrize("config_name", sorted(CONFIGS))
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_head_matches_transformers(tmp_path, architecture, config_name):
+    check_parity(tmp_path, architecture, CONFIGS[config_name])
+
+
+# The other two corners of (entity-aware attention, projection, token types), on the encoder-heavy classes.
+MORE_CONFIGS = {
+    "eaa-noproj-1type": dict(use_entity_aware_attention=True, entity_emb_size=24, type_vocab_size=1),
+    "plain-proj-2types": dict(use_entity_aware_attention=False),
+}
+
+
+@pytest.mark.parametrize("config_name", sorted(MORE_CONFIGS))
+@pytest.mark.parametrize("architecture", ["LukeModel", "LukeForMaskedLM", "LukeForEntitySpanClassification"])
+def test_other_config_corners_match_transformers(tmp_path, architecture, config_name):
+    check_parity(tmp_path, architecture, MORE_CONFIGS[config_name])
+
+
+def test_every_label_ignored_gives_zero_not_nan(tmp_path):
+    """A documented difference: torch's mean over no labels is NaN; ours is 0. The logits agree."""
+    ref = hf_luke("LukeForTokenClassification", num_labels=3)
+    ours = mluke_jax.LukeForTokenClassification.from_pretrained(convert(save_hf(ref, tmp_path / "hf"), tmp_path / "jax"))
+    inputs = luke_inputs(ref.config.to_dict())
+    inputs["labels"] = np.full(inputs["input_ids"].shape, -100)
+    with torch.no_grad():
+        expected = ref(**to_torch(inputs))
+    got = ours(**inputs)
+    assert np.isnan(expected.loss.item()) and float(got.loss) == 0.0
+    np.testing.assert_allclose(np.asarray(got.logits), expected.logits.numpy(), atol=ATOL)
 
 
 def test_lite_checkpoint_with_unused_entity_aware_weights(tmp_path):
