@@ -73,11 +73,14 @@ def hf_luke(architecture: str, seed: int = 0, noise: float = 0.05, **config):
     return model
 
 
-def save_hf(model, directory: Path, fmt: str = "safetensors", drop: tuple[str, ...] = (), config_changes: dict | None = None) -> Path:
-    """Write ``model`` as transformers would: safetensors, legacy .bin, or sharded variants of both.
+def save_hf(model, directory: Path, fmt: str = "save_pretrained", drop: tuple[str, ...] = (), config_changes: dict | None = None) -> Path:
+    """Write ``model`` to ``directory``.
 
-    ``drop`` removes keys from the written file (as the released mLUKE checkpoints lack their tied
-    decoders); ``config_changes`` edits config.json afterwards.
+    ``fmt``: ``save_pretrained`` (transformers' own writer: safetensors without the tied duplicates),
+    ``safetensors`` (the whole state dict), ``bin`` (legacy ``torch.save``, as transformers 4 wrote),
+    ``sharded-safetensors`` / ``sharded-bin`` (three shards and an index). ``drop`` removes keys
+    from the file (as the released mLUKE checkpoints lack their tied decoders); ``config_changes``
+    edits config.json afterwards.
     """
     import torch
     from safetensors.torch import save_file
@@ -87,7 +90,10 @@ def save_hf(model, directory: Path, fmt: str = "safetensors", drop: tuple[str, .
     model.config.architectures = [type(model).__name__]
     model.config.save_pretrained(directory)
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items() if k not in drop}
-    if fmt == "safetensors":
+    if fmt == "save_pretrained":
+        assert not drop, "save_pretrained writes what transformers writes; use fmt='safetensors' to drop keys"
+        model.save_pretrained(directory)
+    elif fmt == "safetensors":
         save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
     elif fmt == "bin":
         torch.save(state, directory / "pytorch_model.bin")

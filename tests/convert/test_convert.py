@@ -36,7 +36,7 @@ def _expect_failure(tmp_path, src, capsys, *needles, extra=()):
     return err
 
 
-@pytest.mark.parametrize("fmt", ["safetensors", "bin", "sharded-safetensors", "sharded-bin", "save_pretrained-shards"])
+@pytest.mark.parametrize("fmt", ["save_pretrained", "safetensors", "bin", "sharded-safetensors", "sharded-bin", "save_pretrained-shards"])
 def test_file_layouts_convert_to_the_same_model(tmp_path, reference, fmt):
     if fmt == "save_pretrained-shards":  # transformers' own sharding (safetensors only in 5.x)
         src = tmp_path / "hf"
@@ -67,7 +67,7 @@ def test_cli_prints_time_and_peak_memory_and_copies_tokenizer_files(tmp_path, re
 
 
 def test_missing_key_is_an_error_listing_it(tmp_path, reference, capsys):
-    src = save_hf(reference, tmp_path / "hf", drop=("luke.encoder.layer.1.output.dense.bias",))
+    src = save_hf(reference, tmp_path / "hf", fmt="safetensors", drop=("luke.encoder.layer.1.output.dense.bias",))
     _expect_failure(tmp_path, src, capsys, "missing keys", "luke.encoder.layer.1.output.dense.bias")
 
 
@@ -149,7 +149,7 @@ def test_existing_destination_needs_overwrite(tmp_path, reference, capsys):
 def test_bare_model_without_prefix_and_without_pooler(tmp_path):
     ref = hf_luke("LukeModel")
     drop = ("pooler.dense.weight", "pooler.dense.bias")
-    src = save_hf(ref, tmp_path / "hf", drop=drop)
+    src = save_hf(ref, tmp_path / "hf", fmt="safetensors", drop=drop)
     ours = mluke_jax.LukeModel.from_pretrained(convert(src, tmp_path / "jax"))
     assert ours.pooler is None
     inputs = luke_inputs(ref.config.to_dict())
