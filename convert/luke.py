@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from convert.common import TRANSPOSE, Rule
 from mluke_jax.config import LukeConfig
+from mluke_jax.modeling import ARCHITECTURES
 
 R = Rule.make
 T = TRANSPOSE
@@ -75,7 +76,8 @@ HEAD_RULES: dict[str, list[Rule]] = {
 
 def rules_for(architecture: str, key_prefix: str) -> list[Rule]:
     """Every rule of ``architecture`` with ``{p}`` filled in and encoder targets under ``luke.``."""
-    target_prefix = "" if architecture == "LukeModel" else "luke."
+    model_class = ARCHITECTURES[architecture]
+    target_prefix = model_class.base_model_prefix + "." if model_class.has_head else ""
     rules = [Rule(target_prefix + r.target, tuple(s.replace("{p}", key_prefix) for s in r.sources), r.transform) for r in encoder_rules()]
     return rules + HEAD_RULES[architecture]
 
@@ -105,7 +107,7 @@ def structure_of(architecture: str, keys: Iterable[str]) -> dict[str, Any]:
     return {
         "entity_aware_query_weights": f"{p}encoder.layer.0.attention.self.w2e_query.weight" in keys,
         # Heads fix their own pooler; a bare LukeModel may have been saved without one.
-        "add_pooling_layer": f"{p}pooler.dense.weight" in keys if architecture == "LukeModel" else True,
+        "add_pooling_layer": f"{p}pooler.dense.weight" in keys if not ARCHITECTURES[architecture].has_head else True,
         "untied_word_decoder": "lm_head.decoder.weight" in keys,
         "untied_entity_decoder": "entity_predictions.decoder.weight" in keys,
     }
