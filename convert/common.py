@@ -129,3 +129,24 @@ def fill_params(
         bar.update(1)
     bar.close()
     return out
+
+
+def linear_rules(target: str, source: str, bias: bool = True) -> list[Rule]:
+    """``target.kernel`` (transposed) and ``target.bias`` from a torch ``Linear`` at ``source``."""
+    rules = [Rule.make(f"{target}.kernel", f"{source}.weight", TRANSPOSE)]
+    if bias:
+        rules.append(Rule.make(f"{target}.bias", f"{source}.bias"))
+    return rules
+
+
+def norm_rules(target: str, source: str) -> list[Rule]:
+    """``target.scale`` / ``target.bias`` from a torch ``LayerNorm`` at ``source``."""
+    return [Rule.make(f"{target}.scale", f"{source}.weight"), Rule.make(f"{target}.bias", f"{source}.bias")]
+
+
+def model_rules(model_class, encoder: list[Rule], head: list[Rule], key_prefix: str) -> list[Rule]:
+    """Encoder rules with ``{p}`` filled in (the checkpoint's encoder prefix) and targets moved under
+    the model's ``base_model_prefix`` when it is a head, followed by the head's rules."""
+    target_prefix = model_class.base_model_prefix + "." if model_class.has_head else ""
+    moved = [Rule(target_prefix + r.target, tuple(s.replace("{p}", key_prefix) for s in r.sources), r.transform) for r in encoder]
+    return moved + list(head)

@@ -1,6 +1,7 @@
 """Conversion of a transformers checkpoint directory into JAX parameters, in memory or to disk."""
 
 import dataclasses
+import json
 import resource
 import sys
 import time
@@ -12,13 +13,15 @@ import numpy as np
 
 from convert import hf_io
 from convert import luke as luke_family
+from convert import xlm as xlm_family
+from convert import xlm_original
 from convert.common import fill_params
 from mluke_jax import checkpoint
 from mluke_jax.config import dtype_name, read_config_dict
 from mluke_jax.modeling import ARCHITECTURES
 
 # model_type -> module with CONFIG_CLASS, architecture_of, structure_of, key_prefix, rules_for, allow_unused
-FAMILIES = {"luke": luke_family}
+FAMILIES = {"luke": luke_family, "xlm": xlm_family}
 
 
 @dataclasses.dataclass
@@ -29,6 +32,8 @@ class Converted:
     params: dict[str, np.ndarray]
     dtype: str
     seconds: float
+    # Files to write next to the checkpoint (an original XLM checkpoint's vocabulary).
+    extra_files: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _family(hf_config: dict[str, Any], where: Path):
@@ -39,17 +44,30 @@ def _family(hf_config: dict[str, Any], where: Path):
 
 
 def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: str | None = None, progress: bool = True) -> Converted:
-    """Read a transformers directory and return the JAX parameter tree (numpy, dotted paths)."""
+    """Read a transformers directory (or an original XLM ``.pth``) and return the JAX parameter tree
+    (numpy, dotted paths)."""
     start = time.perf_counter()
     src = Path(src)
-    hf_config = read_config_dict(src / "config.json")
-    family = _family(hf_config, src)
-    reader = hf_io.CheckpointReader(src)
+    extra_files = {}
+    if xlm_original.is_original_checkpoint(src):
+        data = xlm_original.load(src)
+        weights = xlm_original.state_dict(data)
+        hf_config = xlm_original.hf_config(data["params"], weights)
+        vocab = xlm_original.vocab_json(data)
+        if vocab:
+            extra_files["vocab.json"] = json.dumps(vocab, ensure_ascii=False, indent=1) + "\n"
+        del data
+        reader = hf_io.ArrayReader(weights)
+        family = _family(hf_config, src)
+    else:
+        hf_config = read_config_dict(src / "config.json")
+        family = _family(hf_config, src)  # before reading weights: an unsupported model fails first
+        reader = hf_io.CheckpointReader(src)
     keys = reader.keys()
     architecture = architecture or family.architecture_of(hf_config, keys)
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture {architecture!r} is not implemented")
-    structure = family.structure_of(architecture, keys)
+    structure = family.structure_of(architecture, keys, reader)
     config = family.CONFIG_CLASS.from_hf_dict(hf_config, **structure).replace(architectures=(architecture,))
     targets = checkpoint.abstract_params(ARCHITECTURES[architecture].abstract(config))
     params = fill_params(
@@ -61,7 +79,7 @@ def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: 
         allow_unused=family.allow_unused,
         progress=progress,
     )
-    return Converted(architecture, structure, config, params, dtype_name(dtype), time.perf_counter() - start)
+    return Converted(architecture, structure, config, params, dtype_name(dtype), time.perf_counter() - start, extra_files)
 
 
 def peak_memory_bytes() -> int:
@@ -100,11 +118,15 @@ def convert_checkpoint(
     dst = checkpoint.check_destination(dst, overwrite)  # before any work
     src_dir = hf_io.resolve_source(src, revision=revision)
     converted = convert_in_memory(src_dir, dtype=dtype, architecture=architecture, progress=progress)
+    FAMILIES[converted.config.model_type].check_config(converted.config, str(src))
     with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:
         if progress:
             print(f"writing Orbax checkpoint to {dst} ...", file=sys.stderr)
         checkpoint.write_directory(tmp, converted.params, converted.config, converted.architecture, source=str(src))
-        copied = checkpoint.copy_tokenizer_files(src_dir, tmp)
+        copied = checkpoint.copy_tokenizer_files(src_dir, tmp) if src_dir.is_dir() else []
+        for name, text in converted.extra_files.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+            copied.append(name)
     return {
         "architecture": converted.architecture,
         "num_parameters": int(sum(a.size for a in converted.params.values())),
@@ -112,7 +134,7 @@ def convert_checkpoint(
         "dtype": converted.dtype,
         "structure": converted.structure,
         "tokenizer_files": copied,
-        "source_bytes": sum(p.stat().st_size for p in hf_io.weight_files(src_dir)),
+        "source_bytes": src_dir.stat().st_size if src_dir.is_file() else sum(p.stat().st_size for p in hf_io.weight_files(src_dir)),
         "seconds": time.perf_counter() - start,
         "peak_memory_bytes": peak_memory_bytes(),
     }

@@ -98,14 +98,12 @@ class SafetensorsFile:
 
 
 # ---------------------------------------------------------------------------------- torch
-def _torch():
+def require_torch(purpose: str = "reading PyTorch .bin checkpoints"):
+    """Import torch, or fail with the install command (torch is an optional extra)."""
     try:
         import torch
     except ImportError:
-        raise ImportError(
-            "reading PyTorch .bin checkpoints needs torch: pip install 'mluke-jax[torch]' "
-            "(safetensors checkpoints need no torch)"
-        ) from None
+        raise ImportError(f"{purpose} needs torch: pip install 'mluke-jax[torch]' (safetensors checkpoints need no torch)") from None
     return torch
 
 
@@ -113,7 +111,7 @@ class TorchBinFile:
     """One ``pytorch_model.bin`` loaded with ``torch.load(weights_only=True)``, memory-mapped when possible."""
 
     def __init__(self, path: Path):
-        torch = _torch()
+        torch = require_torch()
         self.path = Path(path)
         try:
             try:
@@ -145,7 +143,7 @@ class TorchBinFile:
         return tuple(self.tensors[key].shape)
 
     def read(self, key: str) -> np.ndarray:
-        torch = _torch()
+        torch = require_torch()
         t = self.tensors[key].detach()
         # Only pages of the file mapping may be released: heap memory (a legacy file, a contiguous
         # copy) would come back as zeros.
@@ -233,6 +231,25 @@ class CheckpointReader:
         return self.where[key].read(key)
 
 
+class ArrayReader:
+    """The reader interface over tensors already in memory (``{key: numpy array}``)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self.arrays = arrays
+
+    def keys(self) -> list[str]:
+        return list(self.arrays)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.arrays
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return tuple(self.arrays[key].shape)
+
+    def read(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+
 def weight_files(directory: Path) -> list[Path]:
     """The weight files of a checkpoint directory, preferring safetensors."""
     directory = Path(directory)
@@ -263,12 +280,14 @@ def resolve_source(src: str, revision: str | None = None) -> Path:
     once with an error that says so.
     """
     path = Path(src)
+    if path.is_file() and path.suffix == ".pth":  # an original facebookresearch/XLM checkpoint
+        return path
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path} has no config.json: not a transformers checkpoint directory")
         return path
     if path.exists():
-        raise ValueError(f"{src} is a file; pass the checkpoint directory that holds it")
+        raise ValueError(f"{src} is a file; pass the checkpoint directory that holds it (or an original XLM .pth file)")
     if not _HUB_NAME.match(src) or src.startswith((".", "/")):
         raise FileNotFoundError(f"{src} is neither a directory nor a hub repository name")
     return download_from_hub(src, revision)

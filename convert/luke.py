@@ -7,23 +7,14 @@ Target paths are relative to the JAX model of the architecture; sources are tran
 
 from typing import Any, Iterable
 
-from convert.common import TRANSPOSE, Rule
+from convert.common import TRANSPOSE, Rule, model_rules
+from convert.common import linear_rules as _linear
+from convert.common import norm_rules as _norm
 from mluke_jax.config import LukeConfig
 from mluke_jax.modeling import ARCHITECTURES
 
 R = Rule.make
 T = TRANSPOSE
-
-
-def _linear(target: str, source: str, bias: bool = True) -> list[Rule]:
-    rules = [R(f"{target}.kernel", f"{source}.weight", T)]
-    if bias:
-        rules.append(R(f"{target}.bias", f"{source}.bias"))
-    return rules
-
-
-def _norm(target: str, source: str) -> list[Rule]:
-    return [R(f"{target}.scale", f"{source}.weight"), R(f"{target}.bias", f"{source}.bias")]
 
 
 def encoder_rules() -> list[Rule]:
@@ -76,10 +67,7 @@ HEAD_RULES: dict[str, list[Rule]] = {
 
 def rules_for(architecture: str, key_prefix: str) -> list[Rule]:
     """Every rule of ``architecture`` with ``{p}`` filled in and encoder targets under ``luke.``."""
-    model_class = ARCHITECTURES[architecture]
-    target_prefix = model_class.base_model_prefix + "." if model_class.has_head else ""
-    rules = [Rule(target_prefix + r.target, tuple(s.replace("{p}", key_prefix) for s in r.sources), r.transform) for r in encoder_rules()]
-    return rules + HEAD_RULES[architecture]
+    return model_rules(ARCHITECTURES[architecture], encoder_rules(), HEAD_RULES[architecture], key_prefix)
 
 
 def key_prefix(keys: Iterable[str]) -> str:
@@ -100,7 +88,7 @@ def architecture_of(hf_config: dict[str, Any], keys: Iterable[str]) -> str:
     raise ValueError("config.json names no architecture and the keys carry the 'luke.' prefix of a head; pass --architecture")
 
 
-def structure_of(architecture: str, keys: Iterable[str]) -> dict[str, Any]:
+def structure_of(architecture: str, keys: Iterable[str], reader=None) -> dict[str, Any]:
     """The parameter-tree flags a checkpoint implies (see ``LukeConfig`` runtime fields)."""
     keys = set(keys)
     p = key_prefix(keys)
@@ -116,6 +104,10 @@ def structure_of(architecture: str, keys: Iterable[str]) -> dict[str, Any]:
 def allow_unused(key: str) -> bool:
     """Buffers some writers include (the original luke state dict had ``embeddings.position_ids``)."""
     return key.endswith("position_ids")
+
+
+def check_config(config, source: str) -> None:
+    """No family-specific warnings for LUKE."""
 
 
 CONFIG_CLASS = LukeConfig

@@ -1,11 +1,11 @@
-"""mluke-jax: mLUKE (and XLM) encoders in JAX / Flax NNX with transformers' numbers.
+"""mluke-jax: mLUKE and XLM encoders in JAX / Flax NNX with transformers' numbers.
 
 Public surface: configurations, the models and heads under their transformers class names, and
 the sharding helpers. ``Class.from_pretrained(dir_or_hub_name)`` loads converted (Orbax) or
 transformers checkpoints; ``python -m convert SRC DST`` converts.
 """
 
-from mluke_jax.config import LukeConfig
+from mluke_jax.config import LukeConfig, XLMConfig
 from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
 from mluke_jax.models.luke import LukeModel, LukePreTrainedModel
 from mluke_jax.models.luke_heads import (
@@ -17,6 +17,15 @@ from mluke_jax.models.luke_heads import (
     LukeForQuestionAnswering,
     LukeForSequenceClassification,
     LukeForTokenClassification,
+)
+from mluke_jax.models.xlm import XLMModel, XLMPreTrainedModel
+from mluke_jax.models.xlm_heads import (
+    XLMForMultipleChoice,
+    XLMForQuestionAnswering,
+    XLMForQuestionAnsweringSimple,
+    XLMForSequenceClassification,
+    XLMForTokenClassification,
+    XLMWithLMHeadModel,
 )
 from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
 
@@ -37,6 +46,15 @@ __all__ = [
     "LukeModel",
     "LukePreTrainedModel",
     "PreTrainedModel",
+    "XLMConfig",
+    "XLMForMultipleChoice",
+    "XLMForQuestionAnswering",
+    "XLMForQuestionAnsweringSimple",
+    "XLMForSequenceClassification",
+    "XLMForTokenClassification",
+    "XLMModel",
+    "XLMPreTrainedModel",
+    "XLMWithLMHeadModel",
     "load_pretrained",
     "make_mesh",
     "use_mesh",

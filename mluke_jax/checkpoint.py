@@ -28,7 +28,7 @@ import numpy as np
 from flax import nnx
 
 from mluke_jax import sharding
-from mluke_jax.config import LukeConfig, dtype_name, read_config_dict
+from mluke_jax.config import LukeConfig, XLMConfig, dtype_name, read_config_dict
 from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ FORMAT_NAME = "mluke-jax"
 FORMAT_VERSION = 1
 METADATA_FILE = "mluke_jax.json"
 PARAMS_DIR = "params"
-CONFIG_CLASSES = {"luke": LukeConfig}
+CONFIG_CLASSES = {"luke": LukeConfig, "xlm": XLMConfig}
 
 # Tokenizer and vocabulary files a checkpoint directory carries along.
 TOKENIZER_FILES = (
@@ -235,8 +235,8 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
         from convert.driver import convert_in_memory
 
         path = hf_io.resolve_source(str(name_or_path), revision=revision)
-        hf = read_config_dict(path / "config.json")
         converted = convert_in_memory(path)
+        hf = converted.config.to_hf_dict()
         architecture, structure, stored_dtype = converted.architecture, converted.structure, converted.dtype
         read = lambda target_dtype: {k: converted.params.pop(k).astype(target_dtype, copy=False) for k in list(converted.params)}  # noqa: E731
 
@@ -254,6 +254,10 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
         hf.pop("label2id", None)
     hf.update(hf_changes)
     config = config_cls.from_hf_dict(hf, **{**structure, "param_dtype": param_dtype, "dtype": dtype, **runtime})
+    if config_cls is XLMConfig:
+        from mluke_jax.models.xlm import warn_if_clm_not_causal
+
+        warn_if_clm_not_causal(config, (metadata.get("source") if _is_converted(path) else None) or str(name_or_path))
     if cls is None:
         if architecture not in ARCHITECTURES:
             raise ValueError(f"{path}: architecture {architecture!r} is not implemented (known: {sorted(ARCHITECTURES)})")

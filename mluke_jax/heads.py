@@ -93,3 +93,51 @@ class Classifier(nnx.Module):
 
     def __call__(self, features: Array, dropout_key: Array | None = None) -> Array:
         return self.linear(dropout(features, self.dropout_rate, dropout_key))
+
+
+class SequenceSummary(nnx.Module):
+    """One vector per sequence (transformers' ``SequenceSummary``): ``(B, L, D) -> (B, P)``.
+
+    Picks the ``first`` / ``last`` token, the ``mean`` over all positions (padding included, as in
+    transformers) or the token at ``cls_index`` (default: the last); then dropout, an optional
+    projection to ``proj_size``, an optional activation and a second dropout.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        summary_type: str,
+        proj_size: int | None,
+        proj_axes: tuple[str, str],
+        act: str | None,
+        first_dropout: float,
+        last_dropout: float,
+        *,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        self.summary_type = summary_type
+        self.act_name = None if act in (None, "linear") else act
+        self.first_dropout = first_dropout
+        self.last_dropout = last_dropout
+        self.summary = dense(hidden_size, proj_size, proj_axes, dtype=dtype, param_dtype=param_dtype, rngs=rngs) if proj_size else None
+
+    def __call__(self, hidden_states: Array, cls_index: Array | None = None, dropout_key: Array | None = None) -> Array:
+        if self.summary_type == "first":
+            x = hidden_states[:, 0]
+        elif self.summary_type == "last":
+            x = hidden_states[:, -1]
+        elif self.summary_type == "mean":
+            x = hidden_states.mean(axis=1)
+        else:  # cls_index
+            if cls_index is None:
+                x = hidden_states[:, -1]
+            else:
+                x = jnp.take_along_axis(hidden_states, cls_index.reshape(-1, 1, 1).astype(jnp.int32), axis=1)[:, 0]
+        x = dropout(x, self.first_dropout, None if dropout_key is None else jax.random.fold_in(dropout_key, 0))
+        if self.summary is not None:
+            x = self.summary(x)
+        if self.act_name is not None:
+            x = activation(self.act_name)(x)
+        return dropout(x, self.last_dropout, None if dropout_key is None else jax.random.fold_in(dropout_key, 1))

@@ -46,3 +46,26 @@ def span_extraction_loss(start_logits: Array, end_logits: Array, start_positions
     start = jnp.clip(start_positions.reshape(start_positions.shape[0], -1)[:, 0], 0, length)
     end = jnp.clip(end_positions.reshape(end_positions.shape[0], -1)[:, 0], 0, length)
     return (cross_entropy(start_logits, start, ignore_index=length) + cross_entropy(end_logits, end, ignore_index=length)) / 2
+
+
+def problem_type_of(problem_type: str | None, num_labels: int, labels: Array) -> str:
+    """transformers' sequence-classification rule: the configured type, else one label ->
+    regression, integer labels -> single-label, otherwise multi-label."""
+    if problem_type is not None:
+        return problem_type
+    if num_labels == 1:
+        return "regression"
+    if jnp.issubdtype(labels.dtype, jnp.integer):
+        return "single_label_classification"
+    return "multi_label_classification"
+
+
+def sequence_classification_loss(logits: Array, labels: Array, problem_type: str, num_labels: int) -> Array:
+    """MSE, cross entropy or multi-label BCE of ``(B, C)`` logits, by ``problem_type``."""
+    if problem_type == "regression":
+        if num_labels == 1:
+            return mean_squared_error(jnp.squeeze(logits), jnp.squeeze(labels))
+        return mean_squared_error(logits, labels)
+    if problem_type == "single_label_classification":
+        return cross_entropy(logits, labels)
+    return binary_cross_entropy_with_logits(logits, labels)

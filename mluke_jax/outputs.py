@@ -105,3 +105,69 @@ class LukeQuestionAnsweringModelOutput(ModelOutput):
     hidden_states: Any = None
     entity_hidden_states: Any = None
     attentions: Any = None
+
+
+# ------------------------------------------------------------------------------------ XLM
+@flax.struct.dataclass
+class BaseModelOutput(ModelOutput):
+    """``XLMModel`` output: ``last_hidden_state`` ``(B, L, D)``."""
+
+    last_hidden_state: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@flax.struct.dataclass
+class MaskedLMOutput(ModelOutput):
+    """``logits`` ``(B, L, V)``."""
+
+    loss: Any = None
+    logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@flax.struct.dataclass
+class SequenceClassifierOutput(MaskedLMOutput):
+    """``logits`` ``(B, C)``."""
+
+
+@flax.struct.dataclass
+class TokenClassifierOutput(MaskedLMOutput):
+    """``logits`` ``(B, L, C)``."""
+
+
+@flax.struct.dataclass
+class MultipleChoiceModelOutput(MaskedLMOutput):
+    """``logits`` ``(B, num_choices)``."""
+
+
+@flax.struct.dataclass
+class QuestionAnsweringModelOutput(ModelOutput):
+    """``start_logits`` / ``end_logits`` ``(B, L)``."""
+
+    loss: Any = None
+    start_logits: Any = None
+    end_logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@flax.struct.dataclass
+class XLMForQuestionAnsweringOutput(ModelOutput):
+    """XLM's beam-search SQuAD head.
+
+    With start and end positions only ``loss`` is set. Otherwise ``start_top_log_probs`` /
+    ``start_top_index`` ``(B, start_n_top)``, ``end_top_log_probs`` / ``end_top_index``
+    ``(B, start_n_top * end_n_top)`` and ``cls_logits`` ``(B,)``. The ``*_log_probs`` hold
+    softmax *probabilities*, not logarithms: transformers' names and values, kept for parity.
+    """
+
+    loss: Any = None
+    start_top_log_probs: Any = None
+    start_top_index: Any = None
+    end_top_log_probs: Any = None
+    end_top_index: Any = None
+    cls_logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None

@@ -31,6 +31,7 @@ LOGICAL_AXIS_RULES: tuple[tuple[str, str | tuple[str, ...] | None], ...] = (
     ("layers", None),
     ("positions", None),
     ("token_types", None),
+    ("languages", None),
     ("classes", None),
 )
 

@@ -86,3 +86,28 @@ def check_class_ids(name: str, labels: Any, shape: tuple[int, ...], what: str, n
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{name} of shape {what} are class ids and must be integers, got dtype {labels.dtype}")
     check_class_labels(name, labels, num_classes, ignore_index)
+
+
+def check_sequence_labels(labels: Any, batch: int, num_labels: int, problem_type: str) -> None:
+    """Sequence-classification targets of the shape ``problem_type`` needs."""
+    if labels is None:
+        return
+    if problem_type == "single_label_classification":
+        check_class_ids("labels", labels, (batch,), "(batch,)", num_labels)
+    elif problem_type == "multi_label_classification" or num_labels > 1:
+        check_shape("labels", labels, (batch, num_labels), f"(batch, num_labels) {problem_type} targets")
+    elif tuple(labels.shape) not in ((batch,), (batch, 1)):
+        raise ValueError(f"labels must have shape (batch,) regression targets, got {tuple(labels.shape)}")
+
+
+def span_positions(raw: dict[str, Any], batch: int, names: tuple[str, ...] = ("start_positions", "end_positions")) -> dict[str, Any]:
+    """Question-answering ``(batch,)`` (or ``(batch, 1)``) integer positions; both or neither."""
+    out = {}
+    for name in names:
+        out[name] = to_array(name, raw.get(name), "int")
+        if out[name] is not None and (out[name].shape[0] != batch or out[name].size != batch):
+            raise ValueError(f"{name} must have shape (batch,) = ({batch},), got {tuple(out[name].shape)}")
+    given = [out[n] is not None for n in names]
+    if any(given) and not all(given):
+        raise ValueError(f"pass both {' and '.join(names)}, or neither")
+    return out

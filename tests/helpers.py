@@ -73,6 +73,126 @@ def hf_luke(architecture: str, seed: int = 0, noise: float = 0.05, **config):
     return model
 
 
+# Tiny XLM: three languages, odd sizes; dropouts on so that eval mode is exercised.
+TINY_XLM = dict(
+    vocab_size=37,
+    emb_dim=24,
+    n_layers=2,
+    n_heads=3,
+    n_langs=3,
+    lang2id={"de": 0, "en": 1, "fr": 2},
+    max_position_embeddings=40,
+    dropout=0.1,
+    attention_dropout=0.1,
+    pad_token_id=2,
+    layer_norm_eps=1e-12,
+    start_n_top=3,
+    end_n_top=2,
+)
+
+
+def hf_xlm(architecture: str, seed: int = 0, noise: float = 0.05, **config):
+    """A random transformers XLM model in eval mode, every parameter perturbed (see ``hf_luke``)."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    values = {**TINY_XLM, **config}
+    if "lang2id" in values and values["lang2id"] is not None:
+        values["lang2id"] = {k: v for k, v in values["lang2id"].items() if v < values["n_langs"]}
+        values["id2lang"] = {v: k for k, v in values["lang2id"].items()}
+    model = getattr(transformers, architecture)(transformers.XLMConfig(**values)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * noise)
+    return model
+
+
+def xlm_inputs(config: dict, batch: int = 3, length: int = 9, seed: int = 0, right_padding_only: bool = False) -> dict:
+    """Inputs with right (and, unless ``right_padding_only``, left) padding and mixed languages."""
+    rs = np.random.RandomState(seed)
+    pad = config["pad_token_id"]
+    ids = rs.randint(4, config["vocab_size"], (batch, length))
+    ids[:, 0] = 0
+    mask = np.ones((batch, length), np.int64)
+    if batch > 1:
+        ids[1, length - 3 :] = pad
+        mask[1, length - 3 :] = 0
+    if batch > 2 and not right_padding_only:
+        ids[2, :2] = pad
+        mask[2, :2] = 0
+    n_langs = config.get("n_langs", 1)
+    langs = np.zeros((batch, length), np.int64)
+    langs[:, length // 2 :] = n_langs - 1  # two languages in one row (translation-LM style)
+    if batch > 1:
+        langs[1] = min(1, n_langs - 1)
+    return dict(input_ids=ids, attention_mask=mask, langs=langs)
+
+
+def save_original_xlm(model, path: Path, *, objective: str = "mlm", module_prefix: bool = True, legacy: bool = False) -> Path:
+    """Write an ``XLMWithLMHeadModel`` as facebookresearch/XLM saved its models (the inverse mapping).
+
+    ``{"model": state dict without "transformer." (``module.`` added by DataParallel), "params":
+    training parameters with numpy arrays, numpy scalars and a tensor, "dico_*": the vocabulary}``.
+    ``objective`` sets ``clm_steps`` / ``mlm_steps``; ``legacy`` uses torch's pre-1.6 (non-zip) format.
+    """
+    import torch
+
+    config = model.config
+    state = {}
+    for key, tensor in model.state_dict().items():
+        if key.endswith("position_ids"):
+            continue
+        name = key[len("transformer.") :] if key.startswith("transformer.") else key
+        state[("module." if module_prefix else "") + name] = tensor.detach().clone()
+    state[("module." if module_prefix else "") + "pred_layer.proj.weight"] = model.transformer.embeddings.weight.detach().clone()
+    langs = sorted(config.lang2id) if getattr(config, "lang2id", None) else ["en"]
+    steps = [(lang, None) for lang in langs]
+    params = {
+        "emb_dim": config.emb_dim,
+        "n_layers": config.n_layers,
+        "n_heads": config.n_heads,
+        "dropout": config.dropout,
+        "attention_dropout": config.attention_dropout,
+        "gelu_activation": config.gelu_activation,
+        "sinusoidal_embeddings": config.sinusoidal_embeddings,
+        "use_lang_emb": config.use_lang_emb,
+        "share_inout_emb": True,
+        "asm": False,
+        "encoder_only": True,
+        "n_langs": config.n_langs,
+        "langs": langs,
+        "lang2id": {lang: i for i, lang in enumerate(langs)},
+        "id2lang": dict(enumerate(langs)),
+        "n_words": config.vocab_size,
+        "bos_index": 0,
+        "eos_index": 1,
+        "pad_index": config.pad_token_id,
+        "unk_index": 3,
+        "mask_index": 5,
+        "clm_steps": steps if objective == "clm" else [],
+        "mlm_steps": steps if objective == "mlm" else [],
+        "pred_probs": torch.FloatTensor([0.8, 0.1, 0.1]),
+        "mask_scores": np.ones(config.vocab_size),
+        "sample_alpha": np.float64(0.0),
+        "word_keep": np.float32(0.1),
+        "command": "python train.py --exp_name tiny",
+    }
+    specials = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
+    words = specials + [f"w{i}@@" if i % 2 else f"w{i}" for i in range(config.vocab_size - len(specials))]
+    data = {
+        "model": state,
+        "params": params,
+        "dico_id2word": dict(enumerate(words)),
+        "dico_word2id": {w: i for i, w in enumerate(words)},
+        "dico_counts": {w: 1 for w in words},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, path, _use_new_zipfile_serialization=not legacy)
+    return path
+
+
 def save_hf(model, directory: Path, fmt: str = "save_pretrained", drop: tuple[str, ...] = (), config_changes: dict | None = None) -> Path:
     """Write ``model`` to ``directory``.
 

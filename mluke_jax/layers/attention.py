@@ -20,6 +20,13 @@ class SelfAttention(nnx.Module):
 
     The entity-aware projections exist when ``entity_aware_weights`` is true, whether or not a call
     uses them (mLUKE-lite checkpoints carry them with plain attention).
+
+    ``scale_queries`` divides the queries by ``sqrt(K)`` before the score matmul (XLM) instead of
+    dividing the scores after it (BERT/LUKE); the two differ only in rounding.
+
+    For incremental decoding a call may pass a key/value ``cache`` of ``S_max`` positions: the new
+    positions' keys and values are written at ``cache_index`` and the queries attend over the whole
+    cache (the caller's ``bias`` masks the positions not to be seen).
     """
 
     def __init__(
@@ -29,6 +36,7 @@ class SelfAttention(nnx.Module):
         *,
         entity_aware_weights: bool = False,
         attention_dropout: float = 0.0,
+        scale_queries: bool = False,
         dtype=jnp.float32,
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
@@ -36,6 +44,7 @@ class SelfAttention(nnx.Module):
         self.num_heads = num_heads
         self.head_dim = hidden_size // num_heads
         self.attention_dropout = attention_dropout
+        self.scale_queries = scale_queries
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
         self.key = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
@@ -60,7 +69,9 @@ class SelfAttention(nnx.Module):
         num_words: int,
         entity_aware: bool = False,
         dropout_key: Array | None = None,
-    ) -> tuple[Array, Array]:
+        cache: tuple[Array, Array] | None = None,
+        cache_index: Array | None = None,
+    ) -> tuple[Array, Array, tuple[Array, Array] | None]:
         """Attend over ``x``.
 
         Args:
@@ -69,13 +80,23 @@ class SelfAttention(nnx.Module):
             num_words: ``L``, where the entity part of ``x`` starts.
             entity_aware: use the four query projections (needs ``entity_aware_weights``).
             dropout_key: key for dropout on the attention probabilities; None in evaluation.
+            cache: ``(B, S_max, H, K)`` keys and values of earlier positions (plain attention only).
+            cache_index: scalar position in the cache of ``x``'s first row.
 
         Returns:
-            ``(B, T, D)`` output projection of the attended values and the ``(B, H, T, T)`` float32
-            attention probabilities (after dropout, as transformers returns them).
+            ``(B, T, D)`` output projection of the attended values, the ``(B, H, T, S)`` float32
+            attention probabilities (after dropout, as transformers returns them; ``S = T``, or
+            ``S_max`` with a cache) and the updated cache (None without one).
         """
         k = self._heads(self.key(x))
         v = self._heads(self.value(x))
+        if cache is not None:
+            if entity_aware:
+                raise ValueError("a key/value cache is only supported for plain attention")
+            start = (0, cache_index, 0, 0)
+            k = jax.lax.dynamic_update_slice(cache[0], k.astype(cache[0].dtype), start)
+            v = jax.lax.dynamic_update_slice(cache[1], v.astype(cache[1].dtype), start)
+            cache = (k, v)
         has_entities = x.shape[1] > num_words
         if entity_aware and has_entities:
             if self.w2e_query is None:
@@ -91,13 +112,17 @@ class SelfAttention(nnx.Module):
                 ],
                 axis=-1,
             )
+        elif self.scale_queries:
+            q = self._heads(self.query(x)) / jnp.asarray(math.sqrt(self.head_dim), x.dtype)
+            scores = jnp.einsum("BTHK,BSHK->BHTS", q, k, preferred_element_type=jnp.float32)
         else:
             q = self._heads(self.query(x))
             scores = jnp.einsum("BTHK,BSHK->BHTS", q, k, preferred_element_type=jnp.float32)
-        scores = scores / math.sqrt(self.head_dim)
+        if not self.scale_queries:
+            scores = scores / math.sqrt(self.head_dim)
         if bias is not None:
             scores = scores + bias
         probs = dropout(jax.nn.softmax(scores, axis=-1), self.attention_dropout, dropout_key)
         context = jnp.einsum("BHTS,BSHK->BTHK", probs.astype(v.dtype), v)
         context = context.reshape(*context.shape[:2], self.num_heads * self.head_dim)
-        return self.out(context), probs
+        return self.out(context), probs, cache

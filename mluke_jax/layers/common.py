@@ -16,6 +16,14 @@ from mluke_jax.sharding import param_init
 Array = jax.Array
 
 
+class FrozenParam(nnx.Param):
+    """A parameter saved and loaded with the model but never trained (XLM's sinusoidal positions).
+
+    It is an ``nnx.Param`` (checkpoints and sharding treat it like any other); optimisers take
+    ``nnx.All(nnx.Param, nnx.Not(FrozenParam))``, as transformers sets ``requires_grad=False``.
+    """
+
+
 def normal_init(stddev: float = 0.02):
     return nnx.initializers.normal(stddev)
 

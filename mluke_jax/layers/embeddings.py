@@ -1,9 +1,10 @@
 """Word and entity embeddings."""
 
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
-from mluke_jax.layers.common import Array, dense, dropout, embedding, layer_norm, lookup
+from mluke_jax.layers.common import Array, FrozenParam, dense, dropout, embedding, layer_norm, lookup
 
 
 def padding_aware_positions(input_ids: Array, pad_token_id: int) -> Array:
@@ -108,4 +109,76 @@ class EntityEmbeddings(nnx.Module):
         count = jnp.maximum(in_mention.sum(axis=-2).astype(positions.dtype), 1e-7)
         mean_position = positions.sum(axis=-2) / count
         x = entities + mean_position + lookup(self.token_type_embeddings, entity_token_type_ids)
+        return dropout(self.norm(x), self.dropout_rate, dropout_key)
+
+
+def sinusoidal_table(num_positions: int, dim: int) -> np.ndarray:
+    """``(P, D)`` fixed position table of transformers' XLM: ``sin`` on even, ``cos`` on odd columns.
+
+    Angle ``pos / 10000 ** (2 * (j // 2) / D)`` computed in float64, then cast to float32.
+    """
+    positions = np.arange(num_positions, dtype=np.float64)[:, None]
+    columns = np.arange(dim)
+    angles = positions / np.power(10000, 2 * (columns // 2) / dim)
+    table = np.empty((num_positions, dim), np.float64)
+    table[:, 0::2] = np.sin(angles[:, 0::2])
+    table[:, 1::2] = np.cos(angles[:, 1::2])
+    return table.astype(np.float32)
+
+
+class XLMEmbeddings(nnx.Module):
+    """XLM input embeddings: ``(B, L)`` ids -> ``(B, L, D)``.
+
+    ``LN(word[ids] + position[pos] (+ lang[langs]) (+ word[token_type_ids]))`` then dropout, no
+    scaling. Token types index the *word* table, as in transformers. The language table exists
+    only for ``num_languages > 1``; a ``sinusoidal`` position table is a :class:`FrozenParam`
+    holding the fixed sin/cos values (a checkpoint's values replace them on load).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        max_positions: int,
+        num_languages: int,
+        layer_norm_eps: float,
+        *,
+        sinusoidal: bool = False,
+        dropout_rate: float = 0.0,
+        embed_stddev: float = 0.02,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.dropout_rate = dropout_rate
+        self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), stddev=embed_stddev, **kw)
+        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), stddev=embed_stddev, **kw)
+        if sinusoidal:
+            table = self.position_embeddings.embedding
+            self.position_embeddings.embedding = FrozenParam(
+                jnp.asarray(sinusoidal_table(max_positions, hidden_size), param_dtype), **table.get_metadata()
+            )
+        if num_languages > 1:
+            self.lang_embeddings = embedding(num_languages, hidden_size, ("languages", "embed"), stddev=embed_stddev, **kw)
+        else:
+            self.lang_embeddings = None
+        self.norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+
+    def __call__(
+        self,
+        input_ids: Array | None,
+        position_ids: Array,
+        langs: Array | None = None,
+        token_type_ids: Array | None = None,
+        *,
+        inputs_embeds: Array | None = None,
+        dropout_key: Array | None = None,
+    ) -> Array:
+        x = lookup(self.word_embeddings, input_ids) if inputs_embeds is None else inputs_embeds
+        x = x + lookup(self.position_embeddings, position_ids)
+        if langs is not None and self.lang_embeddings is not None:
+            x = x + lookup(self.lang_embeddings, langs)
+        if token_type_ids is not None:
+            x = x + lookup(self.word_embeddings, token_type_ids)
         return dropout(self.norm(x), self.dropout_rate, dropout_key)

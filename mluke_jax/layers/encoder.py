@@ -23,6 +23,7 @@ class LayerSpec:
     hidden_dropout: float = 0.0
     attention_dropout: float = 0.0
     entity_aware_weights: bool = False
+    scale_queries: bool = False
     dtype: object = jnp.float32
     param_dtype: object = jnp.float32
 
@@ -38,6 +39,7 @@ class TransformerLayer(nnx.Module):
             spec.num_heads,
             entity_aware_weights=spec.entity_aware_weights,
             attention_dropout=spec.attention_dropout,
+            scale_queries=spec.scale_queries,
             **kw,
         )
         self.attention_norm = layer_norm(spec.hidden_size, spec.layer_norm_eps, **kw)
@@ -52,14 +54,22 @@ class TransformerLayer(nnx.Module):
         num_words: int,
         entity_aware: bool = False,
         dropout_key: Array | None = None,
-    ) -> tuple[Array, Array]:
-        """``(B, T, D) -> (B, T, D)``, plus the ``(B, H, T, T)`` attention probabilities."""
-        attended, probs = self.attention(
-            x, bias, num_words=num_words, entity_aware=entity_aware, dropout_key=fold_key(dropout_key, 0)
+        cache: tuple[Array, Array] | None = None,
+        cache_index: Array | None = None,
+    ) -> tuple[Array, Array, tuple[Array, Array] | None]:
+        """``(B, T, D) -> (B, T, D)``, plus the ``(B, H, T, S)`` attention probabilities and the updated cache."""
+        attended, probs, cache = self.attention(
+            x,
+            bias,
+            num_words=num_words,
+            entity_aware=entity_aware,
+            dropout_key=fold_key(dropout_key, 0),
+            cache=cache,
+            cache_index=cache_index,
         )
         x = self.attention_norm(x + dropout(attended, self.hidden_dropout, fold_key(dropout_key, 1)))
         x = self.mlp_norm(x + dropout(self.mlp(x), self.hidden_dropout, fold_key(dropout_key, 2)))
-        return x, probs
+        return x, probs, cache
 
 
 class Encoder(nnx.Module):
@@ -89,23 +99,35 @@ class Encoder(nnx.Module):
         dropout_key: Array | None = None,
         output_hidden_states: bool = False,
         output_attentions: bool = False,
-    ) -> tuple[Array, Array | None, Array | None]:
+        output_mask: Array | None = None,
+        cache: tuple[Array, Array] | None = None,
+        cache_index: Array | None = None,
+    ) -> tuple[Array, Array | None, Array | None, tuple[Array, Array] | None]:
         """Run the stack.
+
+        Args:
+            output_mask: ``(B, T, 1)`` multiplied into every layer's output (XLM zeroes padding).
+            cache: stacked ``(N, B, S_max, H, K)`` keys and values for incremental decoding.
+            cache_index: scalar cache position of ``x``'s first row.
 
         Returns:
             the final ``(B, T, D)`` states; if asked, the ``(N, B, T, D)`` output of every layer and
-            the ``(N, B, H, T, T)`` attention probabilities of every layer.
+            the ``(N, B, H, T, S)`` attention probabilities of every layer; the updated cache.
         """
         graphdef, stacked = nnx.split(self.layers)
         keys = None if dropout_key is None else jax.random.split(dropout_key, self.num_layers)
 
         def body(h, layer_inputs):
-            layer_state, key = layer_inputs
+            layer_state, key, layer_cache = layer_inputs
             layer = nnx.merge(graphdef, layer_state)
-            h, probs = layer(h, bias, num_words=num_words, entity_aware=entity_aware, dropout_key=key)
-            return h, (h if output_hidden_states else None, probs if output_attentions else None)
+            h, probs, layer_cache = layer(
+                h, bias, num_words=num_words, entity_aware=entity_aware, dropout_key=key, cache=layer_cache, cache_index=cache_index
+            )
+            if output_mask is not None:
+                h = h * output_mask.astype(h.dtype)
+            return h, (h if output_hidden_states else None, probs if output_attentions else None, layer_cache)
 
         if self.remat:
             body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
-        x, (states, attentions) = jax.lax.scan(body, x, (stacked, keys))
-        return x, states, attentions
+        x, (states, attentions, cache) = jax.lax.scan(body, x, (stacked, keys, cache))
+        return x, states, attentions, cache

@@ -217,7 +217,7 @@ class LukeModel(LukePreTrainedModel):
             mask = jnp.concatenate([mask, entity_mask], axis=1)
 
         embedded = x
-        x, layer_states, layer_attentions = self.encoder(
+        x, layer_states, layer_attentions, _ = self.encoder(
             x,
             additive_mask(mask) if padded else None,
             num_words=length,

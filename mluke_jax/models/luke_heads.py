@@ -226,40 +226,17 @@ class LukeForSequenceClassification(_LukeHead):
         a = super().prepare_inputs(raw)
         labels = a["labels"] = v.to_array("labels", raw.get("labels"), "label")
         if labels is not None:
-            batch, num_labels = _batch_length(a)[0], self.config.num_labels
-            problem = self._problem_type(labels)
-            if problem == "single_label_classification":
-                v.check_class_ids("labels", labels, (batch,), "(batch,)", num_labels)
-            elif problem == "multi_label_classification" or num_labels > 1:
-                v.check_shape("labels", labels, (batch, num_labels), f"(batch, num_labels) {problem} targets")
-            elif labels.shape not in ((batch,), (batch, 1)):
-                raise ValueError(f"labels must have shape (batch,) regression targets, got {tuple(labels.shape)}")
+            problem = losses.problem_type_of(self.config.problem_type, self.config.num_labels, labels)
+            v.check_sequence_labels(labels, _batch_length(a)[0], self.config.num_labels, problem)
         return a
-
-    def _problem_type(self, labels) -> str:
-        if self.config.problem_type is not None:
-            return self.config.problem_type
-        if self.config.num_labels == 1:
-            return "regression"
-        if jnp.issubdtype(labels.dtype, jnp.integer):
-            return "single_label_classification"
-        return "multi_label_classification"
 
     def forward(self, labels=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
         out = self.encode(inputs, dropout_key, output_attentions, output_hidden_states)
         logits = self.classifier(out.pooler_output, fold_key(dropout_key, HEAD_DROPOUT_TAG))
         loss = None
         if labels is not None:
-            problem = self._problem_type(labels)
-            if problem == "regression":
-                if self.config.num_labels == 1:
-                    loss = losses.mean_squared_error(jnp.squeeze(logits), jnp.squeeze(labels))
-                else:
-                    loss = losses.mean_squared_error(logits, labels)
-            elif problem == "single_label_classification":
-                loss = losses.cross_entropy(logits, labels)
-            else:
-                loss = losses.binary_cross_entropy_with_logits(logits, labels)
+            problem = losses.problem_type_of(self.config.problem_type, self.config.num_labels, labels)
+            loss = losses.sequence_classification_loss(logits, labels, problem, self.config.num_labels)
         return o.LukeSequenceClassifierOutput(loss=loss, logits=logits, **base_outputs(out))
 
 
@@ -301,13 +278,7 @@ class LukeForQuestionAnswering(_LukeHead):
 
     def prepare_inputs(self, raw):
         a = super().prepare_inputs(raw)
-        batch = _batch_length(a)[0]
-        for name in ("start_positions", "end_positions"):
-            a[name] = v.to_array(name, raw.get(name), "int")
-            if a[name] is not None and (a[name].shape[0] != batch or a[name].size != batch):
-                raise ValueError(f"{name} must have shape (batch,) = ({batch},), got {tuple(a[name].shape)}")
-        if (a["start_positions"] is None) != (a["end_positions"] is None):
-            raise ValueError("pass both start_positions and end_positions, or neither")
+        a.update(v.span_positions(raw, _batch_length(a)[0]))
         return a
 
     def forward(self, start_positions=None, end_positions=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
