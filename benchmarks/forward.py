@@ -1,12 +1,17 @@
-"""Forward speed, JAX (jit) vs PyTorch (eager), on the full mluke-base-lite configuration.
+"""Forward speed, JAX (jit) vs PyTorch (eager), on the full mluke-base-lite and xlm-mlm-ende-1024 configurations.
 
-    python benchmarks/forward.py [--batch 8 --words 128 --entities 16 --repeats 10]
+    python benchmarks/forward.py [--model luke|xlm|all --batch 8 --words 128 --entities 16 --repeats 10]
 
-One random transformers ``LukeModel`` with the mluke-base-lite dimensions (entity-aware weights
-included) is saved once; both frameworks load it, with entity-aware attention off (as released) and
-on. For each: PyTorch eager (``torch.no_grad``, eval) median time, JAX first call (trace + compile +
-run), JAX jitted median time, and the ratio. Inputs: right-padded words, entities with 1-3 token
-mentions (padded to 30), some padded entity slots. The outputs are checked to agree within 1e-4.
+mLUKE: one random transformers ``LukeModel`` with the mluke-base-lite dimensions (entity-aware
+weights included) is saved once; both frameworks load it, with entity-aware attention off (as
+released) and on. Inputs: right-padded words, entities with 1-3 token mentions (padded to 30), some
+padded entity slots.
+
+XLM: one random ``XLMModel`` with the xlm-mlm-ende-1024 dimensions, run bidirectionally (as the
+hub config says) and causally; right-padded rows, German then English language ids in each row.
+
+For each: PyTorch eager (``torch.no_grad``, eval) median time, JAX first call (trace + compile +
+run), JAX jitted median time, and the ratio. The outputs are checked to agree within 1e-4.
 """
 
 import argparse
@@ -53,22 +58,7 @@ def make_inputs(batch: int, words: int, entities: int, mention: int = 30, vocab:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--words", type=int, default=128)
-    parser.add_argument("--entities", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--layers", type=int, default=12, help="fewer for a quick run")
-    args = parser.parse_args()
-
-    import jax
-    import torch
-    import transformers
-
-    import mluke_jax
-
-    transformers.logging.set_verbosity_error()
+def luke_rows(args, jax, torch, transformers, mluke_jax) -> None:
     config = mluke_jax.LukeConfig.mluke_base_lite(num_hidden_layers=args.layers, use_entity_aware_attention=True)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,27 +71,87 @@ def main() -> None:
             print(f"entity-aware attention {'on' if eaa else 'off'} ...", file=sys.stderr)
             ref = transformers.LukeModel.from_pretrained(tmp, use_entity_aware_attention=eaa).eval()
             ours = mluke_jax.LukeModel.from_pretrained(tmp, use_entity_aware_attention=eaa)
-            with torch.no_grad():
-                expected = ref(**torch_inputs)
-                torch_s = median_seconds(lambda: ref(**torch_inputs), args.repeats)
-            start = time.perf_counter()
-            got = jax.block_until_ready(ours(**inputs))
-            first = time.perf_counter() - start
-            jax_s = median_seconds(lambda: jax.block_until_ready(ours(**inputs)), args.repeats)
+            torch_s, first, jax_s, got, expected = time_both(jax, torch, ref, ours, inputs, torch_inputs, args.repeats)
             diff = max(
                 float(np.abs(np.asarray(got.last_hidden_state) - expected.last_hidden_state.numpy()).max()),
                 float(np.abs(np.asarray(got.entity_last_hidden_state) - expected.entity_last_hidden_state.numpy()).max()),
             )
-            rows.append((eaa, torch_s, first, jax_s, diff))
-
+            rows.append((f"entity-aware attention {'on' if eaa else 'off'}", torch_s, first, jax_s, diff))
     print(
         f"\nLukeModel forward, mluke-base-lite config ({args.layers} layers), batch {args.batch}, {args.words} words, "
         f"{args.entities} entities (mentions padded to 30), fp32, median of {args.repeats}; {machine()}\n"
     )
-    print("| entity-aware attention | PyTorch eager | JAX first call (compile) | JAX jitted | JAX / PyTorch | max abs diff |")
+    print_table(rows)
+
+
+def xlm_rows(args, jax, torch, transformers, mluke_jax) -> None:
+    config = mluke_jax.XLMConfig.xlm_mlm_ende_1024()
+    torch.manual_seed(0)
+    rs = np.random.RandomState(0)
+    ids = rs.randint(14, config.vocab_size, (args.batch, args.words))
+    lengths = rs.randint(args.words // 2, args.words + 1, args.batch)
+    lengths[0] = args.words
+    mask = (np.arange(args.words)[None, :] < lengths[:, None]).astype(np.int64)
+    ids = np.where(mask == 1, ids, config.pad_token_id)
+    langs = np.where(np.arange(args.words)[None, :] < lengths[:, None] // 2, 0, 1)  # de then en
+    inputs = {"input_ids": ids, "attention_mask": mask, "langs": langs}
+    torch_inputs = {k: torch.as_tensor(v) for k, v in inputs.items()}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        print("building and saving a random xlm-mlm-ende-1024 XLMModel ...", file=sys.stderr)
+        transformers.XLMModel(transformers.XLMConfig.from_dict(config.to_hf_dict())).save_pretrained(tmp)
+        for causal in (False, True):
+            ref = transformers.XLMModel.from_pretrained(tmp, causal=causal).eval()
+            ours = mluke_jax.XLMModel.from_pretrained(tmp, causal=causal)
+            torch_s, first, jax_s, got, expected = time_both(jax, torch, ref, ours, inputs, torch_inputs, args.repeats)
+            diff = float(np.abs(np.asarray(got.last_hidden_state) - expected.last_hidden_state.numpy()).max())
+            rows.append(("causal" if causal else "bidirectional", torch_s, first, jax_s, diff))
+    print(
+        f"\nXLMModel forward, xlm-mlm-ende-1024 config (vocab 64699, emb 1024, 6 layers, 8 heads, 2 languages), "
+        f"batch {args.batch}, {args.words} tokens (rows right-padded), fp32, median of {args.repeats}; {machine()}\n"
+    )
+    print_table(rows)
+
+
+def time_both(jax, torch, ref, ours, inputs, torch_inputs, repeats):
+    with torch.no_grad():
+        expected = ref(**torch_inputs)
+        torch_s = median_seconds(lambda: ref(**torch_inputs), repeats)
+    start = time.perf_counter()
+    got = jax.block_until_ready(ours(**inputs))
+    first = time.perf_counter() - start
+    jax_s = median_seconds(lambda: jax.block_until_ready(ours(**inputs)), repeats)
+    return torch_s, first, jax_s, got, expected
+
+
+def print_table(rows) -> None:
+    print("| variant | PyTorch eager | JAX first call (compile) | JAX jitted | JAX / PyTorch | max abs diff |")
     print("|---|---|---|---|---|---|")
-    for eaa, torch_s, first, jax_s, diff in rows:
-        print(f"| {'on' if eaa else 'off'} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | {diff:.1e} |")
+    for name, torch_s, first, jax_s, diff in rows:
+        print(f"| {name} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | {diff:.1e} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("luke", "xlm", "all"), default="all")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--words", type=int, default=128, help="word tokens per row")
+    parser.add_argument("--entities", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--layers", type=int, default=12, help="mLUKE layers; fewer for a quick run")
+    args = parser.parse_args()
+
+    import jax
+    import torch
+    import transformers
+
+    import mluke_jax
+
+    transformers.logging.set_verbosity_error()
+    if args.model in ("luke", "all"):
+        luke_rows(args, jax, torch, transformers, mluke_jax)
+    if args.model in ("xlm", "all"):
+        xlm_rows(args, jax, torch, transformers, mluke_jax)
 
 
 if __name__ == "__main__":

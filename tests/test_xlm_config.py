@@ -2,48 +2,8 @@
 
 import pytest
 
+from helpers import ENDE_HUB_CONFIG
 from mluke_jax import XLMConfig
-
-# The shape of the xlm-mlm-ende-1024 hub config: 2019 alias keys, training extras, string id2lang keys.
-ENDE_HUB_CONFIG = {
-    "architectures": ["XLMWithLMHeadModel"],
-    "asm": False,
-    "attention_dropout": 0.1,
-    "bos_index": 0,
-    "causal": False,
-    "dropout": 0.1,
-    "emb_dim": 1024,
-    "embed_init_std": 0.02209708691207961,
-    "end_n_top": 5,
-    "eos_index": 1,
-    "gelu_activation": True,
-    "id2lang": {"0": "de", "1": "en"},
-    "init_std": 0.02,
-    "is_encoder": True,
-    "lang2id": {"de": 0, "en": 1},
-    "layer_norm_eps": 1e-12,
-    "mask_index": 5,
-    "max_position_embeddings": 512,
-    "max_vocab": -1,
-    "min_count": 0,
-    "model_type": "xlm",
-    "n_heads": 8,
-    "n_langs": 2,
-    "n_layers": 6,
-    "n_words": 64699,
-    "pad_index": 2,
-    "same_enc_dec": True,
-    "share_inout_emb": True,
-    "sinusoidal_embeddings": False,
-    "start_n_top": 5,
-    "summary_activation": None,
-    "summary_first_dropout": 0.1,
-    "summary_proj_to_labels": True,
-    "summary_type": "first",
-    "summary_use_proj": True,
-    "unk_index": 3,
-    "use_lang_emb": True,
-}
 
 
 def test_hub_config_reads_like_the_preset():

@@ -100,20 +100,25 @@ class Encoder(nnx.Module):
         output_hidden_states: bool = False,
         output_attentions: bool = False,
         output_mask: Array | None = None,
-        cache: tuple[Array, Array] | None = None,
+        cache: tuple[Array, Array] | list | None = None,
         cache_index: Array | None = None,
+        unstacked: list[TransformerLayer] | None = None,
     ) -> tuple[Array, Array | None, Array | None, tuple[Array, Array] | None]:
         """Run the stack.
 
         Args:
             output_mask: ``(B, T, 1)`` multiplied into every layer's output (XLM zeroes padding).
-            cache: stacked ``(N, B, S_max, H, K)`` keys and values for incremental decoding.
+            cache: stacked ``(N, B, S_max, H, K)`` keys and values for incremental decoding, or with
+                ``unstacked`` a list of per-layer ``(B, S_max, H, K)`` pairs.
             cache_index: scalar cache position of ``x``'s first row.
+            unstacked: the layers from :meth:`unstack`, run in a Python loop (evaluation only).
 
         Returns:
             the final ``(B, T, D)`` states; if asked, the ``(N, B, T, D)`` output of every layer and
             the ``(N, B, H, T, S)`` attention probabilities of every layer; the updated cache.
         """
+        if unstacked is not None:
+            return self._run_unstacked(unstacked, x, bias, num_words, output_mask, cache, cache_index)
         graphdef, stacked = nnx.split(self.layers)
         keys = None if dropout_key is None else jax.random.split(dropout_key, self.num_layers)
 
@@ -131,3 +136,23 @@ class Encoder(nnx.Module):
             body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
         x, (states, attentions, cache) = jax.lax.scan(body, x, (stacked, keys, cache))
         return x, states, attentions, cache
+
+    def unstack(self) -> list[TransformerLayer]:
+        """The layers as separate modules (each weight sliced out of the stack once).
+
+        Inside a loop that runs the stack many times on a few tokens (decoding), slicing the stacked
+        weights at every step copies all of them each time; slice once, outside the loop, instead.
+        """
+        graphdef, stacked = nnx.split(self.layers)
+        return [nnx.merge(graphdef, jax.tree.map(lambda a, i=i: a[i], stacked)) for i in range(self.num_layers)]
+
+    @staticmethod
+    def _run_unstacked(layers, x, bias, num_words, output_mask, cache, cache_index):
+        new_cache = [] if cache is not None else None
+        for i, layer in enumerate(layers):
+            x, _, layer_cache = layer(x, bias, num_words=num_words, cache=None if cache is None else cache[i], cache_index=cache_index)
+            if output_mask is not None:
+                x = x * output_mask.astype(x.dtype)
+            if new_cache is not None:
+                new_cache.append(layer_cache)
+        return x, None, None, new_cache

@@ -3,7 +3,6 @@
 import warnings
 from typing import Any, ClassVar
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -177,6 +176,7 @@ class XLMModel(XLMPreTrainedModel):
         dropout_key: Array | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        unstacked_layers: list | None = None,
     ) -> BaseModelOutput:
         """Encode ``(B, L)`` tokens (traceable; no input checks).
 
@@ -203,6 +203,7 @@ class XLMModel(XLMPreTrainedModel):
             output_hidden_states=output_hidden_states,
             output_attentions=output_attentions,
             output_mask=keep,
+            unstacked=unstacked_layers,
         )
         hidden_states = attentions = None
         if output_hidden_states:
@@ -212,27 +213,27 @@ class XLMModel(XLMPreTrainedModel):
         return BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states, attentions=attentions)
 
     # ------------------------------------------------------------ incremental decoding
-    def init_cache(self, batch: int, max_length: int) -> tuple[Array, Array]:
-        """Zeroed stacked keys and values ``(N, B, S_max, H, K)`` for :meth:`forward_cached`."""
+    def init_cache(self, batch: int, max_length: int) -> list[tuple[Array, Array]]:
+        """Zeroed keys and values, one ``(B, S_max, H, K)`` pair per layer, for :meth:`forward_cached`."""
         c = self.config
-        shape = (c.n_layers, batch, max_length, c.n_heads, c.head_dim)
-        return jnp.zeros(shape, c.compute_dtype), jnp.zeros(shape, c.compute_dtype)
+        shape = (batch, max_length, c.n_heads, c.head_dim)
+        return [(jnp.zeros(shape, c.compute_dtype), jnp.zeros(shape, c.compute_dtype)) for _ in range(c.n_layers)]
 
-    def forward_cached(self, input_ids: Array, langs: Array | None, start: Array, cache: tuple[Array, Array]) -> tuple[Array, tuple[Array, Array]]:
+    def forward_cached(self, input_ids: Array, langs: Array | None, start: Array, cache: list, layers: list) -> tuple[Array, list]:
         """Causal decoding step: ``(B, T)`` new tokens at positions ``start .. start + T - 1``.
 
-        The new keys and values are written into ``cache`` at those positions; each new token
-        attends to the cached positions before it and to itself, exactly as a full causal forward
-        over the whole prefix would (no padding, evaluation mode). Returns the ``(B, T, D)`` states
-        and the updated cache.
+        ``layers`` is ``self.encoder.unstack()`` (sliced once, outside the decoding loop). The new
+        keys and values are written into ``cache`` at those positions; each new token attends to the
+        cached positions before it and to itself, exactly as a full causal forward over the whole
+        prefix would (no padding, evaluation mode). Returns the ``(B, T, D)`` states and the cache.
         """
         if not self.config.causal:
             raise ValueError("a key/value cache needs a causal model: bidirectional states change with every new token")
         batch, length = input_ids.shape
         positions = start + jnp.arange(length, dtype=jnp.int32)
         x = self.embeddings(input_ids, jnp.broadcast_to(positions, (batch, length)), langs)
-        bias = causal_bias(positions, jnp.arange(cache[0].shape[2]))
-        x, _, _, cache = self.encoder(x, bias, num_words=length, cache=cache, cache_index=start)
+        bias = causal_bias(positions, jnp.arange(cache[0][0].shape[1]))
+        x, _, _, cache = self.encoder(x, bias, num_words=length, cache=cache, cache_index=start, unstacked=layers)
         return x, cache
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.helpers import convert, hf_xlm, save_hf
+from helpers import convert, hf_xlm, save_hf
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mluke_jax
-from tests.helpers import TINY_XLM, xlm_inputs
+from helpers import TINY_XLM, xlm_inputs
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ left padding and several languages in a batch (and in a row).
 import numpy as np
 import pytest
 
-from tests.helpers import TINY_XLM, compare_outputs, convert, hf_xlm, save_hf, to_torch, xlm_inputs
+from helpers import TINY_XLM, compare_outputs, convert, hf_xlm, save_hf, to_torch, xlm_inputs
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
