@@ -23,7 +23,8 @@ R = Rule.make
 def encoder_rules() -> list[Rule]:
     """The bare encoder (``XLMModel``), targets without prefix."""
     return [
-        R("embeddings.word_embeddings.embedding", "{p}embeddings.weight"),
+        # A tied file may keep only the projection (transformers 5 then ties the embeddings to it).
+        R("embeddings.word_embeddings.embedding", ("{p}embeddings.weight", "pred_layer.proj.weight")),
         R("embeddings.position_embeddings.embedding", "{p}position_embeddings.weight"),
         R("embeddings.lang_embeddings.embedding", "{p}lang_embeddings.weight"),
         *_norm("embeddings.norm", "{p}layer_norm_emb"),
@@ -66,7 +67,7 @@ def rules_for(architecture: str, key_prefix: str) -> list[Rule]:
 
 def key_prefix(keys: Iterable[str]) -> str:
     """``"transformer."`` when the encoder keys carry the head prefix, else ``""``."""
-    return "transformer." if any(k.startswith("transformer.embeddings.") for k in keys) else ""
+    return "transformer." if any(k.startswith("transformer.") for k in keys) else ""
 
 
 def architecture_of(hf_config: dict[str, Any], keys: Iterable[str]) -> str:
@@ -90,7 +91,9 @@ def structure_of(architecture: str, keys: Iterable[str], reader=None) -> dict[st
     if "pred_layer.proj.weight" not in keys or reader is None:
         return {"untied_decoder": False}
     embeddings = "transformer.embeddings.weight"
-    if embeddings not in keys or reader.shape(embeddings) != reader.shape("pred_layer.proj.weight"):
+    if embeddings not in keys:
+        return {"untied_decoder": False}  # the projection is the only copy: it fills the embeddings
+    if reader.shape(embeddings) != reader.shape("pred_layer.proj.weight"):
         return {"untied_decoder": True}
     return {"untied_decoder": not np.array_equal(reader.read(embeddings), reader.read("pred_layer.proj.weight"))}
 

@@ -52,6 +52,8 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} holds pickled objects outside tensors and numpy arrays; it is not loaded because "
             f"unpickling them could run code ({str(e).splitlines()[0]})"
         ) from None
+    if isinstance(data, dict) and "encoder" in data and "decoder" in data:
+        raise ValueError(f"{path} is an encoder-decoder (translation) checkpoint; only encoder checkpoints (a 'model' entry) convert")
     if not isinstance(data, dict) or "model" not in data or "params" not in data:
         keys = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{path} is not an original XLM checkpoint: expected the keys 'model' and 'params', found {keys}")
@@ -103,7 +105,7 @@ def hf_config(params: dict[str, Any], weights: dict[str, np.ndarray]) -> dict[st
         "n_heads": int(params["n_heads"]),
         "dropout": float(params.get("dropout", 0.1)),
         "attention_dropout": float(params.get("attention_dropout", 0.1)),
-        "gelu_activation": bool(params.get("gelu_activation", True)),
+        "gelu_activation": bool(params.get("gelu_activation", False)),  # train.py's default
         "sinusoidal_embeddings": bool(params.get("sinusoidal_embeddings", False)),
         "causal": clm and not mlm,
         "use_lang_emb": bool(params.get("use_lang_emb", True)),

@@ -8,6 +8,7 @@ dataclass but are never written to the HF dictionary.
 import dataclasses
 import json
 import os
+import warnings
 from typing import Any, ClassVar, Mapping
 
 import jax.numpy as jnp
@@ -193,7 +194,10 @@ class PretrainedConfig:
             raise ValueError(f"config.json has keys {cls.__name__} does not handle: {sorted(unknown)}")
         kwargs.update({k: v for k, v in aliased.items() if v is not None})
         if isinstance(kwargs.get("eos_token_id"), list):
-            kwargs["eos_token_id"] = kwargs["eos_token_id"][0] if kwargs["eos_token_id"] else None
+            eos = kwargs["eos_token_id"]
+            if len(eos) > 1:
+                warnings.warn(f"config.json lists several eos_token_id {eos}; {cls.__name__} keeps the first, {eos[0]}", stacklevel=2)
+            kwargs["eos_token_id"] = eos[0] if eos else None
         if "id2label" in kwargs and "num_labels" not in kwargs and kwargs["id2label"] is not None:
             kwargs["num_labels"] = len(kwargs["id2label"])
         if kwargs.get("pad_token_id") is None:

@@ -63,7 +63,7 @@ def _decode(graphdef, state, prompt, langs, key, *, prompt_length, max_new_token
     # slices copied all weights and made a batch-1 step 6x slower).
     layers = encoder.encoder.unstack()
     batch = prompt.shape[0]
-    total = prompt_length + max_new_tokens + 1
+    total = prompt_length + max_new_tokens  # the last step's mask sits at total - 1
     tokens = jnp.full((batch, total), mask_id, jnp.int32).at[:, :prompt_length].set(prompt)
     mask_column = jnp.full((batch, 1), mask_id, jnp.int32)
 
@@ -114,7 +114,7 @@ def _decode(graphdef, state, prompt, langs, key, *, prompt_length, max_new_token
         return step + 1, tokens, done, cache
 
     steps, tokens, _, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), tokens, done, cache))
-    return tokens[:, : prompt_length + max_new_tokens], steps
+    return tokens, steps
 
 
 def _language_buffer(config, langs: Any, batch: int, prompt_length: int, total: int) -> np.ndarray | None:
@@ -184,18 +184,26 @@ def generate(
             f"input_ids contains the pad token {config.pad_token_id}: generate takes unpadded prompts of one length "
             "(XLM's padding is positional, so padded prompts would be read wrongly)"
         )
-    total = prompt_length + max_new_tokens + 1
+    total = prompt_length + max_new_tokens
     if total > config.max_position_embeddings:
         raise ValueError(
-            f"prompt length {prompt_length} + max_new_tokens {max_new_tokens} + the mask token exceed "
-            f"max_position_embeddings={config.max_position_embeddings}"
+            f"prompt length {prompt_length} + max_new_tokens {max_new_tokens} exceed max_position_embeddings={config.max_position_embeddings}"
         )
-    if config.mask_token_id is None:
-        raise ValueError("config.mask_token_id is None: XLM generation predicts at an appended mask token")
+    mask_id = config.mask_token_id
+    if mask_id is None or not 0 <= mask_id < config.vocab_size:
+        raise ValueError(f"config.mask_token_id {mask_id} is not a token id: XLM generation predicts at an appended mask token")
+    if mask_id == config.pad_token_id:
+        raise ValueError(
+            f"config.mask_token_id equals pad_token_id ({mask_id}): transformers would treat the appended mask as padding"
+        )
+    if not 0 <= pad_id < config.vocab_size:
+        raise ValueError(f"pad_token_id {pad_id} is outside the vocabulary (size {config.vocab_size})")
     cached = config.causal if use_cache is None else bool(use_cache)
     if cached and not config.causal:
         raise ValueError("use_cache=True needs a causal model (config.causal); bidirectional states change with every new token")
     eos_id = config.eos_token_id if eos_token_id == _NO_EOS else eos_token_id
+    if eos_id is not None and not 0 <= eos_id < config.vocab_size:
+        raise ValueError(f"eos_token_id {eos_id} is outside the vocabulary (size {config.vocab_size})")
     sampling = None
     if do_sample:
         if not temperature > 0:
@@ -217,7 +225,7 @@ def generate(
         max_new_tokens=int(max_new_tokens),
         cached=cached,
         sampling=sampling,
-        mask_id=int(config.mask_token_id),
+        mask_id=int(mask_id),
         eos_id=None if eos_id is None else int(eos_id),
         pad_id=pad_id,
     )

@@ -20,7 +20,9 @@ class FrozenParam(nnx.Param):
     """A parameter saved and loaded with the model but never trained (XLM's sinusoidal positions).
 
     It is an ``nnx.Param`` (checkpoints and sharding treat it like any other); optimisers take
-    ``nnx.All(nnx.Param, nnx.Not(FrozenParam))``, as transformers sets ``requires_grad=False``.
+    ``nnx.All(nnx.Param, nnx.Not(FrozenParam))``. The original XLM code freezes the sinusoidal
+    table; transformers 5 means to (``requires_grad=False``) but sets the flag on a temporary
+    tensor that is then copied in, so its table is in fact trainable (see the README).
     """
 
 

@@ -80,6 +80,20 @@ def test_original_checkpoint_errors(tmp_path, capsys):
     data["params"]["asm"] = True
     torch.save(data, tmp_path / "d.pth")
     _expect_failure(tmp_path, tmp_path / "d.pth", capsys, "adaptive softmax")
+    torch.save({"encoder": data["model"], "decoder": data["model"], "params": data["params"]}, tmp_path / "e.pth")
+    _expect_failure(tmp_path, tmp_path / "e.pth", capsys, "encoder-decoder (translation) checkpoint")
+
+
+def test_file_with_only_the_projection_ties_the_embeddings_to_it(tmp_path):
+    """transformers 5 accepts a tied file that kept pred_layer.proj.weight instead of the embeddings."""
+    reference = hf_xlm("XLMWithLMHeadModel")
+    save_hf(reference, tmp_path / "hf", fmt="safetensors", drop=("transformer.embeddings.weight",))
+    ours = mluke_jax.XLMWithLMHeadModel.from_pretrained(tmp_path / "hf")
+    assert ours.config.decoder_tied
+    inputs = xlm_inputs(TINY_XLM)
+    with torch.no_grad():
+        expected = reference(**to_torch(inputs))
+    compare_outputs(ours(**inputs), expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("fmt", ["save_pretrained", "bin"])

@@ -67,7 +67,14 @@ def test_generation_bad_input(tmp_path):
     with pytest.raises(ValueError, match="pad token"):
         ours.generate(np.array([[0, 5, 2, 2]]))
     with pytest.raises(ValueError, match="max_position_embeddings"):
-        ours.generate(PROMPTS, max_new_tokens=40)
+        ours.generate(PROMPTS, max_new_tokens=36)
+    # Exactly the position table (40 = 5 + 35), as transformers allows; cached and uncached agree.
+    full = ours.generate(PROMPTS, max_new_tokens=35, eos_token_id=None)
+    assert full.shape == (2, 40)
+    np.testing.assert_array_equal(ours.generate(PROMPTS, max_new_tokens=35, eos_token_id=None, use_cache=False), full)
+    masked_as_pad = mluke_jax.XLMWithLMHeadModel.build(ours.config.replace(mask_token_id=ours.config.pad_token_id))
+    with pytest.raises(ValueError, match="mask_token_id equals pad_token_id"):
+        masked_as_pad.generate(PROMPTS)
     with pytest.raises(ValueError, match="unknown language 'xx'"):
         ours.generate(PROMPTS, langs="xx")
     with pytest.raises(ValueError, match="langs"):

@@ -34,6 +34,13 @@ def test_bad_inputs_are_named(model, change, message):
         model(**{k: v for k, v in inputs.items() if v is not None})
 
 
+def test_squad_head_refuses_ignored_start_positions():
+    qa = mluke_jax.XLMForQuestionAnswering.build(mluke_jax.XLMConfig(**TINY_XLM))
+    inputs = xlm_inputs(TINY_XLM)
+    with pytest.raises(ValueError, match="start_positions"):
+        qa(**inputs, start_positions=np.array([1, -100, 2]), end_positions=np.array([3, 4, 5]))
+
+
 def test_language_names_and_ids_broadcast(model):
     inputs = xlm_inputs(TINY_XLM)
     by_array = model(**{**inputs, "langs": np.full((3, 9), 2)}).logits
