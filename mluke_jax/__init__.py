@@ -27,6 +27,7 @@ from mluke_jax.models.xlm_heads import (
     XLMForTokenClassification,
     XLMWithLMHeadModel,
 )
+from mluke_jax.tokenizers.xlm import XLMTokenizer
 from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
 
 __version__ = "0.1.0"
@@ -54,6 +55,7 @@ __all__ = [
     "XLMForTokenClassification",
     "XLMModel",
     "XLMPreTrainedModel",
+    "XLMTokenizer",
     "XLMWithLMHeadModel",
     "load_pretrained",
     "make_mesh",

@@ -1,0 +1,375 @@
+"""XLM's tokenizer: Moses pre-processing and tokenisation, optional lowercasing, BPE with ``</w>``.
+
+Gives transformers' ``XLMTokenizer`` ids when no language is given (transformers always applies the
+English Moses rules: its ``lang`` argument never reaches the tokenizer). With ``lang="de"`` the
+German rules really apply (and Sennrich's Romanian normalisation for ``ro``), and the output has
+``langs`` ids from ``lang2id``. Needs ``sacremoses``; Chinese (``rjieba``) and Thai (``pythainlp``)
+segmenters are optional and asked for by name when missing. Japanese (KyTea) is not supported.
+"""
+
+import json
+import os
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
+_SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")")
+
+# replace-unicode-punctuation.perl (Moses), as transformers ports it: plain replacements, then the
+# two that also eat the whitespace after them.
+_PUNCT = {
+    "，": ",", "、": ",", "”": '"', "“": '"', "∶": ":", "：": ":", "？": "?", "《": '"', "》": '"', "）": ")",
+    "！": "!", "（": "(", "；": ";", "１": "1", "」": '"', "「": '"', "０": "0", "３": "3", "２": "2", "５": "5",
+    "６": "6", "９": "9", "７": "7", "８": "8", "４": "4", "～": "~", "’": "'", "…": "...", "━": "-", "〈": "<",
+    "〉": ">", "【": "[", "】": "]", "％": "%",
+}  # fmt: skip
+
+
+def replace_unicode_punct(text: str) -> str:
+    text = text.replace("，", ",")
+    text = re.sub(r"。\s*", ". ", text)
+    for source, target in _PUNCT.items():
+        if source == "～":
+            text = re.sub(r"．\s*", ". ", text)  # transformers' order: the full-width stop comes before ～
+        text = text.replace(source, target)
+    return text
+
+
+def remove_non_printing_char(text: str) -> str:
+    return "".join(c for c in text if not unicodedata.category(c).startswith("C"))
+
+
+def romanian_preprocessing(text: str) -> str:
+    """Sennrich's WMT16 Romanian normalisation (cedilla -> comma forms, then diacritics removed)."""
+    for source, target in (("\u015e", "\u0218"), ("\u015f", "\u0219"), ("\u0162", "\u021a"), ("\u0163", "\u021b")):
+        text = text.replace(source, target)
+    for source, target in (("\u0218", "S"), ("\u0219", "s"), ("\u021a", "T"), ("\u021b", "t"), ("\u0102", "A"), ("\u0103", "a"), ("\u00c2", "A"), ("\u00e2", "a"), ("\u00ce", "I"), ("\u00ee", "i")):
+        text = text.replace(source, target)
+    return text
+
+
+def lowercase_and_remove_accent(words: list[str]) -> list[str]:
+    """XLM's ``tools/lowercase_and_remove_accent.py`` over a list of words."""
+    text = unicodedata.normalize("NFD", " ".join(words).lower())
+    return "".join(c for c in text if unicodedata.category(c) != "Mn").lower().split(" ")
+
+
+def read_merges(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """``merges.txt`` / fastBPE ``codes`` lines ``a b [count]``.
+
+    As transformers reads it: the text split at newlines with the last piece dropped (so a last
+    line without a trailing newline is ignored), the first two fields of each line.
+    """
+    lines = Path(path).read_text(encoding="utf-8").split("\n")[:-1]
+    return [tuple(line.split()[:2]) for line in lines]
+
+
+def read_original_vocab(path: str | os.PathLike) -> dict[str, int]:
+    """An original XLM ``vocab`` file (``word count`` lines, fastBPE ``@@`` markers) as transformers'
+    ``vocab.json``: the 14 specials first, then file order; ``@@`` dropped, word ends ``</w>``."""
+    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+    for line in Path(path).read_text(encoding="utf-8").split("\n"):
+        if not line.strip() or "\u2028" in line:
+            continue
+        word = line.rstrip().rsplit(" ", 1)[0] if " " in line.strip() else line.strip()
+        token = word.replace("@@", "") if "@@" in word else word + "</w>"
+        if token not in vocab:
+            vocab[token] = len(vocab)
+    return vocab
+
+
+class XLMTokenizer:
+    """transformers-compatible XLM tokenizer (see the module docstring).
+
+    Args:
+        vocab: token -> id (``vocab.json``).
+        merges: BPE merges in rank order.
+        do_lowercase_and_remove_accent: the model's setting (true for the en-de/en-fr/en-ro/xnli15
+            models, false for the cased 17/100-language models).
+        lang2id: language code -> ``langs`` id.
+        model_max_length: longest sequence (512 for XLM).
+    """
+
+    def __init__(
+        self,
+        vocab: dict[str, int],
+        merges: list[tuple[str, str]],
+        *,
+        do_lowercase_and_remove_accent: bool = True,
+        lang2id: dict[str, int] | None = None,
+        model_max_length: int = 512,
+    ):
+        missing = [t for t in SPECIAL_TOKENS[:4] if t not in vocab]
+        if missing:
+            raise ValueError(f"the vocabulary lacks the special tokens {missing}")
+        self.encoder = dict(vocab)
+        self.decoder = {i: t for t, i in vocab.items()}
+        self.bpe_ranks = {pair: rank for rank, pair in enumerate(merges)}
+        self.do_lowercase_and_remove_accent = do_lowercase_and_remove_accent
+        self.lang2id = dict(lang2id) if lang2id else None
+        self.model_max_length = model_max_length
+        self._cache: dict[str, list[str]] = {}
+        self._moses: dict[tuple[str, str], Any] = {}
+        try:
+            import sacremoses
+        except ImportError:
+            raise ImportError("XLMTokenizer needs sacremoses: pip install sacremoses") from None
+        self._sm = sacremoses
+
+    # ----------------------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike) -> "XLMTokenizer":
+        """Read a transformers directory (``vocab.json``, ``merges.txt``, ``tokenizer_config.json``)
+        or the original XLM files (``vocab`` / ``vocab_*`` and ``codes`` / ``codes_*``)."""
+        path = Path(path)
+        settings = {}
+        if (path / "tokenizer_config.json").is_file():
+            settings = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+        elif (path / "config.json").is_file():  # a converted model directory: languages from the model
+            settings = {k: v for k, v in json.loads((path / "config.json").read_text(encoding="utf-8")).items() if k == "lang2id"}
+        if (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
+            vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
+            merges = read_merges(path / "merges.txt")
+        else:
+            vocab_file = next(iter(sorted(path.glob("vocab")) + sorted(path.glob("vocab_*"))), None)
+            codes_file = next(iter(sorted(path.glob("codes")) + sorted(path.glob("codes_*"))), None)
+            if vocab_file is None or codes_file is None:
+                raise FileNotFoundError(f"{path} has neither vocab.json + merges.txt (transformers) nor vocab + codes (original XLM)")
+            vocab, merges = read_original_vocab(vocab_file), read_merges(codes_file)
+        return cls(
+            vocab,
+            merges,
+            do_lowercase_and_remove_accent=settings.get("do_lowercase_and_remove_accent", True),
+            lang2id=settings.get("lang2id"),
+            model_max_length=min(int(settings.get("model_max_length", 512)), 10**6),
+        )
+
+    def save_pretrained(self, path: str | os.PathLike) -> None:
+        """Write ``vocab.json``, ``merges.txt`` and ``tokenizer_config.json`` (transformers' layout)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "vocab.json").write_text(json.dumps(self.encoder, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        merges = sorted(self.bpe_ranks, key=self.bpe_ranks.get)
+        (path / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+        config = {
+            "tokenizer_class": "XLMTokenizer",
+            "do_lowercase_and_remove_accent": self.do_lowercase_and_remove_accent,
+            "model_max_length": self.model_max_length,
+        }
+        if self.lang2id:
+            config["lang2id"] = self.lang2id
+            config["id2lang"] = {str(i): lang for lang, i in self.lang2id.items()}
+        (path / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+    # ------------------------------------------------------------------------ tokenising
+    @property
+    def vocab_size(self) -> int:
+        return len(self.encoder)
+
+    def _check_lang(self, lang: str | None) -> None:
+        if lang is not None and self.lang2id is not None and lang not in self.lang2id:
+            raise ValueError(f"unknown language {lang!r}: this tokenizer knows {sorted(self.lang2id)}")
+
+    def _moses_tool(self, kind: str, lang: str):
+        key = (kind, lang)
+        if key not in self._moses:
+            self._moses[key] = self._sm.MosesPunctNormalizer(lang=lang) if kind == "norm" else self._sm.MosesTokenizer(lang=lang)
+        return self._moses[key]
+
+    def _normalise(self, text: str, lang: str) -> str:
+        text = replace_unicode_punct(text)
+        text = self._moses_tool("norm", lang).normalize(text)
+        return remove_non_printing_char(text)
+
+    def _words(self, text: str, lang: str) -> list[str]:
+        """Pre-tokenised words of a text without special tokens."""
+        if lang == "zh":
+            try:
+                import rjieba
+            except ImportError:
+                raise ImportError("Chinese tokenisation needs rjieba: pip install rjieba") from None
+            return self._normalise(" ".join(rjieba.cut(text)), lang).split()
+        if lang == "th":
+            try:
+                from pythainlp.tokenize import word_tokenize
+            except ImportError:
+                raise ImportError("Thai tokenisation needs pythainlp: pip install pythainlp") from None
+            return word_tokenize(self._normalise(text, lang))
+        if lang == "ja":
+            raise NotImplementedError("Japanese needs KyTea (as transformers' XLMTokenizer); pre-tokenise the text and join the words with spaces")
+        text = self._normalise(text, lang)
+        if lang == "ro":
+            text = romanian_preprocessing(text)
+        return self._moses_tool("tok", lang).tokenize(text, return_str=False, escape=False)
+
+    def bpe(self, word: str) -> list[str]:
+        """Greedy lowest-rank merges; pieces inside a word plain, the last one ending ``</w>``."""
+        if word in self._cache:
+            return self._cache[word]
+        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(symbols) > 1:
+            pairs = {(a, b) for a, b in zip(symbols, symbols[1:])}
+            best = min(pairs, key=lambda p: self.bpe_ranks.get(p, float("inf")))
+            if best not in self.bpe_ranks:
+                break
+            merged, i = [], 0
+            while i < len(symbols):
+                if i < len(symbols) - 1 and (symbols[i], symbols[i + 1]) == best:
+                    merged.append(symbols[i] + symbols[i + 1])
+                    i += 2
+                else:
+                    merged.append(symbols[i])
+                    i += 1
+            symbols = merged
+        if symbols == ["\n  </w>"]:
+            symbols = ["\n</w>"]
+        self._cache[word] = symbols
+        return symbols
+
+    def tokenize(self, text: str, lang: str | None = None) -> list[str]:
+        """Tokens of ``text``; special tokens (``<s>``, ``<special1>``, ...) in the text stay whole.
+
+        ``lang=None`` applies the English rules, as transformers always does.
+        """
+        self._check_lang(lang)
+        rules = lang or "en"
+        tokens = []
+        for piece in _SPECIAL_SPLIT.split(text):
+            if not piece:
+                continue
+            if piece in SPECIAL_TOKENS:
+                tokens.append(piece)
+                continue
+            words = self._words(piece, rules)
+            if self.do_lowercase_and_remove_accent:
+                words = lowercase_and_remove_accent(words)
+            for word in words:
+                if word:
+                    tokens.extend(self.bpe(word))
+        return tokens
+
+    def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | list[int]:
+        unk = self.encoder["<unk>"]
+        if isinstance(tokens, str):
+            return self.encoder.get(tokens, unk)
+        return [self.encoder.get(t, unk) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | list[int]) -> str | list[str]:
+        if isinstance(ids, (int, np.integer)):
+            return self.decoder.get(int(ids), "<unk>")
+        return [self.decoder.get(int(i), "<unk>") for i in ids]
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        tokens = self.convert_ids_to_tokens(list(ids))
+        if skip_special_tokens:
+            tokens = [t for t in tokens if t not in SPECIAL_TOKENS]
+        return "".join(tokens).replace("</w>", " ").strip()
+
+    def build_inputs_with_special_tokens(self, ids_0: list[int], ids_1: list[int] | None = None) -> list[int]:
+        """``<s> A </s>`` or ``<s> A </s> B </s>``."""
+        bos, sep = [self.encoder["<s>"]], [self.encoder["</s>"]]
+        return bos + ids_0 + sep if ids_1 is None else bos + ids_0 + sep + ids_1 + sep
+
+    # ----------------------------------------------------------------------------- batches
+    def __call__(
+        self,
+        text: str | list[str],
+        text_pair: str | list[str] | None = None,
+        *,
+        lang: str | None = None,
+        lang_pair: str | None = None,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str = False,
+        max_length: int | None = None,
+        return_tensors: str | None = None,
+        return_attention_mask: bool = True,
+        return_token_type_ids: bool = False,
+    ) -> dict[str, Any]:
+        """Encode one text (or pair) or a batch, with transformers' keyword names.
+
+        ``lang`` / ``lang_pair`` pick the Moses rules of the first / second text and add ``langs``
+        (the language id of every token; special tokens take the language of the text they close).
+        ``padding``: ``True``/``"longest"`` or ``"max_length"`` (right side, ``<pad>``).
+        ``truncation``: ``True``/``"longest_first"`` trims the longer text of a pair token by token.
+        ``token_type_ids`` only when asked (XLM looks them up in the *word* table).
+        """
+        single = isinstance(text, str)
+        texts = [text] if single else list(text)
+        if text_pair is not None:
+            pairs = [text_pair] if isinstance(text_pair, str) else list(text_pair)
+            if len(pairs) != len(texts):
+                raise ValueError(f"text has {len(texts)} entries but text_pair has {len(pairs)}")
+        else:
+            pairs = [None] * len(texts)
+        self._check_lang(lang)
+        self._check_lang(lang_pair)
+        if (lang is not None or lang_pair is not None) and not self.lang2id:
+            raise ValueError("this tokenizer has no lang2id (tokenizer_config.json): it cannot return langs")
+        if max_length is None and (truncation or padding == "max_length"):
+            max_length = self.model_max_length
+        rows = [self._encode_row(a, b, lang, lang_pair, add_special_tokens, truncation, max_length) for a, b in zip(texts, pairs)]
+        out = {"input_ids": [r[0] for r in rows]}
+        if return_token_type_ids:
+            out["token_type_ids"] = [r[1] for r in rows]
+        if lang is not None or lang_pair is not None:
+            out["langs"] = [r[2] for r in rows]
+        if return_attention_mask:
+            out["attention_mask"] = [[1] * len(r[0]) for r in rows]
+        if padding:
+            width = max_length if padding == "max_length" else max(len(r[0]) for r in rows)
+            pad = self.encoder["<pad>"]
+            for key, values in out.items():
+                # Padded positions are masked; their language is the row's last one (any valid id).
+                fill = {"input_ids": [pad], "attention_mask": [0], "token_type_ids": [0]}
+                out[key] = [v + (fill[key] if key in fill else v[-1:] or [0]) * (width - len(v)) for v in values]
+        if return_tensors is not None:
+            if return_tensors not in ("np", "jax"):
+                raise ValueError(f"return_tensors must be 'np' or 'jax', got {return_tensors!r}")
+            lengths = {len(v) for v in out["input_ids"]}
+            if len(lengths) > 1:
+                raise ValueError("rows have different lengths: pass padding=True to return arrays")
+            out = {k: np.asarray(v, np.int64) for k, v in out.items()}
+            if return_tensors == "jax":
+                import jax.numpy as jnp
+
+                out = {k: jnp.asarray(v) for k, v in out.items()}
+        elif single:
+            out = {k: v[0] for k, v in out.items()}
+        return out
+
+    def _encode_row(self, a, b, lang, lang_pair, add_special_tokens, truncation, max_length):
+        ids_a = self.convert_tokens_to_ids(self.tokenize(a, lang))
+        ids_b = None if b is None else self.convert_tokens_to_ids(self.tokenize(b, lang_pair if lang_pair is not None else lang))
+        if truncation and max_length is not None:
+            budget = max_length - (0 if not add_special_tokens else 2 if ids_b is None else 3)
+            if budget < 0:
+                raise ValueError(f"max_length {max_length} leaves no room for the special tokens")
+            ids_a, ids_b = _truncate_longest_first(ids_a, ids_b, budget)
+        lang_a = None if lang is None else self.lang2id[lang]
+        lang_b = lang_a if lang_pair is None else self.lang2id[lang_pair]
+        if add_special_tokens:
+            ids = self.build_inputs_with_special_tokens(ids_a, ids_b)
+            types = [0] * (len(ids_a) + 2) + ([] if ids_b is None else [1] * (len(ids_b) + 1))
+            langs = [lang_a] * (len(ids_a) + 2) + ([] if ids_b is None else [lang_b] * (len(ids_b) + 1))
+        else:
+            ids = ids_a + (ids_b or [])
+            types = [0] * len(ids_a) + [1] * len(ids_b or [])
+            langs = [lang_a] * len(ids_a) + [lang_b] * len(ids_b or [])
+        return ids, types, langs
+
+
+def _truncate_longest_first(ids_a: list[int], ids_b: list[int] | None, budget: int):
+    """transformers' ``longest_first``: drop one token at a time from the end of the longer text."""
+    ids_a = list(ids_a)
+    ids_b = None if ids_b is None else list(ids_b)
+    while len(ids_a) + len(ids_b or []) > budget:
+        if ids_b is not None and len(ids_b) > len(ids_a):
+            ids_b.pop()
+        else:
+            ids_a.pop()
+    return ids_a, ids_b

@@ -1,0 +1,120 @@
+"""XLMTokenizer: transformers' ids without a language; real Moses rules and ``langs`` with one."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import learn_bpe
+from mluke_jax import XLMTokenizer
+from mluke_jax.tokenizers.xlm import SPECIAL_TOKENS
+
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Der schnelle braune Fuchs springt über den faulen Hund!",
+    "Mr. Smith's café costs $3.50 (roughly) — isn't it?",
+    'Élan, naïve coöperation; "quoted" text...',
+    "Pînă la Brașov și Timişoara",
+]
+TEXTS = CORPUS + [
+    "<s> hello <special1> world </s>",
+    "Ein Satz, mit Komma.",
+    "  spaces   and\ttabs\n",
+    "unknown ☃ symbol",
+    "Ａｂｃ！ full width？ 。next",
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("xlm-tok")
+    vocab, merges = learn_bpe(CORPUS, 80, SPECIAL_TOKENS)
+    (directory / "vocab.json").write_text(json.dumps(vocab))
+    (directory / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in merges))
+    (directory / "tokenizer_config.json").write_text(json.dumps({"lang2id": {"de": 0, "en": 1, "ro": 2}, "do_lowercase_and_remove_accent": True}))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def ours(files):
+    return XLMTokenizer.from_pretrained(files)
+
+
+@pytest.fixture(scope="module")
+def reference(files):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("sacremoses")
+    return transformers.XLMTokenizer(str(files / "vocab.json"), str(files / "merges.txt"))
+
+
+@pytest.mark.torch
+def test_same_ids_as_transformers(ours, reference):
+    for text in TEXTS:
+        assert ours(text)["input_ids"] == reference(text)["input_ids"], text
+        assert ours.tokenize(text) == reference.tokenize(text), text
+    pair = (TEXTS[2], TEXTS[3])
+    assert ours(*pair)["input_ids"] == reference(*pair)["input_ids"]
+    assert ours(*pair, return_token_type_ids=True)["token_type_ids"] == reference(*pair, return_token_type_ids=True)["token_type_ids"]
+    assert "token_type_ids" not in ours(*pair)  # only when asked, as transformers 5
+    batch = dict(padding=True, truncation=True, max_length=12)
+    expected = reference(TEXTS[:4], **batch)
+    got = ours(TEXTS[:4], **batch)
+    assert got["input_ids"] == expected["input_ids"] and got["attention_mask"] == expected["attention_mask"]
+    assert ours(*pair, truncation=True, max_length=15)["input_ids"] == reference(*pair, truncation=True, max_length=15)["input_ids"]
+    ids = ours(TEXTS[0])["input_ids"]
+    assert ours.decode(ids) == reference.decode(ids)
+    assert ours.convert_ids_to_tokens(ids) == reference.convert_ids_to_tokens(ids)
+
+
+def test_lang_really_selects_the_moses_rules_and_returns_langs(ours):
+    # English rules split "'s" off the word differently from German ones.
+    assert ours.tokenize("Der Hund's Ball.", lang="de") != ours.tokenize("Der Hund's Ball.")
+    out = ours("Ein Hund.", "A dog.", lang="de", lang_pair="en")
+    assert len(out["langs"]) == len(out["input_ids"])
+    assert out["langs"][0] == 0 and out["langs"][-1] == 1
+    padded = ours(["Ein Hund.", "Ein sehr großer Hund."], lang="de", padding=True, return_tensors="np")
+    assert padded["langs"].shape == padded["input_ids"].shape and (padded["langs"] == 0).all()
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        ours("text", lang="xx")
+
+
+def test_romanian_preprocessing_for_cased_models(files):
+    cased = XLMTokenizer.from_pretrained(files)
+    cased.do_lowercase_and_remove_accent = False
+    assert cased.tokenize("Brașov", lang="ro") == cased.tokenize("Brasov", lang="ro")
+    assert cased.tokenize("Brașov") != cased.tokenize("Brasov")
+
+
+def test_original_vocab_and_codes_files(files, ours, tmp_path):
+    vocab = json.loads((files / "vocab.json").read_text())
+    lines = []
+    for token, index in sorted(vocab.items(), key=lambda kv: kv[1]):
+        if index < len(SPECIAL_TOKENS):
+            continue
+        lines.append((token[: -len("</w>")] if token.endswith("</w>") else token + "@@") + " 7")
+    (tmp_path / "vocab").write_text("\n".join(lines) + "\n")
+    merges = (files / "merges.txt").read_text().splitlines()
+    (tmp_path / "codes").write_text("".join(f"{line} 42\n" for line in merges))  # fastBPE count column
+    original = XLMTokenizer.from_pretrained(tmp_path)
+    for text in TEXTS:
+        assert original(text)["input_ids"] == ours(text)["input_ids"], text
+
+
+def test_merges_last_line_without_newline_is_dropped_like_transformers(files, tmp_path):
+    merges = (files / "merges.txt").read_text().rstrip("\n")
+    (tmp_path / "merges.txt").write_text(merges)  # no trailing newline
+    (tmp_path / "vocab.json").write_text((files / "vocab.json").read_text())
+    tokenizer = XLMTokenizer.from_pretrained(tmp_path)
+    assert len(tokenizer.bpe_ranks) == len(merges.split("\n")) - 1
+
+
+def test_save_and_arrays(ours, tmp_path):
+    ours.save_pretrained(tmp_path / "saved")
+    again = XLMTokenizer.from_pretrained(tmp_path / "saved")
+    assert again(TEXTS, padding=True)["input_ids"] == ours(TEXTS, padding=True)["input_ids"]
+    assert again.lang2id == ours.lang2id
+    arrays = ours(TEXTS[:2], padding="max_length", max_length=40, return_tensors="jax")
+    assert arrays["input_ids"].shape == (2, 40)
+    assert np.asarray(arrays["attention_mask"]).sum(axis=1).tolist() == [len(ours(t)["input_ids"]) for t in TEXTS[:2]]
+    with pytest.raises(ValueError, match="padding=True"):
+        ours(TEXTS[:2], return_tensors="np")
