@@ -7,7 +7,7 @@ Target paths are relative to the JAX model of the architecture; sources are tran
 
 from typing import Any, Iterable
 
-from convert.common import TRANSPOSE, Rule, model_rules
+from convert.common import TRANSPOSE, Rule, architecture_from, model_rules
 from convert.common import linear_rules as _linear
 from convert.common import norm_rules as _norm
 from mluke_jax.config import LukeConfig
@@ -76,16 +76,8 @@ def key_prefix(keys: Iterable[str]) -> str:
 
 
 def architecture_of(hf_config: dict[str, Any], keys: Iterable[str]) -> str:
-    """The checkpoint's class: ``architectures[0]`` of config.json, else a bare model when keys have no prefix."""
-    names = hf_config.get("architectures") or []
-    for name in names:
-        if name in HEAD_RULES:
-            return name
-    if names:
-        raise ValueError(f"config.json architectures {names} name no LUKE class this converter knows ({sorted(HEAD_RULES)}); pass --architecture")
-    if key_prefix(keys) == "":
-        return "LukeModel"
-    raise ValueError("config.json names no architecture and the keys carry the 'luke.' prefix of a head; pass --architecture")
+    """The checkpoint's class: from config.json, else a bare ``LukeModel`` when keys have no prefix."""
+    return architecture_from(hf_config, keys, HEAD_RULES, "LUKE", "luke.embeddings.", "LukeModel")
 
 
 def structure_of(architecture: str, keys: Iterable[str], reader=None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from convert.common import Rule, model_rules
+from convert.common import Rule, architecture_from, model_rules
 from convert.common import linear_rules as _linear
 from convert.common import norm_rules as _norm
 from mluke_jax.config import XLMConfig
@@ -71,17 +71,10 @@ def key_prefix(keys: Iterable[str]) -> str:
 
 
 def architecture_of(hf_config: dict[str, Any], keys: Iterable[str]) -> str:
-    """The checkpoint's class: ``architectures[0]`` of config.json, else a bare model when keys have no prefix."""
-    names = hf_config.get("architectures") or []
-    for name in names:
-        if name in HEAD_RULES:
-            return name
-    if names:
-        raise ValueError(f"config.json architectures {names} name no XLM class this converter knows ({sorted(HEAD_RULES)}); pass --architecture")
+    """The checkpoint's class: from config.json, else a bare model (with its LM projection if stored)."""
     keys = set(keys)
-    if key_prefix(keys) == "":
-        return "XLMWithLMHeadModel" if "pred_layer.proj.bias" in keys else "XLMModel"
-    raise ValueError("config.json names no architecture and the keys carry the 'transformer.' prefix of a head; pass --architecture")
+    bare = "XLMWithLMHeadModel" if "pred_layer.proj.bias" in keys else "XLMModel"
+    return architecture_from(hf_config, keys, HEAD_RULES, "XLM", "transformer.", bare)
 
 
 def structure_of(architecture: str, keys: Iterable[str], reader=None) -> dict[str, Any]:

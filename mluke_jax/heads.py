@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from mluke_jax import losses
 from mluke_jax.layers.common import Array, activation, dense, dropout, layer_norm, normal_init
 from mluke_jax.sharding import param_init
 
@@ -93,6 +94,16 @@ class Classifier(nnx.Module):
 
     def __call__(self, features: Array, dropout_key: Array | None = None) -> Array:
         return self.linear(dropout(features, self.dropout_rate, dropout_key))
+
+
+def extractive_qa(qa_outputs: Classifier, hidden_states: Array, start_positions: Array | None, end_positions: Array | None):
+    """Start / end logits ``(B, L)`` from a 2-class linear layer, and the span loss when positions are given."""
+    logits = qa_outputs(hidden_states)
+    start_logits, end_logits = logits[..., 0], logits[..., 1]
+    loss = None
+    if start_positions is not None and end_positions is not None:
+        loss = losses.span_extraction_loss(start_logits, end_logits, start_positions, end_positions)
+    return start_logits, end_logits, loss
 
 
 class SequenceSummary(nnx.Module):

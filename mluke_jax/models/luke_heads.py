@@ -8,7 +8,7 @@ from flax import nnx
 from mluke_jax import losses
 from mluke_jax import validation as v
 from mluke_jax.config import LukeConfig
-from mluke_jax.heads import Classifier, EntityPredictionHead, MaskedLMHead
+from mluke_jax.heads import Classifier, EntityPredictionHead, MaskedLMHead, extractive_qa
 from mluke_jax.layers.common import fold_key
 from mluke_jax.models.luke import LUKE_INPUT_KINDS, LUKE_INPUTS, LukeModel, LukePreTrainedModel, base_outputs, check_luke_inputs, luke_kwargs
 from mluke_jax import outputs as o
@@ -283,11 +283,7 @@ class LukeForQuestionAnswering(_LukeHead):
 
     def forward(self, start_positions=None, end_positions=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
         out = self.encode(inputs, dropout_key, output_attentions, output_hidden_states)
-        logits = self.qa_outputs(out.last_hidden_state)
-        start_logits, end_logits = logits[..., 0], logits[..., 1]
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = losses.span_extraction_loss(start_logits, end_logits, start_positions, end_positions)
+        start_logits, end_logits, loss = extractive_qa(self.qa_outputs, out.last_hidden_state, start_positions, end_positions)
         return o.LukeQuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits, **base_outputs(out))
 
 

@@ -11,7 +11,7 @@ from mluke_jax import losses
 from mluke_jax import outputs as o
 from mluke_jax import validation as v
 from mluke_jax.config import XLMConfig
-from mluke_jax.heads import Classifier, Decoder, SequenceSummary
+from mluke_jax.heads import Classifier, Decoder, SequenceSummary, extractive_qa
 from mluke_jax.layers.common import Array, dense, fold_key, layer_norm
 from mluke_jax.models.xlm import XLM_INPUT_KINDS, XLM_INPUTS, XLMModel, XLMPreTrainedModel, check_xlm_inputs, encoder_kwargs, language_ids
 
@@ -178,11 +178,7 @@ class XLMForQuestionAnsweringSimple(_XLMHead):
 
     def forward(self, start_positions=None, end_positions=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
         out = self.encode(inputs, dropout_key, output_attentions, output_hidden_states)
-        logits = self.qa_outputs(out.last_hidden_state)
-        start_logits, end_logits = logits[..., 0], logits[..., 1]
-        loss = None
-        if start_positions is not None:
-            loss = losses.span_extraction_loss(start_logits, end_logits, start_positions, end_positions)
+        start_logits, end_logits, loss = extractive_qa(self.qa_outputs, out.last_hidden_state, start_positions, end_positions)
         return o.QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits, **_layer_outputs(out))
 
 
