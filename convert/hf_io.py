@@ -296,8 +296,9 @@ def resolve_source(src: str, revision: str | None = None) -> Path:
 _TOKENIZER_AND_CONFIG = ["*.json", "*.model", "*.txt", "*.jsonl", "*.tsv"]
 
 
-def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
-    """Download the config, tokenizer files and one weight format (safetensors if there is one)."""
+def download_from_hub(repo_id: str, revision: str | None = None, weights: bool = True) -> Path:
+    """Download the config, tokenizer files and (``weights=True``) one weight format (safetensors
+    if there is one)."""
     from huggingface_hub import HfApi, snapshot_download
 
     try:
@@ -308,12 +309,12 @@ def download_from_hub(repo_id: str, revision: str | None = None) -> Path:
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
         raise OSError(f"{repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: download it on a machine with internet, or pass a local directory")
     try:
-        files = HfApi().list_repo_files(repo_id, revision=revision)
-        if any(f.endswith(".safetensors") for f in files):
-            weights = ["*.safetensors"]
-        else:
-            weights = ["pytorch_model*.bin"]  # not optimizer or training-args pickles
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=_TOKENIZER_AND_CONFIG + weights, etag_timeout=10))
+        patterns = list(_TOKENIZER_AND_CONFIG)
+        if weights:
+            files = HfApi().list_repo_files(repo_id, revision=revision)
+            # safetensors when there are some; never optimizer or training-args pickles
+            patterns += ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns, etag_timeout=10))
     except Exception as e:  # noqa: BLE001 - network errors come in many types
         reason = str(e).splitlines()[0] if str(e) else ""
         raise OSError(

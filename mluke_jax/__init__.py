@@ -27,6 +27,7 @@ from mluke_jax.models.xlm_heads import (
     XLMForTokenClassification,
     XLMWithLMHeadModel,
 )
+from mluke_jax.tokenizers.mluke import MLukeTokenizer
 from mluke_jax.tokenizers.xlm import XLMTokenizer
 from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
 
@@ -55,6 +56,7 @@ __all__ = [
     "XLMForTokenClassification",
     "XLMModel",
     "XLMPreTrainedModel",
+    "MLukeTokenizer",
     "XLMTokenizer",
     "XLMWithLMHeadModel",
     "load_pretrained",

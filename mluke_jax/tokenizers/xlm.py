@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from mluke_jax.tokenizers.common import padding_strategy, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
+
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
 _SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")")
 
@@ -122,10 +124,10 @@ class XLMTokenizer:
 
     # ----------------------------------------------------------------------------- loading
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike) -> "XLMTokenizer":
-        """Read a transformers directory (``vocab.json``, ``merges.txt``, ``tokenizer_config.json``)
-        or the original XLM files (``vocab`` / ``vocab_*`` and ``codes`` / ``codes_*``)."""
-        path = Path(path)
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, revision: str | None = None) -> "XLMTokenizer":
+        """Read a transformers directory (``vocab.json``, ``merges.txt``, ``tokenizer_config.json``),
+        the original XLM files (``vocab`` / ``vocab_*`` and ``codes`` / ``codes_*``) or a hub repository."""
+        path = tokenizer_directory(name_or_path, revision)
         settings = {}
         if (path / "tokenizer_config.json").is_file():
             settings = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
@@ -284,7 +286,7 @@ class XLMTokenizer:
         lang_pair: str | None = None,
         add_special_tokens: bool = True,
         padding: bool | str = False,
-        truncation: bool | str = False,
+        truncation: bool | str | None = None,
         max_length: int | None = None,
         return_tensors: str | None = None,
         return_attention_mask: bool = True,
@@ -295,7 +297,8 @@ class XLMTokenizer:
         ``lang`` / ``lang_pair`` pick the Moses rules of the first / second text and add ``langs``
         (the language id of every token; special tokens take the language of the text they close).
         ``padding``: ``True``/``"longest"`` or ``"max_length"`` (right side, ``<pad>``).
-        ``truncation``: ``True``/``"longest_first"`` trims the longer text of a pair token by token.
+        ``truncation``: ``True``/``"longest_first"`` (transformers' split between the two texts of a
+        pair), ``"only_first"``, ``"only_second"``; ``max_length`` alone also truncates.
         ``token_type_ids`` only when asked (XLM looks them up in the *word* table).
         """
         single = isinstance(text, str)
@@ -310,9 +313,11 @@ class XLMTokenizer:
         self._check_lang(lang_pair)
         if (lang is not None or lang_pair is not None) and not self.lang2id:
             raise ValueError("this tokenizer has no lang2id (tokenizer_config.json): it cannot return langs")
-        if max_length is None and (truncation or padding == "max_length"):
+        strategy = truncation_strategy(truncation, max_length, padding)
+        padding = padding_strategy(padding)
+        if max_length is None and (strategy != "do_not_truncate" or padding == "max_length"):
             max_length = self.model_max_length
-        rows = [self._encode_row(a, b, lang, lang_pair, add_special_tokens, truncation, max_length) for a, b in zip(texts, pairs)]
+        rows = [self._encode_row(a, b, lang, lang_pair, add_special_tokens, strategy, max_length) for a, b in zip(texts, pairs)]
         out = {"input_ids": [r[0] for r in rows]}
         if return_token_type_ids:
             out["token_type_ids"] = [r[1] for r in rows]
@@ -320,7 +325,7 @@ class XLMTokenizer:
             out["langs"] = [r[2] for r in rows]
         if return_attention_mask:
             out["attention_mask"] = [[1] * len(r[0]) for r in rows]
-        if padding:
+        if padding != "do_not_pad":
             width = max_length if padding == "max_length" else max(len(r[0]) for r in rows)
             pad = self.encoder["<pad>"]
             for key, values in out.items():
@@ -328,28 +333,17 @@ class XLMTokenizer:
                 fill = {"input_ids": [pad], "attention_mask": [0], "token_type_ids": [0]}
                 out[key] = [v + (fill[key] if key in fill else v[-1:] or [0]) * (width - len(v)) for v in values]
         if return_tensors is not None:
-            if return_tensors not in ("np", "jax"):
-                raise ValueError(f"return_tensors must be 'np' or 'jax', got {return_tensors!r}")
-            lengths = {len(v) for v in out["input_ids"]}
-            if len(lengths) > 1:
-                raise ValueError("rows have different lengths: pass padding=True to return arrays")
-            out = {k: np.asarray(v, np.int64) for k, v in out.items()}
-            if return_tensors == "jax":
-                import jax.numpy as jnp
-
-                out = {k: jnp.asarray(v) for k, v in out.items()}
+            out = to_arrays(out, return_tensors)
         elif single:
             out = {k: v[0] for k, v in out.items()}
         return out
 
-    def _encode_row(self, a, b, lang, lang_pair, add_special_tokens, truncation, max_length):
+    def _encode_row(self, a, b, lang, lang_pair, add_special_tokens, strategy, max_length):
         ids_a = self.convert_tokens_to_ids(self.tokenize(a, lang))
         ids_b = None if b is None else self.convert_tokens_to_ids(self.tokenize(b, lang_pair if lang_pair is not None else lang))
-        if truncation and max_length is not None:
-            budget = max_length - (0 if not add_special_tokens else 2 if ids_b is None else 3)
-            if budget < 0:
-                raise ValueError(f"max_length {max_length} leaves no room for the special tokens")
-            ids_a, ids_b = _truncate_longest_first(ids_a, ids_b, budget)
+        if strategy != "do_not_truncate":
+            total = len(ids_a) + len(ids_b or []) + (0 if not add_special_tokens else 2 if ids_b is None else 3)
+            ids_a, ids_b = truncate_pair(ids_a, ids_b, total - max_length, strategy)
         lang_a = None if lang is None else self.lang2id[lang]
         lang_b = lang_a if lang_pair is None else self.lang2id[lang_pair]
         if add_special_tokens:
@@ -362,14 +356,3 @@ class XLMTokenizer:
             langs = [lang_a] * len(ids_a) + [lang_b] * len(ids_b or [])
         return ids, types, langs
 
-
-def _truncate_longest_first(ids_a: list[int], ids_b: list[int] | None, budget: int):
-    """transformers' ``longest_first``: drop one token at a time from the end of the longer text."""
-    ids_a = list(ids_a)
-    ids_b = None if ids_b is None else list(ids_b)
-    while len(ids_a) + len(ids_b or []) > budget:
-        if ids_b is not None and len(ids_b) > len(ids_a):
-            ids_b.pop()
-        else:
-            ids_a.pop()
-    return ids_a, ids_b

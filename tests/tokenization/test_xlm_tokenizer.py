@@ -61,6 +61,12 @@ def test_same_ids_as_transformers(ours, reference):
     got = ours(TEXTS[:4], **batch)
     assert got["input_ids"] == expected["input_ids"] and got["attention_mask"] == expected["attention_mask"]
     assert ours(*pair, truncation=True, max_length=15)["input_ids"] == reference(*pair, truncation=True, max_length=15)["input_ids"]
+    # equal lengths: transformers takes the odd token off the second text; and the other strategies
+    even = ("a b c d e f", "a c e b d f")
+    for max_length in (10, 11, 12, 13):
+        for strategy in (True, "only_first", "only_second"):
+            assert ours(*even, truncation=strategy, max_length=max_length)["input_ids"] == reference(*even, truncation=strategy, max_length=max_length)["input_ids"]
+    assert ours(*even, max_length=11)["input_ids"] == reference(*even, max_length=11)["input_ids"]  # max_length alone truncates
     ids = ours(TEXTS[0])["input_ids"]
     assert ours.decode(ids) == reference.decode(ids)
     assert ours.convert_ids_to_tokens(ids) == reference.convert_ids_to_tokens(ids)

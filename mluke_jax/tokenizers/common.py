@@ -1,0 +1,102 @@
+"""What both tokenizers share: finding their files, transformers' truncation and padding
+strategies, and turning lists into arrays."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
+PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
+
+
+def tokenizer_directory(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:
+    """A local directory, or a hub repository name whose tokenizer files are downloaded (cached copies
+    work offline; offline without a cached copy fails at once with a message that says so)."""
+    path = Path(name_or_path)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ValueError(f"{name_or_path} is a file: pass the directory that holds the tokenizer files")
+    from convert import hf_io
+
+    if not hf_io._HUB_NAME.match(str(name_or_path)) or str(name_or_path).startswith((".", "/")):
+        raise FileNotFoundError(f"{name_or_path} is neither a directory nor a hub repository name")
+    return hf_io.download_from_hub(str(name_or_path), revision, weights=False)
+
+
+def truncation_strategy(truncation: bool | str | None, max_length: int | None, padding: bool | str) -> str:
+    """transformers' rule: ``True`` means ``longest_first``; ``max_length`` alone (no padding, no
+    truncation argument) also truncates ``longest_first``."""
+    if truncation is None:
+        return "longest_first" if max_length is not None and padding is False else "do_not_truncate"
+    if truncation is True:
+        return "longest_first"
+    if truncation is False:
+        return "do_not_truncate"
+    if truncation not in TRUNCATION_STRATEGIES:
+        raise ValueError(f"truncation must be a bool or one of {TRUNCATION_STRATEGIES}, got {truncation!r}")
+    return truncation
+
+
+def padding_strategy(padding: bool | str) -> str:
+    if padding is True:
+        return "longest"
+    if padding is False or padding is None:
+        return "do_not_pad"
+    if padding not in PADDING_STRATEGIES:
+        raise ValueError(f"padding must be a bool or one of {PADDING_STRATEGIES}, got {padding!r}")
+    return padding
+
+
+def truncate_pair(first: list, second: list | None, remove: int, strategy: str, what: str = "tokens") -> tuple[list, list | None]:
+    """Remove ``remove`` items from the ends of ``first`` / ``second`` as transformers does.
+
+    ``longest_first`` on a pair first evens out the two lengths, then removes the rest half and half
+    (the second sequence takes the odd one when the lengths are equal). Where transformers only logs
+    an error and returns the sequences too long (the chosen sequence is too short), this raises.
+    """
+    if remove <= 0 or strategy == "do_not_truncate":
+        return first, second
+    if strategy == "only_second" and second is None:
+        raise ValueError("truncation='only_second' needs a pair of sequences")
+    if strategy == "only_first" or (strategy == "longest_first" and second is None):
+        if len(first) <= remove:
+            raise ValueError(f"cannot remove {remove} {what} from a first sequence of {len(first)}: use another truncation strategy or a larger max_length")
+        return first[:-remove], second
+    if strategy == "only_second":
+        if len(second) <= remove:
+            raise ValueError(f"cannot remove {remove} {what} from a second sequence of {len(second)}: use another truncation strategy or a larger max_length")
+        return first, second[:-remove]
+    uneven = min(abs(len(first) - len(second)), remove)
+    rest = remove - uneven
+    if len(first) > len(second):
+        from_first, from_second = uneven + rest // 2, rest - rest // 2
+    else:
+        from_first, from_second = rest // 2, uneven + rest - rest // 2
+    return (first[:-from_first] if from_first else first), (second[:-from_second] if from_second else second)
+
+
+def round_up(length: int, multiple: int | None) -> int:
+    if multiple and length % multiple:
+        return (length // multiple + 1) * multiple
+    return length
+
+
+def to_arrays(outputs: dict[str, list], return_tensors: str | None) -> dict[str, Any]:
+    """``return_tensors`` ``"np"`` (int64 numpy arrays) or ``"jax"``; rows must have equal lengths."""
+    if return_tensors is None:
+        return outputs
+    if return_tensors not in ("np", "jax"):
+        raise ValueError(f"return_tensors must be 'np' or 'jax', got {return_tensors!r}")
+    arrays = {}
+    for key, rows in outputs.items():
+        if len({np.shape(r) for r in rows}) > 1:
+            raise ValueError(f"the rows of {key} have different lengths: pass padding=True (or padding='max_length') to return arrays")
+        arrays[key] = np.asarray(rows, np.int64)
+    if return_tensors == "jax":
+        import jax.numpy as jnp
+
+        arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+    return arrays

@@ -1,0 +1,586 @@
+"""mLUKE's tokenizer: XLM-R sentencepiece pieces plus entity spans, with transformers **4.x** ids.
+
+Ids follow fairseq's layout, as transformers 4.x's slow ``MLukeTokenizer`` gives them and the
+released checkpoints were trained with: ``<s>``=0, ``<pad>``=1, ``</s>``=2, ``<unk>``=3, piece =
+sentencepiece id + 1, ``<mask>`` after the pieces, then ``<ent>`` and ``<ent2>``. (transformers 5
+rebuilt the class on the ``tokenizers`` backend and lost the offset and the NFKC normalisation;
+README "Differences from transformers".)
+
+Entities: ``entity_spans`` are character offsets ``(start, end)``, end exclusive. The text is cut at
+every span boundary (a space before a boundary goes with the following piece) and each piece is
+tokenized on its own, so a mention always starts and ends on a token boundary. Each entity then
+gets the token positions of its mention (offset by ``<s>``, and by ``len(first) + 3`` in the second
+text of a pair), at most ``max_mention_length`` of them, padded with -1.
+
+Batches are tokenized in one call to sentencepiece, which spreads the work over all cores.
+"""
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from mluke_jax.tokenizers.common import padding_strategy, round_up, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
+from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("entity_classification", "entity_pair_classification", "entity_span_classification")
+SPM_FILE = "sentencepiece.bpe.model"
+# fairseq's four specials take ids 0-3; sentencepiece's own <unk>/<s>/</s> are 0/1/2 and its other
+# pieces move up by one.
+WORD_SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+FAIRSEQ_OFFSET = 1
+_OWN_TASK = "<the tokenizer's task>"  # default of the call's task argument
+
+
+@dataclass
+class _Sequence:
+    """One text on its way to ids: its units (strings for sentencepiece, or fixed ids), then its
+    ids and the token span of every mention."""
+
+    units: list
+    unit_spans: list[tuple[int, int]] | None
+    entity_ids: list[int] | None
+    where: str = ""
+    char_spans: list[tuple[int, int]] | None = None
+    ids: list[int] = field(default_factory=list)
+    token_spans: list[tuple[int, int]] | None = None
+
+
+def _token_name(value: Any, default: str) -> str:
+    """A special token from ``tokenizer_config.json``: a string or a serialised ``AddedToken``."""
+    if value is None:
+        return default
+    return value["content"] if isinstance(value, dict) else str(value)
+
+
+class MLukeTokenizer:
+    """transformers-4.x-compatible mLUKE tokenizer (see the module docstring).
+
+    Args:
+        sentencepiece_model: path to ``sentencepiece.bpe.model`` or its bytes.
+        entity_vocab: entity name -> id (``"en:Tokyo"``; the special entities bare).
+        task: ``None`` or one of ``TASKS``: the default of every call.
+        max_entity_length: entities per sequence kept by truncation / added by padding (``task``
+            entity_classification: 1, entity_pair_classification: 2).
+        max_mention_length: token positions kept per mention.
+        model_max_length: longest word sequence (512 for mLUKE).
+        entity_token_ids: ids of ``<ent>`` and ``<ent2>`` (default: right after ``<mask>``).
+        entity_*_token: names of the special entities.
+    """
+
+    model_input_names = ["input_ids", "attention_mask"]
+    padding_side = "right"
+
+    def __init__(
+        self,
+        sentencepiece_model: str | os.PathLike | bytes,
+        entity_vocab: dict[str, int],
+        *,
+        task: str | None = None,
+        max_entity_length: int = 32,
+        max_mention_length: int = 30,
+        model_max_length: int = 512,
+        entity_token_ids: tuple[int, int] | None = None,
+        entity_unk_token: str = "[UNK]",
+        entity_pad_token: str = "[PAD]",
+        entity_mask_token: str = "[MASK]",
+        entity_mask2_token: str = "[MASK2]",
+    ):
+        import sentencepiece as spm
+
+        if isinstance(sentencepiece_model, bytes):
+            self._spm_bytes = sentencepiece_model
+        else:
+            path = Path(sentencepiece_model)
+            if not path.is_file():
+                raise FileNotFoundError(f"sentencepiece model {path} not found")
+            self._spm_bytes = path.read_bytes()
+        self.sp_model = spm.SentencePieceProcessor(model_proto=self._spm_bytes)
+        self._check_task(task)
+        self.task = task
+        self._max_entity_length = max_entity_length
+        self.max_mention_length = max_mention_length
+        self.model_max_length = model_max_length
+
+        pieces = self.sp_model.get_piece_size()
+        self.mask_token_id = pieces + FAIRSEQ_OFFSET
+        ent, ent2 = entity_token_ids if entity_token_ids is not None else (pieces + 2, pieces + 3)
+        self.entity_token_1_id, self.entity_token_2_id = ent, ent2
+        self.added_tokens = {**WORD_SPECIALS, "<mask>": self.mask_token_id, "<ent>": ent, "<ent2>": ent2}
+        self._added_by_id = {i: t for t, i in self.added_tokens.items()}
+        self._added_split = re.compile("(" + "|".join(re.escape(t) for t in sorted(self.added_tokens, key=len, reverse=True)) + ")")
+
+        self.entity_vocab = dict(entity_vocab)
+        self.entity_special_tokens = {"unk": entity_unk_token, "pad": entity_pad_token, "mask": entity_mask_token, "mask2": entity_mask2_token}
+        missing = [t for t in self.entity_special_tokens.values() if t not in self.entity_vocab]
+        if missing:
+            raise ValueError(f"the entity vocabulary lacks the special entities {missing}: is it an mLUKE entity vocabulary?")
+        self.entity_unk_token_id = self.entity_vocab[entity_unk_token]
+        self.entity_pad_token_id = self.entity_vocab[entity_pad_token]
+        self.entity_mask_token_id = self.entity_vocab[entity_mask_token]
+        self.entity_mask2_token_id = self.entity_vocab[entity_mask2_token]
+
+    # --------------------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, *, revision: str | None = None, **overrides) -> "MLukeTokenizer":
+        """Read ``sentencepiece.bpe.model``, the entity vocabulary (``entity_vocab.json``, or the
+        original ``entity_vocab.jsonl`` / ``.tsv``), ``tokenizer_config.json`` and ``added_tokens.json``
+        from a directory (a converted model directory has them) or a hub repository.
+        ``overrides`` replace settings, e.g. ``task="entity_span_classification"``."""
+        path = tokenizer_directory(name_or_path, revision)
+        if not (path / SPM_FILE).is_file():
+            raise FileNotFoundError(f"{path} has no {SPM_FILE}: not an mLUKE tokenizer directory")
+        settings: dict[str, Any] = {}
+        if (path / "tokenizer_config.json").is_file():
+            settings = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
+        added = {}
+        for key, token in (settings.get("added_tokens_decoder") or {}).items():
+            added[_token_name(token, "")] = int(key)
+        if (path / "added_tokens.json").is_file():
+            added.update(json.loads((path / "added_tokens.json").read_text(encoding="utf-8")))
+        ent, ent2 = _token_name(settings.get("entity_token_1"), "<ent>"), _token_name(settings.get("entity_token_2"), "<ent2>")
+        kwargs: dict[str, Any] = {}
+        if ent in added and ent2 in added:
+            kwargs["entity_token_ids"] = (int(added[ent]), int(added[ent2]))
+        for key in ("entity_unk_token", "entity_pad_token", "entity_mask_token", "entity_mask2_token"):
+            if key in settings:
+                kwargs[key] = _token_name(settings[key], "")
+        for key in ("task", "max_entity_length", "max_mention_length"):
+            if key in settings:
+                kwargs[key] = settings[key]
+        max_length = settings.get("model_max_length")
+        kwargs["model_max_length"] = int(max_length) if max_length and max_length < 10**6 else 512
+        kwargs.update(overrides)
+        return cls(path / SPM_FILE, read_entity_vocab(find_entity_vocab(path)), **kwargs)
+
+    def save_pretrained(self, path: str | os.PathLike) -> None:
+        """Write transformers' files: ``sentencepiece.bpe.model``, ``entity_vocab.json``,
+        ``added_tokens.json``, ``tokenizer_config.json``, ``special_tokens_map.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / SPM_FILE).write_bytes(self._spm_bytes)
+        write_entity_vocab(self.entity_vocab, path / "entity_vocab.json")
+        (path / "added_tokens.json").write_text(json.dumps({"<ent>": self.entity_token_1_id, "<ent2>": self.entity_token_2_id}) + "\n")
+        names = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>"}
+        mask = {"content": "<mask>", "lstrip": True, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"}
+        config = {
+            "tokenizer_class": "MLukeTokenizer",
+            **names,
+            "mask_token": mask,
+            "entity_token_1": "<ent>",
+            "entity_token_2": "<ent2>",
+            "additional_special_tokens": ["<ent>", "<ent2>"],
+            **{f"entity_{k}_token": v for k, v in self.entity_special_tokens.items()},
+            "task": self.task,
+            "max_entity_length": self._max_entity_length,
+            "max_mention_length": self.max_mention_length,
+            "model_max_length": self.model_max_length,
+        }
+        (path / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        special = {**names, "mask_token": mask, "additional_special_tokens": ["<ent>", "<ent2>"]}
+        (path / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
+
+    # ----------------------------------------------------------------------------- words
+    bos_token_id = cls_token_id = WORD_SPECIALS["<s>"]
+    eos_token_id = sep_token_id = WORD_SPECIALS["</s>"]
+    pad_token_id = WORD_SPECIALS["<pad>"]
+    unk_token_id = WORD_SPECIALS["<unk>"]
+
+    @property
+    def vocab_size(self) -> int:
+        """Pieces + specials + ``<mask>`` (transformers' ``vocab_size``; ``len()`` adds ``<ent>``/``<ent2>``)."""
+        return self.sp_model.get_piece_size() + FAIRSEQ_OFFSET + 1
+
+    def __len__(self) -> int:
+        return max(self.vocab_size, max(self.added_tokens.values()) + 1)
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        return sorted(set(self.added_tokens.values()))
+
+    def _units(self, text: str) -> list:
+        """``text`` split at the added tokens (``<s>``, ``<mask>``, ``<ent>``, ...), which become ids;
+        ``<mask>`` also takes the spaces before it (transformers' ``lstrip``)."""
+        if "<" not in text:
+            return [text] if text else []
+        parts = self._added_split.split(text)
+        for i in range(1, len(parts), 2):
+            if parts[i] == "<mask>" and parts[i - 1]:
+                parts[i - 1] = parts[i - 1].rstrip()
+        return [self.added_tokens[p] if i % 2 else p for i, p in enumerate(parts) if p]
+
+    def _piece_ids(self, spm_ids: list[int]) -> list[int]:
+        unk = self.unk_token_id
+        return [i + FAIRSEQ_OFFSET if i else unk for i in spm_ids]
+
+    def _encode_units(self, sequences: list[_Sequence]) -> None:
+        """Fill ``ids`` (and ``token_spans``) of every sequence with one sentencepiece call."""
+        strings = [u for s in sequences for u in s.units if isinstance(u, str)]
+        encoded = iter(self.sp_model.encode(strings) if strings else [])
+        for sequence in sequences:
+            ids, starts = [], []
+            for unit in sequence.units:
+                starts.append(len(ids))
+                if isinstance(unit, str):
+                    ids.extend(self._piece_ids(next(encoded)))
+                else:
+                    ids.append(unit)
+            starts.append(len(ids))
+            sequence.ids = ids
+            if sequence.unit_spans is not None:
+                sequence.token_spans = [(starts[a], starts[b]) for a, b in sequence.unit_spans]
+                for (start, end), span in zip(sequence.token_spans, sequence.char_spans):
+                    if start == end:
+                        raise ValueError(f"{sequence.where}: entity span {span} covers no token (only spaces)")
+
+    def tokenize(self, text: str) -> list[str]:
+        """Pieces of ``text`` (added tokens whole), as transformers' ``tokenize``."""
+        out = []
+        for unit in self._units(text):
+            out.extend(self.sp_model.encode(unit, out_type=str) if isinstance(unit, str) else [self._added_by_id[unit]])
+        return out
+
+    def convert_tokens_to_ids(self, tokens: str | Sequence[str]) -> int | list[int]:
+        def one(token: str) -> int:
+            if token in self.added_tokens:
+                return self.added_tokens[token]
+            spm_id = self.sp_model.piece_to_id(token)
+            return spm_id + FAIRSEQ_OFFSET if spm_id else self.unk_token_id
+
+        return one(tokens) if isinstance(tokens, str) else [one(t) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
+        pieces = self.sp_model.get_piece_size()
+
+        def one(i: int) -> str:
+            i = int(i)
+            if i in self._added_by_id:
+                return self._added_by_id[i]
+            if not FAIRSEQ_OFFSET <= i - FAIRSEQ_OFFSET < pieces:
+                raise ValueError(f"token id {i} is outside this vocabulary (0..{len(self) - 1})")
+            return self.sp_model.id_to_piece(i - FAIRSEQ_OFFSET)
+
+        if isinstance(ids, int) or (hasattr(ids, "ndim") and ids.ndim == 0):
+            return one(ids)
+        special = set(self.all_special_ids) if skip_special_tokens else set()
+        return [one(i) for i in ids if int(i) not in special]
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
+        """Text of ``ids`` as transformers 4.x decodes it: pieces joined with ``▁`` as spaces;
+        ``<ent>``/``<ent2>`` (added after the vocabulary) set apart by spaces."""
+        parts, run = [], []
+        for token in self.convert_ids_to_tokens(list(ids), skip_special_tokens=skip_special_tokens):
+            if token in ("<ent>", "<ent2>") and self.added_tokens[token] >= self.vocab_size:
+                if run:
+                    text = "".join(run).replace("\u2581", " ").strip()
+                    if text:
+                        parts.append(text)
+                    run = []
+                parts.append(token)
+            else:
+                run.append(token)
+        if run:
+            parts.append("".join(run).replace("\u2581", " ").strip())
+        return " ".join(parts)
+
+    def build_inputs_with_special_tokens(self, ids_0: list[int], ids_1: list[int] | None = None) -> list[int]:
+        """``<s> A </s>`` or ``<s> A </s></s> B </s>``."""
+        if ids_1 is None:
+            return [self.cls_token_id, *ids_0, self.sep_token_id]
+        return [self.cls_token_id, *ids_0, self.sep_token_id, self.sep_token_id, *ids_1, self.sep_token_id]
+
+    # -------------------------------------------------------------------------- entities
+    @staticmethod
+    def _check_task(task: str | None) -> None:
+        if task is not None and task not in TASKS:
+            raise ValueError(f"unknown task {task!r}: choose None or one of {TASKS}")
+
+    def max_entity_length_for(self, task: str | None) -> int:
+        return {"entity_classification": 1, "entity_pair_classification": 2}.get(task, self._max_entity_length)
+
+    @property
+    def max_entity_length(self) -> int:
+        return self.max_entity_length_for(self.task)
+
+    def entity_id(self, name: str, language: str | None = None) -> int:
+        """Id of an entity name (``"en:Tokyo"``, or ``"Tokyo"`` with ``language="en"``); ``[UNK]``'s
+        id when the vocabulary lacks it."""
+        if name in self.entity_vocab:
+            return self.entity_vocab[name]
+        if language is not None:
+            return self.entity_vocab.get(f"{language}:{name}", self.entity_unk_token_id)
+        return self.entity_unk_token_id
+
+    def _plan(self, text: str, spans, entities, where: str, language: str | None, default_entity: int | None = None) -> _Sequence:
+        """Cut ``text`` at the span boundaries (transformers' rule: a space before a boundary
+        belongs to the following piece) and look the entities up."""
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: text must be a string, got {type(text).__name__}")
+        if spans is None:
+            if entities is not None:
+                raise ValueError(f"{where}: entities were given without entity_spans")
+            return _Sequence(self._units(text), None, None)
+        spans = [self._check_span(span, text, where) for span in spans]
+        if entities is not None:
+            if isinstance(entities, str) or len(entities) != len(spans):
+                raise ValueError(f"{where}: entities and entity_spans must be lists of the same length, got {_count(entities)} entities and {len(spans)} spans")
+            entity_ids = [self.entity_id(name, language) for name in entities]
+        else:
+            entity_ids = [self.entity_mask_token_id if default_entity is None else default_entity] * len(spans)
+        units: list = []
+        unit_at: dict[int, int] = {}
+        cursor = 0
+        for position in sorted({p for span in spans for p in span}):
+            cut = position - 1 if position > 0 and text[position - 1] == " " else position
+            if cut != cursor:
+                units.extend(self._units(text[cursor:cut]))
+                cursor = cut
+            unit_at[position] = len(units)
+        units.extend(self._units(text[cursor:]))
+        return _Sequence(units, [(unit_at[s], unit_at[e]) for s, e in spans], entity_ids, where, spans)
+
+    @staticmethod
+    def _check_span(span, text: str, where: str) -> tuple[int, int]:
+        try:
+            start, end = (int(x) for x in span)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: an entity span must be a (start, end) pair of character offsets, got {span!r}") from None
+        if not 0 <= start < end <= len(text):
+            raise ValueError(f"{where}: entity span {(start, end)} is outside the text (length {len(text)}) or empty: need 0 <= start < end <= length")
+        return start, end
+
+    def _mark_mentions(self, sequence: _Sequence, task: str, where: str) -> None:
+        """Insert ``<ent>`` (``<ent2>`` for the pair task's second entity) around the mentions."""
+        spans = sequence.token_spans
+        ids = sequence.ids
+        if task == "entity_classification":
+            (start, end), marker = spans[0], self.entity_token_1_id
+            sequence.ids = ids[:start] + [marker] + ids[start:end] + [marker] + ids[end:]
+            sequence.token_spans = [(start, end + 2)]
+            return
+        (head_start, head_end), (tail_start, tail_end) = spans
+        if max(head_start, tail_start) < min(head_end, tail_end):
+            raise ValueError(f"{where}: the two entity spans overlap; entity_pair_classification needs separate mentions")
+        # Markers go in from the right so that earlier positions stay valid.
+        order = [((head_start, head_end), self.entity_token_1_id), ((tail_start, tail_end), self.entity_token_2_id)]
+        for (start, end), marker in sorted(order, key=lambda item: item[0][0], reverse=True):
+            ids = ids[:start] + [marker] + ids[start:end] + [marker] + ids[end:]
+        if head_start < tail_start:
+            sequence.token_spans = [(head_start, head_end + 2), (tail_start + 2, tail_end + 4)]
+        else:
+            sequence.token_spans = [(head_start + 2, head_end + 4), (tail_start, tail_end + 2)]
+        sequence.ids = ids
+
+    # ----------------------------------------------------------------------------- calls
+    def __call__(
+        self,
+        text: str | Sequence[str],
+        text_pair: str | Sequence[str] | None = None,
+        entity_spans=None,
+        entity_spans_pair=None,
+        entities=None,
+        entities_pair=None,
+        *,
+        task: str | None = _OWN_TASK,
+        entity_language: str | None = None,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        max_entity_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        return_token_type_ids: bool | None = None,
+        return_attention_mask: bool | None = None,
+        return_special_tokens_mask: bool = False,
+    ) -> dict[str, Any]:
+        """Encode one text (or pair) or a batch, with transformers' keyword names and outputs.
+
+        Single: ``text`` a string, ``entity_spans`` a list of ``(start, end)``, ``entities`` a list
+        of names. Batch: lists of those, one per row.
+        ``task``: the tokenizer's task unless given (``None`` for plain encoding).
+        ``entities``: names such as ``"en:Tokyo"``; a plain title is looked up under
+        ``entity_language`` when given; unknown names become ``[UNK]``; without ``entities`` every
+        mention is ``[MASK]``.
+        ``padding``: ``True``/``"longest"`` pads words and entities to the longest row, each on its
+        own; ``"max_length"`` to ``max_length`` / ``max_entity_length``.
+        ``truncation``: ``True``/``"longest_first"``, ``"only_first"``, ``"only_second"``; entities
+        whose mention is cut off are dropped, then entities beyond ``max_entity_length``.
+        Returns a dict: ``input_ids``, ``attention_mask`` and, with entities, ``entity_ids``,
+        ``entity_position_ids`` (rows of ``max_mention_length``, -1 padded),
+        ``entity_attention_mask`` (+ ``entity_start_positions``/``entity_end_positions``, inclusive,
+        for ``entity_span_classification``); lists, or arrays with a batch axis for
+        ``return_tensors="np"|"jax"``.
+        """
+        task = self.task if task is _OWN_TASK else task
+        self._check_task(task)
+        batched = not isinstance(text, str)
+        if batched:
+            if not isinstance(text, (list, tuple)) or not all(isinstance(t, str) for t in text):
+                raise ValueError("text must be a string or a list of strings")
+            rows = len(text)
+
+            def column(values, name):
+                if values is None:
+                    return [None] * rows
+                if len(values) != rows:
+                    raise ValueError(f"{name} has {len(values)} rows but text has {rows}")
+                return list(values)
+
+            args = zip(text, column(text_pair, "text_pair"), column(entity_spans, "entity_spans"), column(entity_spans_pair, "entity_spans_pair"), column(entities, "entities"), column(entities_pair, "entities_pair"))
+        else:
+            if text_pair is not None and not isinstance(text_pair, str):
+                raise ValueError("text is a single string, so text_pair must be one too")
+            args = [(text, text_pair, entity_spans, entity_spans_pair, entities, entities_pair)]
+        plans = [self._plan_row(i, *row, task=task, language=entity_language) for i, row in enumerate(args)]
+        self._encode_units([s for pair in plans for s in pair if s is not None])
+        for i, (first, _) in enumerate(plans):
+            if task in ("entity_classification", "entity_pair_classification"):
+                self._mark_mentions(first, task, f"row {i}")
+
+        padding_kind = padding_strategy(padding)
+        strategy = truncation_strategy(truncation, max_length, padding)
+        if max_length is None and (strategy != "do_not_truncate" or padding_kind == "max_length"):
+            max_length = self.model_max_length
+        if max_entity_length is None:
+            max_entity_length = self.max_entity_length_for(task)
+        if return_token_type_ids and not add_special_tokens:
+            raise ValueError("token_type_ids need add_special_tokens=True (as in transformers)")
+        with_entities = any(s is not None and s.entity_ids is not None for pair in plans for s in pair)
+        encoded = [
+            self._prepare(first, second, with_entities, task, add_special_tokens, strategy, max_length, max_entity_length, bool(return_token_type_ids), return_special_tokens_mask)
+            for first, second in plans
+        ]
+        outputs = {key: [row[key] for row in encoded] for key in encoded[0]} if encoded else {"input_ids": []}
+        for row in outputs["input_ids"]:
+            if len(row) > self.model_max_length:
+                logger.warning("a sequence of %d tokens is longer than this model's %d: truncate it (truncation=True) before running the model", len(row), self.model_max_length)
+                break
+        self._pad(outputs, padding_kind, max_length, max_entity_length, pad_to_multiple_of, padding_side or self.padding_side, return_attention_mask is not False)
+        outputs = to_arrays(outputs, return_tensors)
+        if not batched and return_tensors is None:
+            outputs = {k: v[0] for k, v in outputs.items()}
+        return outputs
+
+    def _plan_row(self, index, text, text_pair, spans, spans_pair, entities, entities_pair, *, task, language):
+        where = f"row {index}"
+        if task is None:
+            first = self._plan(text, spans, entities, where, language)
+            second = None if text_pair is None else self._plan(text_pair, spans_pair, entities_pair, where + " (text_pair)", language)
+            return first, second
+        if text_pair is not None or spans_pair is not None:
+            raise ValueError(f"task {task!r} takes a single text: text_pair / entity_spans_pair are not used by it (transformers ignores them silently)")
+        if entities is not None or entities_pair is not None:
+            raise ValueError(f"task {task!r} sets the entities itself ([MASK], [MASK2]): do not pass entities")
+        count = {"entity_classification": "exactly one", "entity_pair_classification": "exactly two"}.get(task, "at least one")
+        wanted = {"entity_classification": (1,), "entity_pair_classification": (2,)}.get(task)
+        if spans is None or isinstance(spans, str) or (wanted and len(spans) not in wanted) or len(spans) == 0:
+            raise ValueError(f"{where}: task {task!r} needs {count} entity span(s), got {_count(spans)}")
+        first = self._plan(text, spans, None, where, language)
+        if task == "entity_pair_classification":
+            first.entity_ids = [self.entity_mask_token_id, self.entity_mask2_token_id]
+        return first, None
+
+    def _prepare(self, first: _Sequence, second: _Sequence | None, with_entities, task, add_special_tokens, strategy, max_length, max_entity_length, token_types, special_mask) -> dict[str, list]:
+        """One row: truncate, add the special tokens, keep the entities whose mentions survive."""
+        ids, pair_ids = first.ids, None if second is None else second.ids
+        specials = (2 if pair_ids is None else 4) if add_special_tokens else 0
+        total = len(ids) + len(pair_ids or []) + specials
+        if strategy != "do_not_truncate" and max_length and total > max_length:
+            ids, pair_ids = truncate_pair(ids, pair_ids, total - max_length, strategy)
+        if add_special_tokens:
+            sequence = self.build_inputs_with_special_tokens(ids, pair_ids)
+            offset, pair_offset = 1, len(ids) + 3
+        else:
+            sequence = ids + (pair_ids or [])
+            offset, pair_offset = 0, len(ids)
+        row: dict[str, list] = {"input_ids": sequence}
+        if token_types:
+            row["token_type_ids"] = [0] * len(sequence)
+        if special_mask:
+            row["special_tokens_mask"] = ([1] + [0] * len(ids) + [1] + ([] if pair_ids is None else [1] + [0] * len(pair_ids) + [1])) if add_special_tokens else [0] * len(sequence)
+        if not with_entities:
+            return row
+
+        def surviving(seq: _Sequence | None, kept_ids: list[int] | None):
+            """Entities whose mention ends inside the (truncated) text; None without entities."""
+            if seq is None or seq.entity_ids is None:
+                return None, None
+            kept = [(e, span) for e, span in zip(seq.entity_ids, seq.token_spans) if span[1] <= len(kept_ids)]
+            return [e for e, _ in kept], [span for _, span in kept]
+
+        entity_ids, spans = surviving(first, ids)
+        if entity_ids is None:  # entities only in text_pair (transformers drops them all)
+            entity_ids, spans = [], []
+        pair_entity_ids, pair_spans = surviving(second, pair_ids)
+        dropped = len(first.entity_ids or []) + len((second.entity_ids if second else None) or []) - len(entity_ids) - len(pair_entity_ids or [])
+        if dropped:
+            logger.warning("%d entities are dropped: truncation cut their mentions", dropped)
+        total_entities = len(entity_ids) + len(pair_entity_ids or [])
+        if strategy != "do_not_truncate" and total_entities > max_entity_length:
+            entity_ids, pair_entity_ids = truncate_pair(entity_ids, pair_entity_ids, total_entities - max_entity_length, strategy, "entities")
+            spans = spans[: len(entity_ids)]
+            pair_spans = None if pair_spans is None else pair_spans[: len(pair_entity_ids)]
+        row["entity_ids"] = entity_ids + (pair_entity_ids or [])
+        positions, starts, ends = [], [], []
+        width = self.max_mention_length
+        for token_spans, shift in ((spans, offset), (pair_spans or [], pair_offset)):
+            for start, end in token_spans:
+                start, end = start + shift, end + shift
+                mention = list(range(start, end))[:width]
+                positions.append(mention + [-1] * (width - len(mention)))
+                starts.append(start)
+                ends.append(end - 1)
+        row["entity_position_ids"] = positions
+        if task == "entity_span_classification":
+            row["entity_start_positions"] = starts
+            row["entity_end_positions"] = ends
+        if token_types:
+            row["entity_token_type_ids"] = [0] * len(row["entity_ids"])
+        return row
+
+    def _pad(self, outputs: dict[str, list], kind: str, max_length, max_entity_length, multiple, side: str, attention: bool) -> None:
+        """Attention masks, then padding in place: words and entities each to their own length."""
+        has_entities = "entity_ids" in outputs
+        if attention:
+            outputs["attention_mask"] = [[1] * len(r) for r in outputs["input_ids"]]
+            if has_entities:
+                outputs["entity_attention_mask"] = [[1] * len(r) for r in outputs["entity_ids"]]
+        if kind == "do_not_pad" or not outputs["input_ids"]:
+            return
+        if side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {side!r}")
+        if kind == "longest":
+            max_length = max(len(r) for r in outputs["input_ids"])
+            max_entity_length = max(len(r) for r in outputs["entity_ids"]) if has_entities else 0
+        max_length = round_up(max_length, multiple)
+        max_entity_length = round_up(max_entity_length, multiple)
+        fills = {
+            "input_ids": (self.pad_token_id, max_length),
+            "attention_mask": (0, max_length),
+            "token_type_ids": (0, max_length),
+            "special_tokens_mask": (1, max_length),
+            "entity_ids": (self.entity_pad_token_id, max_entity_length),
+            "entity_attention_mask": (0, max_entity_length),
+            "entity_token_type_ids": (0, max_entity_length),
+            "entity_position_ids": ([-1] * self.max_mention_length, max_entity_length),
+            "entity_start_positions": (0, max_entity_length),
+            "entity_end_positions": (0, max_entity_length),
+        }
+        for key, rows in outputs.items():
+            fill, width = fills[key]
+            padded = []
+            for row in rows:
+                extra = [fill] * max(width - len(row), 0)
+                padded.append(row + extra if side == "right" else extra + row)
+            outputs[key] = padded
+
+
+def _count(values) -> str:
+    return "none" if values is None else str(len(values)) if not isinstance(values, str) else "a string"

@@ -1,0 +1,148 @@
+"""A generated multilingual corpus with entity mentions, and small tokenizer files learned from it.
+
+Used where no real vocabulary can be downloaded: the demo, the tokenizer tests and the tokenizer
+benchmark. The text mixes Latin (with accents), Cyrillic, Greek, Chinese, Japanese, emoji, digits,
+full-width characters, repeated spaces and punctuation, so that normalisation and unknown
+characters are exercised. Everything is deterministic given the seed.
+"""
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+# (language, entity titles, filler words). Titles are what mentions look like in the text.
+_LANGUAGES = {
+    "en": (["Tokyo", "New York", "Marie Curie", "Mount Everest", "the Beatles"], "the of and in was city river famous old new is a on with".split()),
+    "de": (["München", "Köln", "Goethe", "Bodensee"], "der die das und ist eine Stadt über schön groß".split()),
+    "fr": (["Paris", "Élysée", "Côte d'Azur"], "le la et est une ville près très été où".split()),
+    "ru": (["Москва", "Пушкин", "Байкал"], "и в на это город река был очень".split()),
+    "el": (["Αθήνα", "Όλυμπος"], "και η το είναι πόλη στο".split()),
+    "zh": (["北京", "长江"], "的 是 在 城市 很 大".split()),
+    "ja": (["東京", "富士山", "フジテレビジョン"], "は の に です 日本 とても".split()),
+}
+_EXTRAS = ["2020", "３月", "ＴＯＫＹＯ", "１２３", "😀", "🎉", "«quoted»", "(note)", "e-mail", "x²", "ﬁne", "Ⅻ", "…", "!!", "?", "—"]
+LITE_ENTITY_VOCAB = {"[MASK]": 0, "[UNK]": 1, "[PAD]": 2, "[MASK2]": 3}  # mluke-base-lite's
+_SEPARATORS = [" "] * 12 + ["  ", "   ", " , ", ". ", "; "]
+
+
+@dataclass
+class Sentence:
+    """A text with entity mentions: ``spans[i]`` = character offsets ``(start, end)`` of the mention
+    of ``entities[i]`` (``"lang:title"``)."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    entities: list[str]
+    language: str
+
+
+def entity_names() -> list[str]:
+    """Every entity of the corpus as ``"lang:title"``."""
+    return [f"{lang}:{title}" for lang, (titles, _) in _LANGUAGES.items() for title in titles]
+
+
+def multilingual_sentences(count: int, seed: int = 0, max_entities: int = 3) -> list[Sentence]:
+    """``count`` sentences of 4-25 words, each with 0-``max_entities`` non-overlapping mentions."""
+    rng = random.Random(seed)
+    languages = sorted(_LANGUAGES)
+    out = []
+    for _ in range(count):
+        language = rng.choice(languages)
+        titles, words = _LANGUAGES[language]
+        pieces = []
+        mention_slots = set(rng.sample(range(12), rng.randint(0, max_entities)))
+        for i in range(rng.randint(4, 25)):
+            if i in mention_slots:
+                other = rng.random() < 0.15  # a mention in another language's script
+                lang = rng.choice(languages) if other else language
+                pieces.append((rng.choice(_LANGUAGES[lang][0]), lang))
+            elif rng.random() < 0.12:
+                pieces.append((rng.choice(_EXTRAS), None))
+            else:
+                word = rng.choice(words)
+                pieces.append((word.capitalize() if rng.random() < 0.1 else word, None))
+        text, spans, entities = "", [], []
+        for j, (piece, lang) in enumerate(pieces):
+            if j:
+                text += rng.choice(_SEPARATORS)
+            if lang is not None:
+                spans.append((len(text), len(text) + len(piece)))
+                entities.append(f"{lang}:{piece}")
+            text += piece
+        out.append(Sentence(text + rng.choice(["", ".", "!", " ?", "。"]), spans, entities, language))
+    return out
+
+
+def train_sentencepiece(directory: str | Path, sentences: list[str], vocab_size: int = 400) -> Path:
+    """Learn a unigram sentencepiece model laid out as XLM-R's (``<unk>``=0, ``<s>``=1, ``</s>``=2,
+    ``nmt_nfkc`` normaliser); rare characters stay unknown. Returns ``sentencepiece.bpe.model``."""
+    import io
+
+    import sentencepiece as spm
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        normalization_rule_name="nmt_nfkc",
+        character_coverage=0.995,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        hard_vocab_limit=False,
+        num_threads=1,
+        minloglevel=2,
+    )
+    path = directory / "sentencepiece.bpe.model"
+    path.write_bytes(model.getvalue())
+    return path
+
+
+def write_toy_mluke_tokenizer(directory: str | Path, sentences: int = 2000, vocab_size: int = 400, seed: int = 0, lite: bool = False) -> Path:
+    """A complete mLUKE tokenizer directory in the hub layout (no ``tokenizer.json``).
+
+    ``lite=True`` writes the -lite entity vocabulary (the four special entities only); otherwise
+    every corpus entity gets an id after ``[PAD]``, ``[UNK]``, ``[MASK]``, and ``[MASK2]`` comes last
+    (as transformers' mLUKE converter numbers them).
+    """
+    directory = Path(directory)
+    corpus = multilingual_sentences(sentences, seed=seed)
+    pieces = train_sentencepiece(directory, [s.text for s in corpus], vocab_size)
+    import sentencepiece as spm
+
+    size = spm.SentencePieceProcessor(model_file=str(pieces)).get_piece_size()
+    if lite:
+        entity_vocab = dict(LITE_ENTITY_VOCAB)
+    else:
+        names = ["[PAD]", "[UNK]", "[MASK]"] + entity_names() + ["[MASK2]"]
+        entity_vocab = {name: i for i, name in enumerate(names)}
+    (directory / "entity_vocab.json").write_text(json.dumps(entity_vocab, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (directory / "added_tokens.json").write_text(json.dumps({"<ent>": size + 2, "<ent2>": size + 3}) + "\n")
+    config = {
+        "tokenizer_class": "MLukeTokenizer",
+        "model_max_length": 512,
+        "max_entity_length": 32,
+        "max_mention_length": 30,
+        "task": None,
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "mask_token": {"content": "<mask>", "lstrip": True, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"},
+        "entity_token_1": {"content": "<ent>", "lstrip": False, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"},
+        "entity_token_2": {"content": "<ent2>", "lstrip": False, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"},
+        "entity_unk_token": "[UNK]",
+        "entity_pad_token": "[PAD]",
+        "entity_mask_token": "[MASK]",
+        "entity_mask2_token": "[MASK2]",
+    }
+    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return directory
