@@ -84,6 +84,11 @@ def param_init(init: Callable, *names: str | None) -> Callable:
     return nnx.with_partitioning(init, tuple(names))
 
 
+def logical_axes(model) -> dict[str, tuple[str | None, ...]]:
+    """``{"dotted.param.path": logical axis names}`` of a model's parameters (abstract or real)."""
+    return {".".join(map(str, path)): tuple(var.get_metadata().get("out_sharding") or ()) for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+
+
 def partition_specs(state) -> object:
     """``PartitionSpec`` tree of a model state under the active (or default) rules."""
     if flax_spmd.get_logical_axis_rules():
