@@ -235,45 +235,6 @@ def save_original_xlm(model, path: Path, *, objective: str = "mlm", module_prefi
     return path
 
 
-def learn_bpe(corpus: list[str], num_merges: int, special_tokens: list[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """A tiny XLM-style BPE (``</w>`` word ends) learned from lowercased ``corpus``: vocab and merges."""
-    import collections
-
-    words = collections.Counter()
-    for line in corpus:
-        for w in line.lower().split():
-            words[tuple(w[:-1]) + (w[-1] + "</w>",)] += 1
-    merges = []
-    for _ in range(num_merges):
-        pairs = collections.Counter()
-        for w, c in words.items():
-            for p in zip(w, w[1:]):
-                pairs[p] += c
-        if not pairs:
-            break
-        best = max(pairs, key=lambda p: (pairs[p], p))
-        merges.append(best)
-        merged = collections.Counter()
-        for w, c in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i < len(w) - 1 and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            merged[tuple(out)] += c
-        words = merged
-    vocab = {t: i for i, t in enumerate(special_tokens)}
-    for c in sorted({c for line in corpus for c in line.lower() if not c.isspace()}):
-        for t in (c, c + "</w>"):
-            vocab.setdefault(t, len(vocab))
-    for a, b in merges:
-        vocab.setdefault(a + b, len(vocab))
-    return vocab, merges
-
-
 def save_hf(model, directory: Path, fmt: str = "save_pretrained", drop: tuple[str, ...] = (), config_changes: dict | None = None) -> Path:
     """Write ``model`` to ``directory``.
 

@@ -1,6 +1,8 @@
 """What both tokenizers share: finding their files, transformers' truncation and padding
 strategies, and turning lists into arrays."""
 
+import functools
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,26 @@ import numpy as np
 
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
+
+
+def without_garbage_collection(method):
+    """Run ``method`` with Python's cyclic garbage collector paused.
+
+    A batch call allocates a few lists per token and no reference cycles; the collector's repeated
+    scans of those young objects took 2/3 of the time of a 10k-sentence call.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapper
 
 
 def tokenizer_directory(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:

@@ -17,13 +17,14 @@ Batches are tokenized in one call to sentencepiece, which spreads the work over 
 
 import json
 import logging
+import operator
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from mluke_jax.tokenizers.common import padding_strategy, round_up, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
+from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, round_up, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
 from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
 
 logger = logging.getLogger(__name__)
@@ -214,29 +215,35 @@ class MLukeTokenizer:
                 parts[i - 1] = parts[i - 1].rstrip()
         return [self.added_tokens[p] if i % 2 else p for i, p in enumerate(parts) if p]
 
-    def _piece_ids(self, spm_ids: list[int]) -> list[int]:
-        unk = self.unk_token_id
-        return [i + FAIRSEQ_OFFSET if i else unk for i in spm_ids]
-
     def _encode_units(self, sequences: list[_Sequence]) -> None:
-        """Fill ``ids`` (and ``token_spans``) of every sequence with one sentencepiece call."""
-        strings = [u for s in sequences for u in s.units if isinstance(u, str)]
+        """Fill ``ids`` (and ``token_spans``) of every sequence with one sentencepiece call
+        (sentencepiece spreads a list over all cores)."""
+        strings = [u for s in sequences for u in s.units if u.__class__ is str]
         encoded = iter(self.sp_model.encode(strings) if strings else [])
+        unk = self.unk_token_id
         for sequence in sequences:
-            ids, starts = [], []
+            ids: list[int] = []
+            if sequence.unit_spans is None:
+                for unit in sequence.units:
+                    if unit.__class__ is str:
+                        ids += [i + FAIRSEQ_OFFSET if i else unk for i in next(encoded)]
+                    else:
+                        ids.append(unit)
+                sequence.ids = ids
+                continue
+            starts = []
             for unit in sequence.units:
                 starts.append(len(ids))
-                if isinstance(unit, str):
-                    ids.extend(self._piece_ids(next(encoded)))
+                if unit.__class__ is str:
+                    ids += [i + FAIRSEQ_OFFSET if i else unk for i in next(encoded)]
                 else:
                     ids.append(unit)
             starts.append(len(ids))
             sequence.ids = ids
-            if sequence.unit_spans is not None:
-                sequence.token_spans = [(starts[a], starts[b]) for a, b in sequence.unit_spans]
-                for (start, end), span in zip(sequence.token_spans, sequence.char_spans):
-                    if start == end:
-                        raise ValueError(f"{sequence.where}: entity span {span} covers no token (only spaces)")
+            sequence.token_spans = [(starts[a], starts[b]) for a, b in sequence.unit_spans]
+            for (start, end), span in zip(sequence.token_spans, sequence.char_spans):
+                if start == end:
+                    raise ValueError(f"{sequence.where}: entity span {span} covers no token (only spaces)")
 
     def tokenize(self, text: str) -> list[str]:
         """Pieces of ``text`` (added tokens whole), as transformers' ``tokenize``."""
@@ -347,7 +354,8 @@ class MLukeTokenizer:
     @staticmethod
     def _check_span(span, text: str, where: str) -> tuple[int, int]:
         try:
-            start, end = (int(x) for x in span)
+            start, end = span
+            start, end = operator.index(start), operator.index(end)
         except (TypeError, ValueError):
             raise ValueError(f"{where}: an entity span must be a (start, end) pair of character offsets, got {span!r}") from None
         if not 0 <= start < end <= len(text):
@@ -377,6 +385,7 @@ class MLukeTokenizer:
         sequence.ids = ids
 
     # ----------------------------------------------------------------------------- calls
+    @without_garbage_collection
     def __call__(
         self,
         text: str | Sequence[str],
@@ -512,6 +521,8 @@ class MLukeTokenizer:
             """Entities whose mention ends inside the (truncated) text; None without entities."""
             if seq is None or seq.entity_ids is None:
                 return None, None
+            if len(kept_ids) == len(seq.ids):  # nothing truncated
+                return seq.entity_ids, seq.token_spans
             kept = [(e, span) for e, span in zip(seq.entity_ids, seq.token_spans) if span[1] <= len(kept_ids)]
             return [e for e, _ in kept], [span for _, span in kept]
 
@@ -533,7 +544,7 @@ class MLukeTokenizer:
         for token_spans, shift in ((spans, offset), (pair_spans or [], pair_offset)):
             for start, end in token_spans:
                 start, end = start + shift, end + shift
-                mention = list(range(start, end))[:width]
+                mention = list(range(start, min(end, start + width)))
                 positions.append(mention + [-1] * (width - len(mention)))
                 starts.append(start)
                 ends.append(end - 1)

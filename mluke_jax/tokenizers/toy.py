@@ -6,6 +6,7 @@ full-width characters, repeated spaces and punctuation, so that normalisation an
 characters are exercised. Everything is deterministic given the seed.
 """
 
+import collections
 import json
 import random
 from dataclasses import dataclass
@@ -145,4 +146,58 @@ def write_toy_mluke_tokenizer(directory: str | Path, sentences: int = 2000, voca
         "entity_mask2_token": "[MASK2]",
     }
     (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return directory
+
+
+def learn_bpe(corpus: list[str], num_merges: int, special_tokens: list[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A small XLM-style BPE (``</w>`` word ends) learned from lowercased ``corpus``: vocab and merges."""
+
+    words = collections.Counter()
+    for line in corpus:
+        for w in line.lower().split():
+            words[tuple(w[:-1]) + (w[-1] + "</w>",)] += 1
+    merges = []
+    for _ in range(num_merges):
+        pairs = collections.Counter()
+        for w, c in words.items():
+            for p in zip(w, w[1:]):
+                pairs[p] += c
+        if not pairs:
+            break
+        best = max(pairs, key=lambda p: (pairs[p], p))
+        merges.append(best)
+        merged = collections.Counter()
+        for w, c in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i < len(w) - 1 and (w[i], w[i + 1]) == best:
+                    out.append(w[i] + w[i + 1])
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            merged[tuple(out)] += c
+        words = merged
+    vocab = {t: i for i, t in enumerate(special_tokens)}
+    for c in sorted({c for line in corpus for c in line.lower() if not c.isspace()}):
+        for t in (c, c + "</w>"):
+            vocab.setdefault(t, len(vocab))
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    return vocab, merges
+
+
+def write_toy_xlm_tokenizer(directory: str | Path, sentences: int = 2000, merges: int = 400, seed: int = 0) -> Path:
+    """An XLM tokenizer directory in transformers' layout (``vocab.json``, ``merges.txt``,
+    ``tokenizer_config.json`` with the corpus languages in ``lang2id``), lowercased as the en-de model."""
+    from mluke_jax.tokenizers.xlm import SPECIAL_TOKENS
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab, pairs = learn_bpe([s.text for s in multilingual_sentences(sentences, seed=seed)], merges, SPECIAL_TOKENS)
+    (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (directory / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in pairs), encoding="utf-8")
+    languages = sorted(_LANGUAGES)
+    config = {"do_lowercase_and_remove_accent": True, "lang2id": {lang: i for i, lang in enumerate(languages)}, "id2lang": {str(i): lang for i, lang in enumerate(languages)}}
+    (directory / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
     return directory

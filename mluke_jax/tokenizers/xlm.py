@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mluke_jax.tokenizers.common import padding_strategy, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
+from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
 
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
 _SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")")
@@ -42,6 +42,9 @@ def replace_unicode_punct(text: str) -> str:
 
 
 def remove_non_printing_char(text: str) -> str:
+    """Drop Unicode category C* (control, format, ...) characters."""
+    if text.isprintable():  # no C* character (isprintable is false for all of them)
+        return text
     return "".join(c for c in text if not unicodedata.category(c).startswith("C"))
 
 
@@ -56,8 +59,11 @@ def romanian_preprocessing(text: str) -> str:
 
 def lowercase_and_remove_accent(words: list[str]) -> list[str]:
     """XLM's ``tools/lowercase_and_remove_accent.py`` over a list of words."""
-    text = unicodedata.normalize("NFD", " ".join(words).lower())
-    return "".join(c for c in text if unicodedata.category(c) != "Mn").lower().split(" ")
+    text = " ".join(words).lower()
+    if not text.isascii():  # ASCII has no decomposition and no combining marks
+        text = unicodedata.normalize("NFD", text)
+        text = "".join(c for c in text if unicodedata.category(c) != "Mn").lower()
+    return text.split(" ")
 
 
 def read_merges(path: str | os.PathLike) -> list[tuple[str, str]]:
@@ -115,6 +121,7 @@ class XLMTokenizer:
         self.lang2id = dict(lang2id) if lang2id else None
         self.model_max_length = model_max_length
         self._cache: dict[str, list[str]] = {}
+        self._word_cache: dict[str, list[str]] = {}
         self._moses: dict[tuple[str, str], Any] = {}
         try:
             import sacremoses
@@ -179,7 +186,8 @@ class XLMTokenizer:
     def _moses_tool(self, kind: str, lang: str):
         key = (kind, lang)
         if key not in self._moses:
-            self._moses[key] = self._sm.MosesPunctNormalizer(lang=lang) if kind == "norm" else self._sm.MosesTokenizer(lang=lang)
+            normalizer, tokenizer = _moses_classes(self._sm)
+            self._moses[key] = normalizer(lang=lang) if kind == "norm" else tokenizer(lang=lang)
         return self._moses[key]
 
     def _normalise(self, text: str, lang: str) -> str:
@@ -246,13 +254,21 @@ class XLMTokenizer:
             if piece in SPECIAL_TOKENS:
                 tokens.append(piece)
                 continue
-            words = self._words(piece, rules)
-            if self.do_lowercase_and_remove_accent:
-                words = lowercase_and_remove_accent(words)
-            for word in words:
-                if word:
-                    tokens.extend(self.bpe(word))
+            for word in self._words(piece, rules):
+                tokens.extend(self._word_pieces(word))
         return tokens
+
+    def _word_pieces(self, word: str) -> list[str]:
+        """BPE pieces of one pre-tokenised word, after lowercasing and accent removal when the model
+        wants them (word by word, which is what the whole-text form amounts to); cached."""
+        pieces = self._word_cache.get(word)
+        if pieces is None:
+            plain = lowercase_and_remove_accent([word])[0] if self.do_lowercase_and_remove_accent else word
+            pieces = self.bpe(plain) if plain else []
+            if len(self._word_cache) > 500_000:
+                self._word_cache.clear()
+            self._word_cache[word] = pieces
+        return pieces
 
     def convert_tokens_to_ids(self, tokens: str | list[str]) -> int | list[int]:
         unk = self.encoder["<unk>"]
@@ -277,6 +293,7 @@ class XLMTokenizer:
         return bos + ids_0 + sep if ids_1 is None else bos + ids_0 + sep + ids_1 + sep
 
     # ----------------------------------------------------------------------------- batches
+    @without_garbage_collection
     def __call__(
         self,
         text: str | list[str],
@@ -356,3 +373,43 @@ class XLMTokenizer:
             langs = [lang_a] * len(ids_a) + [lang_b] * len(ids_b or [])
         return ids, types, langs
 
+
+_MOSES_CLASSES: tuple | None = None
+
+
+def _moses_classes(sacremoses) -> tuple[type, type]:
+    """sacremoses' normaliser and tokenizer with the same output, faster: patterns compiled once
+    (its normaliser looks each one up by string per call) and the character sets of
+    ``islower``/``isanyalpha`` built once (it rebuilds a set of thousands of characters per call)."""
+    global _MOSES_CLASSES
+    if _MOSES_CLASSES is not None:
+        return _MOSES_CLASSES
+
+    class MosesPunctNormalizer(sacremoses.MosesPunctNormalizer):
+        def __init__(self, lang: str):
+            super().__init__(lang=lang)
+            self._compiled = [(re.compile(pattern), replacement) for pattern, replacement in self.substitutions]
+
+        def normalize(self, text: str) -> str:
+            if self.pre_replace_unicode_punct:
+                text = self.replace_unicode_punct(text)
+            for pattern, replacement in self._compiled:
+                text = pattern.sub(replacement, text)
+            if self.post_remove_control_chars:
+                text = self.remove_control_chars(text)
+            return text.strip()
+
+    class MosesTokenizer(sacremoses.MosesTokenizer):
+        def __init__(self, lang: str):
+            super().__init__(lang=lang)
+            self._lower = frozenset(self.IsLower)
+            self._alpha = frozenset(self.IsAlpha)
+
+        def islower(self, text: str) -> bool:
+            return not set(text).difference(self._lower)
+
+        def isanyalpha(self, text: str) -> bool:
+            return bool(set(text).intersection(self._alpha))
+
+    _MOSES_CLASSES = (MosesPunctNormalizer, MosesTokenizer)
+    return _MOSES_CLASSES

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from helpers import learn_bpe
 from mluke_jax import XLMTokenizer
+from mluke_jax.tokenizers.toy import learn_bpe
 from mluke_jax.tokenizers.xlm import SPECIAL_TOKENS
 
 CORPUS = [
