@@ -77,3 +77,17 @@ def test_shared_ids_stay_shared():
     assert new == {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2, "en:Tokyo": 3, "ja:東京": 3, "en:Cologne": 4, "[MASK2]": 5}
     with pytest.raises(ValueError, match="choose the entities"):
         choose_entities(vocab)
+
+
+@pytest.mark.torch
+def test_readme_tokenizing_example_runs(converted):
+    """The README's "text with entities" example, on the test model: tokenizer output feeds the model."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### mLUKE: text with entities", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(block.replace('"mluke-jax-dir"', repr(str(converted))), scope)
+    texts, spans = scope["texts"], scope["spans"]
+    for text, row in zip(texts, spans):
+        assert [text[s:e] for s, e in row] in (["Tokyo", "Japan"], ["Marie Curie", "Warschau"])
+    assert scope["out"].entity_last_hidden_state.shape[:2] == (2, 2)
+    assert scope["batch"]["entity_ids"][0, 0] == scope["tok"].entity_vocab["en:Tokyo"]
