@@ -4,7 +4,7 @@ Gives transformers' ``XLMTokenizer`` ids when no language is given (transformers
 English Moses rules: its ``lang`` argument never reaches the tokenizer). With ``lang="de"`` the
 German rules really apply (and Sennrich's Romanian normalisation for ``ro``), and the output has
 ``langs`` ids from ``lang2id``. Needs ``sacremoses``; Chinese (``rjieba``) and Thai (``pythainlp``)
-segmenters are optional and asked for by name when missing. Japanese (KyTea) is not supported.
+segmenters and Japanese (KyTea) are optional and asked for by name when missing.
 """
 
 import json
@@ -122,6 +122,7 @@ class XLMTokenizer:
         self.model_max_length = model_max_length
         self._cache: dict[str, list[str]] = {}
         self._word_cache: dict[str, list[str]] = {}
+        self._ja_segmenter = None
         self._moses: dict[tuple[str, str], Any] = {}
         try:
             import sacremoses
@@ -210,11 +211,25 @@ class XLMTokenizer:
                 raise ImportError("Thai tokenisation needs pythainlp: pip install pythainlp") from None
             return word_tokenize(self._normalise(text, lang))
         if lang == "ja":
-            raise NotImplementedError("Japanese needs KyTea (as transformers' XLMTokenizer); pre-tokenise the text and join the words with spaces")
+            return list(self._kytea().getWS(self._normalise(text, lang)))
         text = self._normalise(text, lang)
         if lang == "ro":
             text = romanian_preprocessing(text)
         return self._moses_tool("tok", lang).tokenize(text, return_str=False, escape=False)
+
+    def _kytea(self):
+        """KyTea's word segmenter (``pip install kytea`` after installing KyTea), with its model at
+        ``$KYTEA_MODEL`` or transformers' default ``~/local/share/kytea/model.bin``."""
+        if self._ja_segmenter is None:
+            try:
+                import Mykytea
+            except ImportError:
+                raise ImportError("Japanese tokenisation needs KyTea and its Python wrapper: install KyTea (github.com/neubig/kytea), then pip install kytea") from None
+            model = os.environ.get("KYTEA_MODEL", os.path.expanduser("~/local/share/kytea/model.bin"))
+            if not os.path.isfile(model):
+                raise FileNotFoundError(f"KyTea model {model} not found: set KYTEA_MODEL to its model.bin")
+            self._ja_segmenter = Mykytea.Mykytea(f"-model {model}")
+        return self._ja_segmenter
 
     def bpe(self, word: str) -> list[str]:
         """Greedy lowest-rank merges; pieces inside a word plain, the last one ending ``</w>``."""

@@ -7,7 +7,7 @@ import pytest
 
 from mluke_jax import XLMTokenizer
 from mluke_jax.tokenizers.toy import learn_bpe
-from mluke_jax.tokenizers.xlm import SPECIAL_TOKENS
+from mluke_jax.tokenizers.xlm import SPECIAL_TOKENS, read_merges
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -124,3 +124,65 @@ def test_save_and_arrays(ours, tmp_path):
     assert np.asarray(arrays["attention_mask"]).sum(axis=1).tolist() == [len(ours(t)["input_ids"]) for t in TEXTS[:2]]
     with pytest.raises(ValueError, match="padding=True"):
         ours(TEXTS[:2], return_tensors="np")
+
+
+@pytest.mark.torch
+def test_chinese_thai_japanese_segmenters_are_used_as_transformers_does(files, ours, monkeypatch, tmp_path):
+    """The optional segmenters, replaced by stand-ins (character splitters): the same pipeline as
+    transformers' ``_tokenize(text, lang=...)``, and a clear error when one is missing."""
+    import sys
+    import types
+
+    transformers = pytest.importorskip("transformers")
+    reference = transformers.XLMTokenizer(str(files / "vocab.json"), str(files / "merges.txt"))
+    text = "東京，大阪。Tokyo ＴＯＫＹＯ!"
+
+    def without_languages():  # the fixture's lang2id has no zh/th/ja
+        return XLMTokenizer(json.loads((files / "vocab.json").read_text()), read_merges(files / "merges.txt"))
+
+    for module, lang in (("rjieba", "zh"), ("pythainlp", "th"), ("Mykytea", "ja")):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+        monkeypatch.setitem(sys.modules, module, None)  # import fails
+        with pytest.raises(ImportError, match="rjieba" if lang == "zh" else "pythainlp" if lang == "th" else "KyTea"):
+            without_languages().tokenize(text, lang=lang)
+    split = lambda s: [c for c in s if not c.isspace()]  # noqa: E731
+    monkeypatch.setitem(sys.modules, "rjieba", types.SimpleNamespace(cut=split))
+    thai = types.ModuleType("pythainlp")
+    thai.word_tokenize = split
+    thai.tokenize = types.SimpleNamespace(word_tokenize=split)
+    monkeypatch.setitem(sys.modules, "pythainlp", thai)
+    monkeypatch.setitem(sys.modules, "pythainlp.tokenize", thai.tokenize)
+    monkeypatch.setitem(sys.modules, "Mykytea", types.SimpleNamespace(Mykytea=lambda options: types.SimpleNamespace(getWS=split)))
+    (tmp_path / "model.bin").write_bytes(b"")
+    monkeypatch.setenv("KYTEA_MODEL", str(tmp_path / "model.bin"))
+    fresh = without_languages()
+    for lang in ("zh", "th", "ja"):
+        assert fresh.tokenize(text, lang=lang) == reference._tokenize(text, lang=lang), lang
+
+
+@pytest.mark.torch
+def test_generated_multilingual_corpus_and_every_language(tmp_path):
+    """Several hundred generated sentences (seven scripts, accents, emoji, full-width, repeated
+    spaces): transformers' ids without a language; with ``lang=`` for each language the same words
+    as transformers' own language pipeline (its private ``_tokenize(text, lang=...)``, which its
+    public calls never reach)."""
+    from mluke_jax.tokenizers.toy import multilingual_sentences, write_toy_xlm_tokenizer
+
+    transformers = pytest.importorskip("transformers")
+    directory = write_toy_xlm_tokenizer(tmp_path / "xlm", sentences=600, merges=300)
+    ours = XLMTokenizer.from_pretrained(directory)
+    reference = transformers.XLMTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"))
+    corpus = multilingual_sentences(400, seed=3)
+    texts = [s.text for s in corpus]
+    assert ours(texts)["input_ids"] == reference(texts)["input_ids"]
+    pairs = dict(text=texts[:100], text_pair=texts[100:200], truncation=True, max_length=24, padding=True)
+    assert ours(**pairs)["input_ids"] == reference(**pairs)["input_ids"]
+    checked = set()
+    for sentence in corpus:
+        if sentence.language in ("zh", "ja"):  # segmenters: see the stand-in test above
+            continue
+        assert ours.tokenize(sentence.text, lang=sentence.language) == reference._tokenize(sentence.text, lang=sentence.language)
+        checked.add(sentence.language)
+    assert checked == {"de", "el", "en", "fr", "ru"}
+    out = ours(texts[:3], lang="fr", padding=True, return_tensors="np")
+    assert (out["langs"] == ours.lang2id["fr"]).all()
