@@ -242,6 +242,9 @@ class LukeConfig(PretrainedConfig):
         add_pooling_layer: whether ``LukeModel`` has a pooler (HF's constructor argument).
         untied_word_decoder / untied_entity_decoder: the masked-LM decoders have their own weights
             instead of reusing the word / entity embedding tables.
+        entity_padding_idx: the entity row that lookups do not train (transformers: 0, its
+            ``padding_idx``; in the -lite vocabulary that row is ``[MASK]``, so transformers never
+            trains [MASK]'s embedding through its input). ``None`` trains every row.
     """
 
     model_type: ClassVar[str] = "luke"
@@ -273,8 +276,10 @@ class LukeConfig(PretrainedConfig):
     add_pooling_layer: bool = True
     untied_word_decoder: bool = False
     untied_entity_decoder: bool = False
+    entity_padding_idx: int | None = 0
 
     RUNTIME_FIELDS: ClassVar[tuple[str, ...]] = PretrainedConfig.RUNTIME_FIELDS + (
+        "entity_padding_idx",
         "entity_aware_query_weights",
         "add_pooling_layer",
         "untied_word_decoder",
@@ -301,6 +306,8 @@ class LukeConfig(PretrainedConfig):
         self._check_probabilities("hidden_dropout_prob attention_probs_dropout_prob classifier_dropout")
         if not (0 <= self.pad_token_id < self.vocab_size):
             raise self._error(f"pad_token_id {self.pad_token_id} is outside the vocabulary (size {self.vocab_size})")
+        if self.entity_padding_idx is not None and not (0 <= self.entity_padding_idx < self.entity_vocab_size):
+            raise self._error(f"entity_padding_idx {self.entity_padding_idx} is outside the entity vocabulary (size {self.entity_vocab_size})")
         if self.max_position_embeddings <= self.pad_token_id + 1:
             raise self._error(
                 f"max_position_embeddings ({self.max_position_embeddings}) leaves no position after "

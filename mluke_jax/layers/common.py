@@ -80,13 +80,20 @@ def embedding(num: int, features: int, axes: tuple[str | None, str | None], *, d
     )
 
 
-def lookup(table: nnx.Embed, ids: Array) -> Array:
+def lookup(table: nnx.Embed, ids: Array, padding_idx: int | None = None) -> Array:
     """Gather rows of ``table``, clamping ids into range first.
 
     JAX gathers wrap negative indices and return NaN past the end; callers validate ids on the host,
     and the clamp keeps traced callers (inside a user's jit) finite.
+
+    ``padding_idx`` (PyTorch's ``nn.Embedding(padding_idx=)``): lookups of that row pass no
+    gradient to it. Values are unchanged; other uses of the table (a tied decoder) still train the
+    row, exactly as in PyTorch.
     """
-    return table(jnp.clip(ids, 0, table.num_embeddings - 1))
+    out = table(jnp.clip(ids, 0, table.num_embeddings - 1))
+    if padding_idx is None:
+        return out
+    return jnp.where((ids == padding_idx)[..., None], jax.lax.stop_gradient(out), out)
 
 
 def _gelu_tanh(x):

@@ -23,7 +23,11 @@ def sequential_positions(batch: int, length: int, start: int) -> Array:
 
 
 class WordEmbeddings(nnx.Module):
-    """``LN(word[ids] + position[pos] + token_type[types])`` then dropout: ``(B, L) -> (B, L, D)``."""
+    """``LN(word[ids] + position[pos] + token_type[types])`` then dropout: ``(B, L) -> (B, L, D)``.
+
+    ``padding_idx``: the word and position row of padding receive no gradient from lookups
+    (transformers' ``padding_idx`` on both tables).
+    """
 
     def __init__(
         self,
@@ -33,6 +37,7 @@ class WordEmbeddings(nnx.Module):
         type_vocab_size: int,
         layer_norm_eps: float,
         *,
+        padding_idx: int | None = None,
         dropout_rate: float = 0.0,
         dtype=jnp.float32,
         param_dtype=jnp.float32,
@@ -40,6 +45,7 @@ class WordEmbeddings(nnx.Module):
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.dropout_rate = dropout_rate
+        self.padding_idx = padding_idx
         self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), **kw)
         self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), **kw)
         self.token_type_embeddings = embedding(type_vocab_size, hidden_size, ("token_types", "embed"), **kw)
@@ -54,8 +60,8 @@ class WordEmbeddings(nnx.Module):
         inputs_embeds: Array | None = None,
         dropout_key: Array | None = None,
     ) -> Array:
-        words = lookup(self.word_embeddings, input_ids) if inputs_embeds is None else inputs_embeds
-        x = words + lookup(self.position_embeddings, position_ids) + lookup(self.token_type_embeddings, token_type_ids)
+        words = lookup(self.word_embeddings, input_ids, self.padding_idx) if inputs_embeds is None else inputs_embeds
+        x = words + lookup(self.position_embeddings, position_ids, self.padding_idx) + lookup(self.token_type_embeddings, token_type_ids)
         return dropout(self.norm(x), self.dropout_rate, dropout_key)
 
 
@@ -66,6 +72,7 @@ class EntityEmbeddings(nnx.Module):
     positions are raw indices into ``input_ids`` (no pad offset), padded with -1; an entity's
     position embedding is the mean over its non-padded positions (zero if it has none). The
     projection ``entity_emb_size -> hidden_size`` (no bias) exists only when the sizes differ.
+    ``padding_idx`` (transformers: 0) is the entity row that lookups do not train.
     """
 
     def __init__(
@@ -77,6 +84,7 @@ class EntityEmbeddings(nnx.Module):
         type_vocab_size: int,
         layer_norm_eps: float,
         *,
+        padding_idx: int | None = 0,
         dropout_rate: float = 0.0,
         dtype=jnp.float32,
         param_dtype=jnp.float32,
@@ -84,6 +92,7 @@ class EntityEmbeddings(nnx.Module):
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.dropout_rate = dropout_rate
+        self.padding_idx = padding_idx
         self.entity_embeddings = embedding(entity_vocab_size, entity_emb_size, ("entity_vocab", "entity_embed"), **kw)
         if entity_emb_size != hidden_size:
             self.projection = dense(entity_emb_size, hidden_size, ("entity_embed", "embed"), use_bias=False, **kw)
@@ -101,7 +110,7 @@ class EntityEmbeddings(nnx.Module):
         *,
         dropout_key: Array | None = None,
     ) -> Array:
-        entities = lookup(self.entity_embeddings, entity_ids)
+        entities = lookup(self.entity_embeddings, entity_ids, self.padding_idx)
         if self.projection is not None:
             entities = self.projection(entities)
         in_mention = (entity_position_ids != -1)[..., None]  # (B, E, M, 1)
@@ -144,6 +153,7 @@ class XLMEmbeddings(nnx.Module):
         layer_norm_eps: float,
         *,
         sinusoidal: bool = False,
+        padding_idx: int | None = None,
         dropout_rate: float = 0.0,
         embed_stddev: float = 0.02,
         dtype=jnp.float32,
@@ -152,6 +162,7 @@ class XLMEmbeddings(nnx.Module):
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.dropout_rate = dropout_rate
+        self.padding_idx = padding_idx
         self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), stddev=embed_stddev, **kw)
         self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), stddev=embed_stddev, **kw)
         if sinusoidal:
@@ -175,10 +186,10 @@ class XLMEmbeddings(nnx.Module):
         inputs_embeds: Array | None = None,
         dropout_key: Array | None = None,
     ) -> Array:
-        x = lookup(self.word_embeddings, input_ids) if inputs_embeds is None else inputs_embeds
+        x = lookup(self.word_embeddings, input_ids, self.padding_idx) if inputs_embeds is None else inputs_embeds
         x = x + lookup(self.position_embeddings, position_ids)
         if langs is not None and self.lang_embeddings is not None:
             x = x + lookup(self.lang_embeddings, langs)
         if token_type_ids is not None:
-            x = x + lookup(self.word_embeddings, token_type_ids)
+            x = x + lookup(self.word_embeddings, token_type_ids, self.padding_idx)
         return dropout(self.norm(x), self.dropout_rate, dropout_key)

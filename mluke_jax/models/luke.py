@@ -140,6 +140,7 @@ class LukeModel(LukePreTrainedModel):
             config.max_position_embeddings,
             config.type_vocab_size,
             config.layer_norm_eps,
+            padding_idx=config.pad_token_id,
             dropout_rate=config.hidden_dropout_prob,
             **kw,
         )
@@ -150,6 +151,7 @@ class LukeModel(LukePreTrainedModel):
             config.max_position_embeddings,
             config.type_vocab_size,
             config.layer_norm_eps,
+            padding_idx=config.entity_padding_idx,
             dropout_rate=config.hidden_dropout_prob,
             **kw,
         )

@@ -133,6 +133,7 @@ class XLMModel(XLMPreTrainedModel):
             config.n_langs if config.has_lang_embeddings else 0,
             config.layer_norm_eps,
             sinusoidal=config.sinusoidal_embeddings,
+            padding_idx=config.pad_token_id,
             dropout_rate=config.dropout,
             embed_stddev=config.embed_init_std,
             dtype=config.compute_dtype,

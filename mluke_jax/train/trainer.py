@@ -1,0 +1,148 @@
+"""A jitted training step for any head that returns a loss, on one device or a sharded mesh.
+
+    trainer = Trainer(model, OptimizerConfig(learning_rate=3e-5, total_steps=1000, warmup_steps=60))
+    for batch in batches:                    # dicts of the model's keyword arguments, labels included
+        metrics = trainer.train_step(batch)  # {"loss", "grad_norm", "learning_rate"} (device scalars)
+    trainer.model.save_pretrained(directory)
+
+The state that changes (trainable parameters, optimiser state, step, dropout key) is one pytree,
+:class:`TrainState`: it is what a checkpoint saves. Dropout is on (transformers' ``train()``
+mode) with a key folded from the state's key and the step, so a resumed run draws the same masks;
+``dropout=False`` trains deterministically (as the gradient tests do). Under an active mesh
+(:func:`mluke_jax.use_mesh`) the parameters and the optimiser state keep their logical-axis
+shardings and batches are split over the ``data`` and ``fsdp`` axes; nothing else changes.
+"""
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx, struct
+
+from mluke_jax.train.optim import TRAINABLE, OptimizerConfig, make_optimizer
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a training step changes. ``rng`` is a raw ``uint32[2]`` key (checkpointable)."""
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+    rng: jax.Array
+
+
+def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state: TrainState, batch: dict):
+    dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step) if dropout else None
+
+    def loss_of(params):
+        model = nnx.merge(graphdef, params, rest)
+        out = model.forward(**batch, dropout_key=dropout_key)
+        if out.loss is None:
+            raise ValueError(f"{type(model).__name__} returned no loss: the batch needs labels")
+        return out.loss.astype(jnp.float32)
+
+    loss, grads = jax.value_and_grad(loss_of)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), "learning_rate": schedule(state.step // accumulation)}
+    return TrainState(params=params, opt_state=opt_state, step=state.step + 1, rng=state.rng), metrics
+
+
+def loss_and_gradients(model, batch: dict[str, Any], *, dropout_key: jax.Array | None = None) -> tuple[jax.Array, nnx.State]:
+    """Loss of one batch and its gradient for every trainable parameter (an ``nnx.State`` shaped
+    like the model's parameters). ``dropout_key=None`` runs without dropout (eval mode)."""
+    graphdef, params, rest = nnx.split(model, TRAINABLE, ...)
+    arrays = model.prepare_inputs(dict(batch))
+
+    @jax.jit
+    def run(params, arrays, dropout_key):
+        def loss_of(params):
+            return nnx.merge(graphdef, params, rest).forward(**arrays, dropout_key=dropout_key).loss.astype(jnp.float32)
+
+        return jax.value_and_grad(loss_of)(params)
+
+    return run(params, arrays, dropout_key)
+
+
+class Trainer:
+    """Train ``model`` (any mluke_jax head) with ``optimizer``.
+
+    Args:
+        model: the model to train; ``trainer.model`` is it with the current parameters.
+        optimizer: an :class:`OptimizerConfig` (AdamW recipe) or any optax transformation.
+        seed: seeds the dropout keys.
+        dropout: dropout on during training (transformers' train mode).
+        schedule: the learning-rate schedule when ``optimizer`` is an optax transformation (only
+            reported in the metrics).
+    """
+
+    def __init__(self, model, optimizer: OptimizerConfig | optax.GradientTransformation, *, seed: int = 0, dropout: bool = True, schedule=None):
+        self.graphdef, params, self.rest = nnx.split(model, TRAINABLE, ...)
+        if isinstance(optimizer, OptimizerConfig):
+            self.tx, self.schedule = make_optimizer(optimizer)
+            self.accumulation_steps = optimizer.accumulation_steps
+        else:
+            self.tx, self.schedule, self.accumulation_steps = optimizer, schedule or (lambda _: jnp.nan), 1
+        mesh = jax.sharding.get_mesh()  # the concrete mesh of jax.set_mesh / mluke_jax.use_mesh
+        self.mesh = None if mesh.empty else mesh
+        param_shardings = jax.tree.map(lambda x: x.sharding, params)
+        opt_abstract = jax.eval_shape(self.tx.init, params)
+        if self.mesh is not None:
+            replicated = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
+            # optimiser moments take their parameter's sharding (FSDP shards them too)
+            opt_shardings = optax.tree_map_params(self.tx, lambda _, s: s, opt_abstract, param_shardings, transform_non_params=lambda _: replicated)
+            self._state_shardings = TrainState(params=param_shardings, opt_state=opt_shardings, step=replicated, rng=replicated)
+            self._batch_sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(("data", "fsdp")))
+        else:
+            self._state_shardings = None
+            self._batch_sharding = None
+        init = jax.jit(self.tx.init, out_shardings=None if self.mesh is None else self._state_shardings.opt_state)
+        rng = jax.random.key_data(jax.random.key(seed))
+        self.state = TrainState(params=params, opt_state=init(params), step=jnp.asarray(0, jnp.int32), rng=rng)
+        if self.mesh is not None:
+            self.state = self.state.replace(step=jax.device_put(self.state.step, replicated), rng=jax.device_put(rng, replicated))
+        step = functools.partial(_step, self.graphdef, self.rest, self.tx, self.schedule, self.accumulation_steps, dropout)
+        shardings = {} if self.mesh is None else {"out_shardings": (self._state_shardings, None)}
+        self._train = jax.jit(step, donate_argnums=(0,), **shardings)
+        self._prepare = nnx.merge(self.graphdef, params, self.rest).prepare_inputs
+
+    # ------------------------------------------------------------------------------- steps
+    def prepare(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Host checks and conversion of one batch (the model's own), placed on the mesh."""
+        arrays = self._prepare(dict(batch))
+        if self.mesh is None:
+            return arrays
+        sizes = {int(np.shape(a)[0]) for a in jax.tree.leaves(arrays)}
+        shards = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
+        for size in sizes:
+            if size % shards:
+                raise ValueError(f"batch size {size} does not divide over the mesh's data x fsdp = {shards} devices")
+        return jax.device_put(arrays, self._batch_sharding)
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, jax.Array]:
+        """One micro-batch: gradients, then an optimiser update (every ``accumulation_steps``)."""
+        self.state, metrics = self._train(self.state, self.prepare(batch))
+        return metrics
+
+    @property
+    def step(self) -> int:
+        return int(self.state.step)
+
+    @property
+    def model(self):
+        """The model with the current parameters (shares their arrays)."""
+        return nnx.merge(self.graphdef, self.state.params, self.rest)
+
+    def state_shardings(self) -> TrainState | None:
+        return self._state_shardings
+
+    def replace_state(self, state: TrainState) -> None:
+        """Continue from ``state`` (a restored checkpoint)."""
+        self.state = state
+
+
+__all__ = ["OptimizerConfig", "TrainState", "Trainer", "loss_and_gradients"]
