@@ -38,6 +38,18 @@ SCRIPT = textwrap.dedent(
 
     single, expected = train()
     reference = {{k: np.asarray(v) for k, v in nnx.to_flat_state(single.state.params)}}
+    from mluke_jax.train import TrainCheckpointer
+    with TrainCheckpointer({ckpt!r}) as checkpointer:  # saved from one device ...
+        checkpointer.save(single, {{"epoch": 0, "batch": 3}}, force=True)
+    with mluke_jax.use_mesh(mluke_jax.make_mesh(data=2, fsdp=4)):  # ... restored sharded on eight
+        fresh = Trainer(mluke_jax.LukeForEntityClassification.build(config, seed=1), optimizer)
+        with TrainCheckpointer({ckpt!r}) as checkpointer:
+            assert checkpointer.restore(fresh) == {{"epoch": 0, "batch": 3}}
+        assert fresh.step == 3
+        word = fresh.state.params["luke"]["embeddings"]["word_embeddings"]["embedding"][...]
+        assert "fsdp" in str(word.sharding.spec) and word.addressable_shards[0].data.size < word.size
+        for path, value in nnx.to_flat_state(fresh.state.params):
+            assert np.array_equal(np.asarray(value), reference[path]), path
     for axes in (dict(data=8), dict(data=2, fsdp=4), dict(data=2, fsdp=2, tensor=2)):
         trainer, losses = train(mluke_jax.make_mesh(**axes))
         assert np.allclose(losses, expected, atol=1e-5), (axes, losses, expected)
@@ -64,7 +76,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_data_parallel_and_fsdp_training_match_one_device(tmp_path):
-    script = SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))
+    script = SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]), ckpt=str(tmp_path / "ckpt"))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0 and "sharded training ok" in result.stdout, result.stdout[-2000:] + result.stderr[-4000:]
     print(result.stdout)

@@ -1,0 +1,55 @@
+"""Batches of examples in a reproducible order, with a position a checkpoint can save."""
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+
+class BatchStream:
+    """Endless batches over ``examples``: a fresh permutation each epoch (``seed`` + epoch), the
+    last incomplete batch of an epoch dropped (fixed shapes: one compilation).
+
+    ``position`` (``{"epoch", "batch"}``) is where the next batch comes from; ``seek`` restores it.
+
+    Args:
+        examples: the dataset (anything indexable).
+        batch_size: examples per batch.
+        collate: list of examples -> batch dict of arrays.
+        shuffle: permute each epoch (off: file order).
+    """
+
+    def __init__(self, examples: Sequence[Any], batch_size: int, collate: Callable[[list], dict], *, shuffle: bool = True, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if len(examples) < batch_size:
+            raise ValueError(f"{len(examples)} examples are fewer than one batch of {batch_size}")
+        self.examples, self.batch_size, self.collate = examples, batch_size, collate
+        self.shuffle, self.seed = shuffle, seed
+        self.epoch, self.batch = 0, 0
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return len(self.examples) // self.batch_size
+
+    @property
+    def position(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batch": self.batch}
+
+    def seek(self, position: dict[str, int]) -> None:
+        self.epoch, self.batch = int(position.get("epoch", 0)), int(position.get("batch", 0))
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.examples))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.examples))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict:
+        if self.batch >= self.batches_per_epoch:
+            self.epoch, self.batch = self.epoch + 1, 0
+        order = self._order()
+        chosen = order[self.batch * self.batch_size : (self.batch + 1) * self.batch_size]
+        self.batch += 1
+        return self.collate([self.examples[i] for i in chosen])
