@@ -10,7 +10,7 @@ EXPECTED_ERRORS = (ValueError, OSError, ImportError)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m convert",
-        description="Convert a transformers LUKE/mLUKE checkpoint (PyTorch) into a mluke-jax Orbax directory.",
+        description="Convert a transformers LUKE/mLUKE or XLM checkpoint (PyTorch) into a mluke-jax Orbax directory, or back with --to-hf.",
     )
     parser.add_argument("src", help="transformers checkpoint directory, or a hub name such as studio-ousia/mluke-base-lite")
     parser.add_argument("dst", help="output directory (must not exist unless --overwrite)")
@@ -19,11 +19,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DST (atomically, at the end)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--to-hf", action="store_true", help="the other way: SRC is a mluke-jax checkpoint, DST becomes a transformers directory (safetensors)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.to_hf:
+        from convert.to_hf import export
+
+        try:
+            report = export(args.src, args.dst, overwrite=args.overwrite, progress=not args.quiet)
+        except EXPECTED_ERRORS as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"exported {args.src} -> {args.dst}: transformers {report['architecture']}, {report['tensors']} tensors")
+        return 0
     from convert.driver import convert_checkpoint
 
     try:

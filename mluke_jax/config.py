@@ -495,6 +495,14 @@ class XLMConfig(PretrainedConfig):
         if self.lang_id is not None and not 0 <= self.lang_id < self.n_langs:
             raise self._error(f"lang_id {self.lang_id} is outside 0..n_langs-1 = 0..{self.n_langs - 1}")
 
+    def to_hf_dict(self) -> dict[str, Any]:
+        out = super().to_hf_dict()
+        if out.get("summary_last_dropout") is None:
+            # transformers' XLMConfig has no such field; its head reads it only when present, and
+            # compares a null with 0 (TypeError)
+            out.pop("summary_last_dropout", None)
+        return out
+
     def _hf_value(self, name: str, value: Any) -> Any:
         if name == "id2lang" and value is not None:
             return {str(k): v for k, v in value.items()}
