@@ -1,0 +1,89 @@
+"""``python -m mluke_jax.finetune TASK --model DIR --train FILE --eval FILE --output DIR [...]``."""
+
+import argparse
+import sys
+
+from mluke_jax.finetune.tasks import TASKS, Settings
+
+
+def parse_mesh(text: str | None) -> dict[str, int] | None:
+    """``data=2,fsdp=4[,tensor=1]`` -> mesh axis sizes."""
+    if not text:
+        return None
+    sizes = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in ("data", "fsdp", "tensor") or not value.strip().lstrip("-").isdigit():
+            raise ValueError(f"--mesh wants data=N,fsdp=N,tensor=N, got {text!r}")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mluke_jax.finetune", description="Fine-tune mLUKE / XLM on a task and evaluate it.")
+    p.add_argument("task", choices=sorted(TASKS), help="ner (CoNLL-2003), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD JSON), xnli (premise/hypothesis/label TSV)")
+    p.add_argument("--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files")
+    p.add_argument("--train", required=True, help="training data file")
+    p.add_argument("--eval", required=True, help="evaluation data file")
+    p.add_argument("--output", required=True, help="output directory: checkpoints/, model/, metrics.json")
+    p.add_argument("--epochs", type=float, default=3.0)
+    p.add_argument("--batch-size", type=int, default=16, help="examples per micro-batch (divisible by the mesh's data x fsdp)")
+    p.add_argument("--eval-batch-size", type=int, default=32)
+    p.add_argument("--learning-rate", type=float, default=2e-5)
+    p.add_argument("--warmup-ratio", type=float, default=0.06)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--max-grad-norm", type=float, default=1.0)
+    p.add_argument("--accumulation-steps", type=int, default=1, help="micro-batches per optimiser update")
+    p.add_argument("--max-length", type=int, default=128, help="word tokens per example")
+    p.add_argument("--max-entities", type=int, default=64, help="ner: candidate spans per feature")
+    p.add_argument("--max-span-words", type=int, default=8, help="ner: longest candidate span in words")
+    p.add_argument("--language", default=None, help="xnli with XLM: language of rows without a language column")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 compute, float32 parameters and optimiser state")
+    p.add_argument("--remat", action="store_true", help="recompute each layer in the backward pass (less memory)")
+    p.add_argument("--mesh", default=None, help="device mesh, e.g. data=2,fsdp=4 (default: one device)")
+    p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in steps")
+    p.add_argument("--no-resume", action="store_true", help="start over even if output/checkpoints holds a checkpoint")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mluke_jax.finetune.run import RunConfig, run
+
+    try:
+        settings = Settings(max_length=args.max_length, max_entities=args.max_entities, max_span_words=args.max_span_words, language=args.language)
+        config = RunConfig(
+            task=args.task,
+            model=args.model,
+            train=args.train,
+            eval=args.eval,
+            output=args.output,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            eval_batch_size=args.eval_batch_size,
+            learning_rate=args.learning_rate,
+            warmup_ratio=args.warmup_ratio,
+            weight_decay=args.weight_decay,
+            max_grad_norm=args.max_grad_norm if args.max_grad_norm > 0 else None,
+            accumulation_steps=args.accumulation_steps,
+            seed=args.seed,
+            bf16=args.bf16,
+            remat=args.remat,
+            mesh=parse_mesh(args.mesh),
+            save_every=args.save_every,
+            resume=not args.no_resume,
+            progress=not args.quiet,
+            settings=settings,
+        )
+        result = run(config)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{result['task']}: {result['eval']} -> {args.output}/metrics.json, model in {args.output}/model")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Fine-tune a converted mLUKE or XLM checkpoint on one of the recipes and evaluate it.
+
+Writes to ``output``: ``checkpoints/`` (Orbax training state, resumed from when present),
+``model/`` (the fine-tuned model with the tokenizer files and its labels in ``config.json``; load
+it with ``from_pretrained`` or export it with ``python -m convert --to-hf``) and ``metrics.json``.
+"""
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from mluke_jax.finetune.tasks import TASKS, Prepared, Settings
+
+
+@dataclasses.dataclass
+class RunConfig:
+    task: str
+    model: str
+    train: str
+    eval: str
+    output: str
+    epochs: float = 3.0
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    max_grad_norm: float | None = 1.0
+    accumulation_steps: int = 1
+    seed: int = 0
+    bf16: bool = False
+    remat: bool = False
+    mesh: dict[str, int] | None = None
+    save_every: int = 500
+    keep: int = 2
+    resume: bool = True
+    progress: bool = True
+    settings: Settings = dataclasses.field(default_factory=Settings)
+
+
+def _family(model_dir: str) -> str:
+    from mluke_jax.config import read_config_dict
+
+    path = Path(model_dir)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path} has no config.json: pass a converted (or transformers) model directory")
+    return read_config_dict(path / "config.json")["model_type"]
+
+
+def load_tokenizer(model_dir: str, family: str, task: str, settings: Settings):
+    from mluke_jax import MLukeTokenizer, XLMTokenizer
+
+    if family == "xlm":
+        return XLMTokenizer.from_pretrained(model_dir)
+    overrides = {"max_mention_length": settings.max_length} if task == "qa" else {}
+    return MLukeTokenizer.from_pretrained(model_dir, **overrides)
+
+
+def collate(features: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.stack([f[k] for f in features]) for k in features[0]}
+
+
+def predict(model, prepared: Prepared, batch_size: int, label_keys: tuple[str, ...], progress: bool) -> list[dict[str, np.ndarray]]:
+    """Model outputs per feature (eval mode); the last batch is filled up with copies of its first
+    row so that every batch has one shape."""
+    outputs = []
+    features = prepared.features
+    for start in tqdm(range(0, len(features), batch_size), desc="evaluating", disable=not progress, leave=False):
+        chunk = features[start : start + batch_size]
+        real = len(chunk)
+        chunk = chunk + [chunk[0]] * (batch_size - real)
+        batch = {k: v for k, v in collate(chunk).items() if k not in label_keys}
+        out = model(**batch)
+        fields = {name: np.asarray(getattr(out, name)) for name in ("logits", "start_logits", "end_logits") if getattr(out, name, None) is not None}
+        outputs.extend({k: v[i] for k, v in fields.items()} for i in range(real))
+    return outputs
+
+
+def run(config: RunConfig) -> dict[str, Any]:
+    """Read, tokenize, train (resuming from ``output/checkpoints``), evaluate, save."""
+    import mluke_jax
+    from mluke_jax.checkpoint import copy_tokenizer_files
+    from mluke_jax.train import BatchStream, OptimizerConfig, TrainCheckpointer, Trainer, fit
+
+    if config.task not in TASKS:
+        raise ValueError(f"unknown task {config.task!r}: choose one of {sorted(TASKS)}")
+    task = TASKS[config.task]
+    family = _family(config.model)
+    if family not in task.heads:
+        raise ValueError(f"task {task.name} needs an mLUKE model (its head is {task.heads['luke']}); {config.model} is {family}")
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+
+    def say(message: str) -> None:
+        if config.progress:
+            print(message, file=sys.stderr, flush=True)
+
+    def bar(items, what: str):
+        return tqdm(items, desc=what, disable=not config.progress, leave=False)
+
+    train_examples = task.read(config.train)
+    eval_examples = task.read(config.eval)
+    labels = task.label_set(train_examples)
+    task.check_labels(eval_examples, labels, config.eval)
+    say(f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples, {len(labels)} labels")
+    tokenizer = load_tokenizer(config.model, family, task.name, config.settings)
+    train = task.prepare(train_examples, tokenizer, labels, config.settings, True, lambda xs: bar(xs, "tokenizing train"))
+    evaluation = task.prepare(eval_examples, tokenizer, labels, config.settings, False, lambda xs: bar(xs, "tokenizing eval"))
+
+    mesh_context = contextlib.nullcontext() if not config.mesh else mluke_jax.use_mesh(mluke_jax.make_mesh(**config.mesh))
+    with mesh_context:
+        head = getattr(mluke_jax, task.heads[family])
+        changes: dict[str, Any] = dict(dtype="bfloat16" if config.bf16 else None, remat=config.remat)
+        if labels:
+            changes.update(num_labels=len(labels), id2label=dict(enumerate(labels)))
+        if task.multi_label:
+            changes["problem_type"] = "multi_label_classification"
+        model = head.from_pretrained(config.model, seed=config.seed, **{k: v for k, v in changes.items() if v is not None})
+        stream = BatchStream(train.features, config.batch_size, collate, shuffle=True, seed=config.seed)
+        steps = max(1, math.ceil(config.epochs * stream.batches_per_epoch))
+        updates = max(1, steps // config.accumulation_steps)
+        optimizer = OptimizerConfig(
+            learning_rate=config.learning_rate,
+            total_steps=updates,
+            warmup_steps=int(config.warmup_ratio * updates),
+            weight_decay=config.weight_decay,
+            max_grad_norm=config.max_grad_norm,
+            accumulation_steps=config.accumulation_steps,
+        )
+        trainer = Trainer(model, optimizer, seed=config.seed)
+        say(f"training {head.__name__} for {steps} steps of {config.batch_size} ({config.epochs:g} epochs)")
+        started = time.perf_counter()
+        with TrainCheckpointer(output / "checkpoints", save_every=config.save_every, keep=config.keep) as checkpointer:
+            losses = fit(trainer, stream, steps, checkpointer=checkpointer, resume=config.resume, progress=config.progress)
+        seconds = time.perf_counter() - started
+        trained = trainer.model
+        label_keys = ("labels", "start_positions", "end_positions")
+        outputs = predict(trained, evaluation, config.eval_batch_size, label_keys, config.progress)
+        scores = task.evaluate(evaluation, outputs, labels, config.settings, tokenizer)
+        trained.save_pretrained(output / "model")
+        copy_tokenizer_files(config.model, output / "model")
+    result = {
+        "task": task.name,
+        "model": str(config.model),
+        "head": head.__name__,
+        "steps": steps,
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": float(np.mean(losses[-max(1, len(losses) // 10) :])) if losses else None,
+        "train_examples_per_second": len(losses) * config.batch_size / seconds if losses else None,
+        "eval": scores,
+        "labels": labels,
+    }
+    tmp = output / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, output / "metrics.json")
+    say(f"{task.name}: {json.dumps(scores)}")
+    return result

@@ -1,0 +1,327 @@
+"""The five recipes: how each reads its data, turns examples into fixed-shape features, and turns
+model outputs back into predictions and a metric.
+
+Every feature is a dict of numpy arrays padded to ``max_length`` words (and ``max_entities``
+entities), so a whole run compiles its train step once.
+"""
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+
+from mluke_jax.finetune import metrics, readers
+from mluke_jax.finetune.readers import DataError
+
+
+@dataclasses.dataclass
+class Settings:
+    max_length: int = 128
+    max_entities: int = 64  # ner: spans per feature
+    max_span_words: int = 8  # ner: longest span enumerated, in words
+    max_answer_tokens: int = 30  # qa
+    language: str | None = None  # xnli with XLM: the language of rows without a language column
+
+
+@dataclasses.dataclass
+class Prepared:
+    """Features of one file plus what turning predictions back needs."""
+
+    features: list[dict[str, np.ndarray]]
+    keys: list[Any]  # per feature: what it covers (sentence and spans, example index, ...)
+    examples: list[Any]
+
+
+def check_known(labels: set[str], known: list[str], path: str, what: str = "label") -> None:
+    unknown = sorted(labels - set(known))
+    if unknown:
+        raise DataError(f"{path}: {what}s {unknown[:5]} are not among the training data's {sorted(known)[:10]}")
+
+
+def _drop_entities(encoded: dict) -> dict:
+    return {k: v for k, v in encoded.items() if not k.startswith("entity_")}
+
+
+def _array(encoded: dict) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v[0] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == 1 else v) for k, v in encoded.items()}
+
+
+def word_offsets(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """``" ".join(words)`` and each word's character span."""
+    offsets, position = [], 0
+    for word in words:
+        offsets.append((position, position + len(word)))
+        position += len(word) + 1
+    return " ".join(words), offsets
+
+
+class Task:
+    name: str
+    heads: dict[str, str]  # model_type -> head class
+    multi_label = False
+
+    def read(self, path: str) -> list:
+        raise NotImplementedError
+
+    def label_set(self, examples: list) -> list[str]:
+        raise NotImplementedError
+
+    def check_labels(self, examples: list, labels: list[str], path: str) -> None:
+        check_known(set(self.labels_of(examples)), labels, path)
+
+    def labels_of(self, examples: list) -> list[str]:
+        raise NotImplementedError
+
+    def prepare(self, examples: list, tokenizer, labels: list[str], settings: Settings, training: bool, progress: Callable) -> Prepared:
+        raise NotImplementedError
+
+    def evaluate(self, prepared: Prepared, outputs: list[dict[str, np.ndarray]], labels: list[str], settings: Settings, tokenizer) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class NER(Task):
+    """CoNLL-2003 NER as span classification (LUKE's recipe): every span of up to
+    ``max_span_words`` words is an entity of the sentence, classified as a type or ``O``;
+    predictions are decoded greedily, highest score first, without overlaps."""
+
+    name = "ner"
+    heads = {"luke": "LukeForEntitySpanClassification"}
+
+    def read(self, path):
+        return readers.read_conll(path)
+
+    def labels_of(self, sentences):
+        return [kind for s in sentences for _, _, kind in s.entities]
+
+    def label_set(self, sentences):
+        return ["O"] + sorted(set(self.labels_of(sentences)))
+
+    def prepare(self, sentences, tokenizer, labels, settings, training, progress):
+        index = {name: i for i, name in enumerate(labels)}
+        features, keys = [], []
+        for number, sentence in enumerate(progress(sentences)):
+            text, offsets = word_offsets(sentence.words)
+            n = len(sentence.words)
+            spans = [(i, j) for i in range(n) for j in range(i, min(n, i + settings.max_span_words))]
+            gold = {(a, b): kind for a, b, kind in sentence.entities}
+            for start in range(0, len(spans), settings.max_entities):
+                group = spans[start : start + settings.max_entities]
+                encoded = tokenizer(
+                    text,
+                    entity_spans=[(offsets[i][0], offsets[j][1]) for i, j in group],
+                    task="entity_span_classification",
+                    padding="max_length",
+                    max_length=settings.max_length,
+                    max_entity_length=settings.max_entities,
+                    return_tensors="np",
+                )
+                if encoded["input_ids"].shape[1] > settings.max_length:
+                    raise DataError(f"sentence {number + 1} has {encoded['input_ids'].shape[1]} tokens, more than --max-length {settings.max_length}")
+                feature = _array(encoded)
+                target = np.full(settings.max_entities, -100, np.int32)
+                target[: len(group)] = [index[gold.get(span, "O")] for span in group]
+                feature["labels"] = target
+                features.append(feature)
+                keys.append((number, group))
+        return Prepared(features, keys, sentences)
+
+    def evaluate(self, prepared, outputs, labels, settings, tokenizer):
+        candidates: dict[int, list] = {i: [] for i in range(len(prepared.examples))}
+        for (number, group), out in zip(prepared.keys, outputs):
+            logits = out["logits"][: len(group)]
+            probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+            probabilities /= probabilities.sum(-1, keepdims=True)
+            for (i, j), p in zip(group, probabilities):
+                best = int(p.argmax())
+                if best != 0:
+                    candidates[number].append((float(p[best]), i, j, labels[best]))
+        predicted = []
+        for number in range(len(prepared.examples)):
+            taken, used = set(), set()
+            for _, i, j, kind in sorted(candidates[number], reverse=True):
+                if not used & set(range(i, j + 1)):
+                    taken.add((i, j, kind))
+                    used |= set(range(i, j + 1))
+            predicted.append(taken)
+        gold = [set(s.entities) for s in prepared.examples]
+        return metrics.span_f1(predicted, gold)
+
+
+class Relation(Task):
+    """TACRED relation classification: the head entity wrapped in ``<ent>``, the tail in ``<ent2>``,
+    their states concatenated (``LukeForEntityPairClassification``); micro F1 without
+    ``no_relation``."""
+
+    name = "relation"
+    heads = {"luke": "LukeForEntityPairClassification"}
+    negative = "no_relation"
+
+    def read(self, path):
+        return readers.read_tacred(path)
+
+    def labels_of(self, examples):
+        return [e.relation for e in examples]
+
+    def label_set(self, examples):
+        return sorted(set(self.labels_of(examples)))
+
+    def prepare(self, examples, tokenizer, labels, settings, training, progress):
+        index = {name: i for i, name in enumerate(labels)}
+        features = []
+        for number, example in enumerate(progress(examples)):
+            text, offsets = word_offsets(example.tokens)
+            spans = [(offsets[a][0], offsets[b][1]) for a, b in (example.head, example.tail)]
+            encoded = tokenizer(text, entity_spans=spans, task="entity_pair_classification", padding="max_length", truncation=True, max_length=settings.max_length, return_tensors="np")
+            if encoded["entity_attention_mask"].sum() < 2:
+                raise DataError(f"example {number + 1}: an entity lies beyond --max-length {settings.max_length} tokens")
+            feature = _array(encoded)
+            feature["labels"] = np.int32(index[example.relation])
+            features.append(feature)
+        return Prepared(features, list(range(len(examples))), examples)
+
+    def evaluate(self, prepared, outputs, labels, settings, tokenizer):
+        predicted = [labels[int(o["logits"].argmax())] for o in outputs]
+        scores = metrics.relation_f1(predicted, [e.relation for e in prepared.examples], self.negative)
+        return {**scores, **metrics.accuracy(predicted, [e.relation for e in prepared.examples])}
+
+
+class EntityTyping(Task):
+    """Open Entity typing: the mention wrapped in ``<ent>``, multi-label
+    ``LukeForEntityClassification`` (a type is predicted when its logit is > 0); micro F1."""
+
+    name = "entity-typing"
+    heads = {"luke": "LukeForEntityClassification"}
+    multi_label = True
+
+    def read(self, path):
+        return readers.read_open_entity(path)
+
+    def labels_of(self, examples):
+        return [label for e in examples for label in e.labels]
+
+    def label_set(self, examples):
+        return sorted(set(self.labels_of(examples)))
+
+    def prepare(self, examples, tokenizer, labels, settings, training, progress):
+        index = {name: i for i, name in enumerate(labels)}
+        features = []
+        for number, example in enumerate(progress(examples)):
+            encoded = tokenizer(example.text, entity_spans=[example.span], task="entity_classification", padding="max_length", truncation=True, max_length=settings.max_length, return_tensors="np")
+            if encoded["entity_attention_mask"].sum() < 1:
+                raise DataError(f"example {number + 1}: the mention lies beyond --max-length {settings.max_length} tokens")
+            feature = _array(encoded)
+            target = np.zeros(len(labels), np.float32)
+            target[[index[label] for label in example.labels]] = 1.0
+            feature["labels"] = target
+            features.append(feature)
+        return Prepared(features, list(range(len(examples))), examples)
+
+    def evaluate(self, prepared, outputs, labels, settings, tokenizer):
+        predicted = [{labels[i] for i in np.flatnonzero(o["logits"] > 0)} for o in outputs]
+        return metrics.multilabel_f1(predicted, [set(e.labels) for e in prepared.examples])
+
+
+class QuestionAnswering(Task):
+    """SQuAD 1.1 extractive QA (``LukeForQuestionAnswering``, words only): question and context
+    as a pair, the context truncated to ``max_length`` (no sliding window: answers past it are not
+    trained on and cannot be found); the best span of at most ``max_answer_tokens`` inside the
+    context, decoded to text; exact match and F1."""
+
+    name = "qa"
+    heads = {"luke": "LukeForQuestionAnswering"}
+
+    def read(self, path):
+        return readers.read_squad(path)
+
+    def labels_of(self, examples):
+        return []
+
+    def label_set(self, examples):
+        return []
+
+    def check_labels(self, examples, labels, path):
+        pass
+
+    def prepare(self, examples, tokenizer, labels, settings, training, progress):
+        features, keys, skipped = [], [], 0  # skipped: answers cut off by the truncation
+        for number, example in enumerate(progress(examples)):
+            common = dict(padding="max_length", truncation="only_second", max_length=settings.max_length, return_tensors="np")
+            if training:
+                if not example.answers:
+                    raise DataError(f"question {example.id} has no answer to train on")
+                text, start = example.answers[0]
+                encoded = tokenizer(example.question, example.context, entity_spans_pair=[(start, start + len(text))], **common)
+                inside = encoded["entity_position_ids"][0, 0]
+                inside = inside[inside >= 0]
+                if inside.size == 0:  # the answer was cut off by the truncation
+                    skipped += 1
+                    continue
+                feature = _array(_drop_entities(encoded))
+                feature["start_positions"], feature["end_positions"] = np.int32(inside[0]), np.int32(inside[-1])
+            else:
+                feature = _array(tokenizer(example.question, example.context, **common))
+            features.append(feature)
+            keys.append(number)
+        if training and not features:
+            raise DataError(f"every answer lies beyond --max-length {settings.max_length} tokens")
+        return Prepared(features, keys, examples)
+
+    def evaluate(self, prepared, outputs, labels, settings, tokenizer):
+        predictions = {}
+        for number, feature, out in zip(prepared.keys, prepared.features, outputs):
+            example = prepared.examples[number]
+            question = len(tokenizer(example.question)["input_ids"])  # <s> question </s>, then </s> context </s>
+            first, last = question + 1, int(feature["attention_mask"].sum()) - 2  # the context's tokens
+            start, end = out["start_logits"], out["end_logits"]
+            best, span = -np.inf, (first, first)
+            for s in range(first, last + 1):
+                e_stop = min(last, s + settings.max_answer_tokens - 1)
+                if e_stop < s:
+                    continue
+                e = s + int(end[s : e_stop + 1].argmax())
+                if start[s] + end[e] > best:
+                    best, span = start[s] + end[e], (s, e)
+            predictions[example.id] = tokenizer.decode(feature["input_ids"][span[0] : span[1] + 1]).strip()
+        answers = {e.id: [t for t, _ in e.answers] for e in prepared.examples if e.answers}
+        return metrics.squad_scores(predictions, answers)
+
+
+class NLI(Task):
+    """XNLI-style sentence-pair classification (``LukeForSequenceClassification`` or
+    ``XLMForSequenceClassification``; XLM gets each row's language as ``lang=``, so its Moses
+    rules and language embeddings); accuracy."""
+
+    name = "xnli"
+    heads = {"luke": "LukeForSequenceClassification", "xlm": "XLMForSequenceClassification"}
+
+    def read(self, path):
+        return readers.read_pairs(path)
+
+    def labels_of(self, examples):
+        return [e.label for e in examples]
+
+    def label_set(self, examples):
+        return sorted(set(self.labels_of(examples)))
+
+    def prepare(self, examples, tokenizer, labels, settings, training, progress):
+        index = {name: i for i, name in enumerate(labels)}
+        features = []
+        common = dict(padding="max_length", truncation=True, max_length=settings.max_length, return_tensors="np")
+        xlm = type(tokenizer).__name__ == "XLMTokenizer"
+        for example in progress(examples):
+            if xlm:
+                language = example.language or settings.language
+                encoded = tokenizer(example.premise, example.hypothesis, lang=language, **common) if language and tokenizer.lang2id else tokenizer(example.premise, example.hypothesis, **common)
+            else:
+                encoded = tokenizer(example.premise, example.hypothesis, **common)
+            feature = _array(encoded)
+            feature["labels"] = np.int32(index[example.label])
+            features.append(feature)
+        return Prepared(features, list(range(len(examples))), examples)
+
+    def evaluate(self, prepared, outputs, labels, settings, tokenizer):
+        predicted = [labels[int(o["logits"].argmax())] for o in outputs]
+        return metrics.accuracy(predicted, [e.label for e in prepared.examples])
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (NER(), Relation(), EntityTyping(), QuestionAnswering(), NLI())}

@@ -1,0 +1,44 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+# small but able to learn the generated tasks in a few hundred steps
+SIZES = dict(hidden_size=48, entity_emb_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=80, type_vocab_size=1)
+
+
+@pytest.fixture(scope="session")
+def mluke_dir(tmp_path_factory):
+    """A random mLUKE (entity-aware attention) sized for the test tokenizer, converted, with its tokenizer files."""
+    pytest.importorskip("torch")
+    from helpers import convert, hf_luke, save_hf
+    from mluke_jax import MLukeTokenizer
+
+    root = tmp_path_factory.mktemp("finetune-mluke")
+    tok = MLukeTokenizer.from_pretrained(DATA / "mluke_tokenizer")
+    model = hf_luke("LukeModel", vocab_size=len(tok), entity_vocab_size=max(tok.entity_vocab.values()) + 1, **SIZES)
+    src = save_hf(model, root / "hf")
+    for name in ("sentencepiece.bpe.model", "entity_vocab.json", "added_tokens.json", "tokenizer_config.json"):
+        shutil.copy(DATA / "mluke_tokenizer" / name, src / name)
+    return convert(src, root / "jax")
+
+
+@pytest.fixture(scope="session")
+def xlm_dir(tmp_path_factory):
+    """A random XLM with three languages and a BPE learned from the generated corpus, converted."""
+    pytest.importorskip("torch")
+    import json
+
+    from helpers import convert, hf_xlm, save_hf
+    from mluke_jax.tokenizers.toy import write_toy_xlm_tokenizer
+
+    root = tmp_path_factory.mktemp("finetune-xlm")
+    tokenizer_dir = write_toy_xlm_tokenizer(root / "tok", sentences=1500, merges=300)
+    vocab = json.loads((tokenizer_dir / "vocab.json").read_text(encoding="utf-8"))
+    lang2id = json.loads((tokenizer_dir / "tokenizer_config.json").read_text(encoding="utf-8"))["lang2id"]
+    model = hf_xlm("XLMModel", vocab_size=len(vocab), emb_dim=48, n_layers=2, n_heads=4, n_langs=len(lang2id), lang2id=lang2id, max_position_embeddings=80)
+    src = save_hf(model, root / "hf")
+    for path in tokenizer_dir.iterdir():
+        shutil.copy(path, src / path.name)
+    return convert(src, root / "jax")

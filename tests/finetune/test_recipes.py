@@ -1,0 +1,83 @@
+"""Each recipe on its tiny generated data: the loss falls and the metric beats chance."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mluke_jax.finetune.__main__ import main
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "finetune"
+pytestmark = pytest.mark.torch
+
+# task, data files, command-line settings, metric, chance level of that metric
+RECIPES = {
+    "ner": ("conll_train.txt", "conll_eval.txt", ["--epochs", "8", "--max-length", "48", "--max-span-words", "3"], "f1", 0.05),
+    "relation": ("tacred_train.json", "tacred_eval.json", ["--epochs", "6", "--max-length", "32"], "f1", 0.5),
+    "entity-typing": ("openentity_train.json", "openentity_eval.json", ["--epochs", "15", "--max-length", "32"], "f1", 0.5),
+    "qa": ("squad_train.json", "squad_eval.json", ["--epochs", "8", "--max-length", "48"], "f1", 15.0),
+    "xnli": ("xnli_train.tsv", "xnli_eval.tsv", ["--epochs", "6", "--max-length", "40"], "accuracy", 0.34),
+}
+
+
+def run_recipe(task, model_dir, output, extra=()):
+    train, evaluation, settings, _, _ = RECIPES[task]
+    args = [task, "--model", str(model_dir), "--train", str(DATA / train), "--eval", str(DATA / evaluation), "--output", str(output)]
+    args += ["--batch-size", "8", "--learning-rate", "2e-3", "--warmup-ratio", "0.1", "--quiet", *settings, *extra]
+    assert main(args) == 0
+    return json.loads((output / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("task", sorted(RECIPES))
+def test_recipe_learns_its_tiny_task(task, mluke_dir, tmp_path):
+    result = run_recipe(task, mluke_dir, tmp_path / task)
+    metric, chance = RECIPES[task][3], RECIPES[task][4]
+    print(task, result["eval"], result["train_loss_first"], result["train_loss_last"])
+    assert result["train_loss_last"] < 0.7 * result["train_loss_first"], result
+    assert result["eval"][metric] > chance, result["eval"]
+    assert (tmp_path / task / "model" / "config.json").is_file() and (tmp_path / task / "model" / "sentencepiece.bpe.model").is_file()
+
+
+def test_xnli_with_xlm_and_language_ids(xlm_dir, tmp_path):
+    result = run_recipe("xnli", xlm_dir, tmp_path / "xlm")
+    assert result["head"] == "XLMForSequenceClassification"
+    assert result["train_loss_last"] < 0.7 * result["train_loss_first"] and result["eval"]["accuracy"] > 0.34, result
+
+
+def test_rerun_resumes_and_other_model_is_refused(mluke_dir, tmp_path, capsys):
+    first = run_recipe("relation", mluke_dir, tmp_path / "run", ["--epochs", "1", "--save-every", "5"])
+    again = run_recipe("relation", mluke_dir, tmp_path / "run", ["--epochs", "1", "--save-every", "5"])
+    assert again["eval"] == first["eval"]  # resumed at the last step: nothing left to train
+    train, evaluation = DATA / "openentity_train.json", DATA / "openentity_eval.json"
+    code = main(["entity-typing", "--model", str(mluke_dir), "--train", str(train), "--eval", str(evaluation), "--output", str(tmp_path / "run"), "--quiet", "--epochs", "1"])
+    assert code == 1 and "holds checkpoints of another model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "task, train_text, message",
+    [
+        ("ner", "Tokyo NN O B-LOC\nis NN O O\nbig\n", "conll_bad.txt:3: expected 'word ... tag'"),
+        ("ner", "Tokyo NN O B-LOC\nis NN O X-FOO\n", "conll_bad.txt:2: tag 'X-FOO' is not O, B-TYPE or I-TYPE"),
+        ("xnli", "a b\tc d\tentailment\nonly two\tcolumns\n", "conll_bad.txt:2: expected premise<TAB>hypothesis<TAB>label"),
+        ("relation", '[{"token": ["a", "b"], "subj_start": 0, "subj_end": 5, "obj_start": 1, "obj_end": 1, "relation": "r"}]', "example 1: subj_start/subj_end 0..5 outside the 2 tokens"),
+        ("qa", '{"data": [{"paragraphs": [{"context": "in Tokyo", "qas": [{"id": "q", "question": "where", "answers": [{"text": "Paris", "answer_start": 3}]}]}]}]}', "question q: answer 'Paris' is not at character 3"),
+    ],
+)
+def test_malformed_data_names_file_and_line(task, train_text, message, mluke_dir, tmp_path, capsys):
+    bad = tmp_path / "conll_bad.txt"
+    bad.write_text(train_text, encoding="utf-8")
+    code = main([task, "--model", str(mluke_dir), "--train", str(bad), "--eval", str(bad), "--output", str(tmp_path / "out"), "--quiet"])
+    assert code == 1
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_labels_mesh_and_family_errors(mluke_dir, xlm_dir, tmp_path, capsys):
+    other = tmp_path / "eval.tsv"
+    other.write_text("a b\tc d\tentailment\ne f\tg h\tparaphrase\n")
+    args = ["--output", str(tmp_path / "out"), "--quiet"]
+    assert main(["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(other), *args]) == 1
+    assert "labels ['paraphrase'] are not among the training data's" in capsys.readouterr().err
+    assert main(["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(DATA / "xnli_eval.tsv"), "--mesh", "data=3", *args]) == 1
+    assert "needs 3 devices, 1 available" in capsys.readouterr().err
+    assert main(["ner", "--model", str(xlm_dir), "--train", str(DATA / "conll_train.txt"), "--eval", str(DATA / "conll_eval.txt"), *args]) == 1
+    assert "task ner needs an mLUKE model" in capsys.readouterr().err
