@@ -125,7 +125,10 @@ def run(config: RunConfig) -> dict[str, Any]:
         if task.multi_label:
             changes["problem_type"] = "multi_label_classification"
         model = head.from_pretrained(config.model, seed=config.seed, **{k: v for k, v in changes.items() if v is not None})
-        stream = BatchStream(train.features, config.batch_size, collate, shuffle=True, seed=config.seed)
+        import jax
+
+        shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
+        stream = BatchStream(train.features, config.batch_size, collate, shuffle=True, seed=config.seed, shard=shard)
         steps = max(1, math.ceil(config.epochs * stream.batches_per_epoch))
         updates = max(1, steps // config.accumulation_steps)
         optimizer = OptimizerConfig(

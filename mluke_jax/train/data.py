@@ -16,11 +16,16 @@ class BatchStream:
         batch_size: examples per batch.
         collate: list of examples -> batch dict of arrays.
         shuffle: permute each epoch (off: file order).
+        shard: ``(process_index, process_count)`` on several hosts: every process draws the same
+            global batches and keeps its own ``batch_size / process_count`` rows of each.
     """
 
-    def __init__(self, examples: Sequence[Any], batch_size: int, collate: Callable[[list], dict], *, shuffle: bool = True, seed: int = 0):
+    def __init__(self, examples: Sequence[Any], batch_size: int, collate: Callable[[list], dict], *, shuffle: bool = True, seed: int = 0, shard: tuple[int, int] | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.shard = shard
+        if shard is not None and (batch_size % shard[1] or not 0 <= shard[0] < shard[1]):
+            raise ValueError(f"a global batch of {batch_size} does not split over {shard[1]} processes")
         if len(examples) < batch_size:
             raise ValueError(f"{len(examples)} examples are fewer than one batch of {batch_size}")
         self.examples, self.batch_size, self.collate = examples, batch_size, collate
@@ -52,4 +57,7 @@ class BatchStream:
         order = self._order()
         chosen = order[self.batch * self.batch_size : (self.batch + 1) * self.batch_size]
         self.batch += 1
+        if self.shard is not None:
+            local = self.batch_size // self.shard[1]
+            chosen = chosen[self.shard[0] * local : (self.shard[0] + 1) * local]
         return self.collate([self.examples[i] for i in chosen])

@@ -112,15 +112,21 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- steps
     def prepare(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Host checks and conversion of one batch (the model's own), placed on the mesh."""
+        """Host checks and conversion of one batch (the model's own), placed on the mesh. With
+        several processes (``jax.distributed``) each passes its own rows of the global batch
+        (``BatchStream(..., shard=(jax.process_index(), jax.process_count()))``)."""
         arrays = self._prepare(dict(batch))
         if self.mesh is None:
             return arrays
-        sizes = {int(np.shape(a)[0]) for a in jax.tree.leaves(arrays)}
+        processes = jax.process_count()
+        sizes = {int(np.shape(a)[0]) * processes for a in jax.tree.leaves(arrays)}
         shards = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
         for size in sizes:
             if size % shards:
                 raise ValueError(f"batch size {size} does not divide over the mesh's data x fsdp = {shards} devices")
+        if processes > 1:
+            # multi-host: each process passes its own rows of the global batch
+            return jax.tree.map(lambda a: jax.make_array_from_process_local_data(self._batch_sharding, np.asarray(a)), arrays)
         return jax.device_put(arrays, self._batch_sharding)
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, jax.Array]:
