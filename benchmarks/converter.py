@@ -9,16 +9,20 @@ its wall time and peak resident memory (the converter's own report, VmHWM) again
 size. Targets: <= 60 s, <= 1.5x the size.
 """
 
+import sys
+
+# Run as a script, this directory comes first on sys.path, and benchmarks/tokenize.py would then
+# shadow the standard library's tokenize (imported by numpy and inspect): move it to the end.
+sys.path.append(sys.path.pop(0))
+
 import argparse
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 
 

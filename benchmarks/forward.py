@@ -14,15 +14,18 @@ For each: PyTorch eager (``torch.no_grad``, eval) median time, JAX first call (t
 run), JAX jitted median time, and the ratio. The outputs are checked to agree within 1e-4.
 """
 
-import argparse
 import sys
+
+# Run as a script, this directory comes first on sys.path, and benchmarks/tokenize.py would then
+# shadow the standard library's tokenize (imported by numpy and inspect): move it to the end.
+sys.path.append(sys.path.pop(0))
+
+import argparse
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 
 from mluke_jax.timing import median_seconds  # noqa: E402

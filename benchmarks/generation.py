@@ -10,15 +10,18 @@ generated tokens (batch x new) over the median wall time; the JAX first call (co
 separately.
 """
 
-import argparse
 import sys
+
+# Run as a script, this directory comes first on sys.path, and benchmarks/tokenize.py would then
+# shadow the standard library's tokenize (imported by numpy and inspect): move it to the end.
+sys.path.append(sys.path.pop(0))
+
+import argparse
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
 from mluke_jax.timing import median_seconds

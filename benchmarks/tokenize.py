@@ -15,7 +15,7 @@ Python given by ``--v4-python`` (a venv with ``transformers==4.46.3 sentencepiec
 import sys
 
 # This file is named tokenize.py: its directory must not shadow the standard library's tokenize.
-_HERE = sys.path.pop(0)
+sys.path.append(sys.path.pop(0))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -25,7 +25,6 @@ import textwrap  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-sys.path.append(_HERE)
 from common import machine  # noqa: E402
 
 from mluke_jax import MLukeTokenizer, XLMTokenizer  # noqa: E402
