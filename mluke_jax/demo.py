@@ -1,9 +1,11 @@
 """``mluke-jax demo``: the whole path on one checkpoint — build (or take) a transformers mLUKE model,
-convert it, run it in PyTorch and in JAX, print the parity table and the timings.
+convert it, tokenize multilingual text with entity spans, run it in PyTorch and in JAX, print the
+parity table and the timings.
 
-Without ``--model`` it builds a small randomly initialised mLUKE-lite-shaped checkpoint itself (no
-download); with ``--model NAME_OR_DIR`` it uses a real transformers checkpoint. Needs the ``torch``
-extra (the reference); the converted model itself never does.
+Without ``--model`` it builds a small randomly initialised mLUKE-lite-shaped checkpoint with a
+small sentencepiece tokenizer learned on the spot (no download); with ``--model NAME_OR_DIR`` it
+uses a real transformers checkpoint and its tokenizer. Needs the ``torch`` extra (the reference);
+the converted model itself never does.
 """
 
 import json
@@ -19,8 +21,10 @@ from mluke_jax.timing import median_seconds
 
 # A small model of mluke-base-lite's shape: lite entity vocabulary (the 4 specials), entity
 # embeddings smaller than the hidden size, plain attention with the entity-aware weights present.
-DEMO_SIZES = dict(vocab_size=8002, entity_emb_size=64, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
-LITE_ENTITY_VOCAB = {"[MASK]": 0, "[UNK]": 1, "[PAD]": 2, "[MASK2]": 3}
+DEMO_SIZES = dict(entity_emb_size=64, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
+# Two sentences, one padded, with one- and multi-token mentions in three scripts.
+DEMO_TEXTS = ["Tokyo is a famous city, and Marie Curie lived in Paris.", "Goethe lebte in Köln; Москва is far."]
+DEMO_SPANS = [[(0, 5), (28, 39), (49, 54)], [(0, 6), (16, 20), (22, 28)]]
 TOLERANCE = 1e-4
 
 
@@ -37,15 +41,20 @@ def _require_reference():
 
 
 def build_demo_checkpoint(directory: Path, seed: int = 0) -> Path:
-    """Write a random transformers ``LukeForMaskedLM`` as released mLUKE files look (no tied decoders)."""
+    """Write a random transformers ``LukeForMaskedLM`` as released mLUKE files look (no tied
+    decoders), with a small multilingual sentencepiece tokenizer and the -lite entity vocabulary."""
     import torch
     import transformers
     from safetensors.torch import save_file
 
     from mluke_jax.config import LukeConfig
+    from mluke_jax.tokenizers.mluke import MLukeTokenizer
+    from mluke_jax.tokenizers.toy import write_toy_mluke_tokenizer
 
+    write_toy_mluke_tokenizer(directory, lite=True)
+    vocab_size = len(MLukeTokenizer.from_pretrained(directory))
     # written with the entity-aware weights, switched off in config.json below (as -lite)
-    config = LukeConfig.mluke_base_lite(**DEMO_SIZES, use_entity_aware_attention=True)
+    config = LukeConfig.mluke_base_lite(**DEMO_SIZES, vocab_size=vocab_size, use_entity_aware_attention=True)
     torch.manual_seed(seed)
     model = transformers.LukeForMaskedLM(transformers.LukeConfig.from_dict(config.to_hf_dict())).eval()
     with torch.no_grad():
@@ -58,8 +67,26 @@ def build_demo_checkpoint(directory: Path, seed: int = 0) -> Path:
     drop = {"lm_head.decoder.weight", "lm_head.decoder.bias", "entity_predictions.decoder.weight"}
     state = {k: v.contiguous() for k, v in model.state_dict().items() if k not in drop}
     save_file(state, directory / "model.safetensors", metadata={"format": "pt"})
-    (directory / "entity_vocab.json").write_text(json.dumps(LITE_ENTITY_VOCAB))
     return directory
+
+
+def tokenized_inputs(directory: Path) -> tuple[dict[str, np.ndarray], str] | None:
+    """The demo sentences through the checkpoint's own MLukeTokenizer (None without tokenizer files)."""
+    from mluke_jax.tokenizers.mluke import MLukeTokenizer
+
+    try:
+        tok = MLukeTokenizer.from_pretrained(directory)
+    except (FileNotFoundError, ValueError):
+        return None
+    batch = tok(DEMO_TEXTS, entity_spans=DEMO_SPANS, padding=True, return_tensors="np")
+    lines = []
+    for row, (text, spans) in enumerate(zip(DEMO_TEXTS, DEMO_SPANS)):
+        mentions = []
+        for span, positions in zip(spans, batch["entity_position_ids"][row]):
+            pieces = tok.convert_ids_to_tokens([int(batch["input_ids"][row, p]) for p in positions if p >= 0])
+            mentions.append(f"{text[span[0]:span[1]]!r} -> tokens {[int(p) for p in positions if p >= 0]} {pieces}")
+        lines.append(f"      {text!r}: {int(batch['attention_mask'][row].sum())} tokens; " + "; ".join(mentions))
+    return dict(batch), "\n".join(lines)
 
 
 def demo_inputs(vocab_size: int, pad: int, entity_vocab: dict[str, int], max_positions: int) -> dict[str, np.ndarray]:
@@ -127,8 +154,14 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
         )
         hf_config = json.loads((src / "config.json").read_text())
         architecture = report["architecture"]
-        entity_vocab = json.loads((src / "entity_vocab.json").read_text()) if (src / "entity_vocab.json").exists() else {}
-        inputs = demo_inputs(hf_config["vocab_size"], hf_config.get("pad_token_id", 1), entity_vocab, hf_config["max_position_embeddings"])
+        tokenized = tokenized_inputs(dst)
+        if tokenized is not None:
+            inputs, described = tokenized
+            _say(f"      tokenized {len(DEMO_TEXTS)} sentences with {sum(map(len, DEMO_SPANS))} entity spans (MLukeTokenizer):\n{described}")
+        else:
+            _say("      no tokenizer files in the checkpoint: random word ids")
+            entity_vocab = json.loads((src / "entity_vocab.json").read_text()) if (src / "entity_vocab.json").exists() else {}
+            inputs = demo_inputs(hf_config["vocab_size"], hf_config.get("pad_token_id", 1), entity_vocab, hf_config["max_position_embeddings"])
 
         rows, ok = [], True
         modes = [("entity-aware attention off", False), ("entity-aware attention on", True)]
@@ -167,7 +200,7 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
 
         _say("[4/4] results")
         print(f"\nmluke-jax demo: {architecture} from {'a random checkpoint' if model is None else model}, "
-              f"batch 2 x {inputs['input_ids'].shape[1]} words, 3 entities; {jax.devices()[0].platform.upper()}\n")
+              f"batch 2 x {inputs['input_ids'].shape[1]} words, {inputs['entity_ids'].shape[1]} entities; {jax.devices()[0].platform.upper()}\n")
         print(f"| mode | output | max abs diff vs transformers | within {TOLERANCE:g} |")
         print("|---|---|---|---|")
         for label, name, value in rows:

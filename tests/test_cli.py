@@ -13,7 +13,10 @@ pytestmark = pytest.mark.torch
 
 def test_demo_builds_converts_compares_and_times(tmp_path, capsys):
     code = main(["demo", "--workdir", str(tmp_path), "--repeats", "2"])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "tokenized 2 sentences with 6 entity spans (MLukeTokenizer)" in captured.err
+    assert "'Marie Curie' -> tokens" in captured.err
     assert code == 0, out
     assert "PASS: every output within 0.0001" in out
     for needle in ("| entity-aware attention off | logits |", "| entity-aware attention on | entity_logits |", "JAX / PyTorch"):
