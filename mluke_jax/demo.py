@@ -219,3 +219,37 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
     finally:
         if not (keep or workdir):
             shutil.rmtree(root, ignore_errors=True)
+
+
+def build_small_model(directory: str | Path, family: str = "luke", architecture: str | None = None, *, seed: int = 0, **config_changes) -> Path:
+    """A small randomly initialised mluke-jax checkpoint with a tokenizer learned on the spot, in
+    ``directory`` (no torch, no download): what the notebooks use when no real checkpoint is given.
+
+    ``family="luke"``: mLUKE-shaped (entity-aware attention on, an entity vocabulary of the generated
+    corpus' entities); ``"xlm"``: XLM with the corpus' seven languages (``causal=True`` for a CLM).
+    """
+    import mluke_jax
+    from mluke_jax.tokenizers.toy import write_toy_mluke_tokenizer, write_toy_xlm_tokenizer
+
+    directory = Path(directory)
+    with tempfile.TemporaryDirectory() as tmp:
+        if family == "luke":
+            tokenizer_dir = write_toy_mluke_tokenizer(Path(tmp) / "tok")
+            tok = mluke_jax.MLukeTokenizer.from_pretrained(tokenizer_dir)
+            sizes = dict(DEMO_SIZES, vocab_size=len(tok), entity_vocab_size=max(tok.entity_vocab.values()) + 1, max_position_embeddings=130)
+            config = mluke_jax.LukeConfig.mluke_base_lite(**{**sizes, "use_entity_aware_attention": True, **config_changes})
+            architecture = architecture or "LukeForMaskedLM"
+        elif family == "xlm":
+            tokenizer_dir = write_toy_xlm_tokenizer(Path(tmp) / "tok")
+            vocab = json.loads((tokenizer_dir / "vocab.json").read_text(encoding="utf-8"))
+            lang2id = json.loads((tokenizer_dir / "tokenizer_config.json").read_text(encoding="utf-8"))["lang2id"]
+            config = mluke_jax.XLMConfig(
+                **{"vocab_size": len(vocab), "emb_dim": 128, "n_layers": 2, "n_heads": 4, "n_langs": len(lang2id), "lang2id": lang2id, "max_position_embeddings": 128, **config_changes}
+            )
+            architecture = architecture or "XLMWithLMHeadModel"
+        else:
+            raise ValueError(f"family must be 'luke' or 'xlm', got {family!r}")
+        getattr(mluke_jax, architecture).build(config, seed=seed).save_pretrained(directory)
+        for path in tokenizer_dir.iterdir():
+            shutil.copy2(path, directory / path.name)
+    return directory
