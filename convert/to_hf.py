@@ -26,14 +26,14 @@ TIED = {
     },
     "xlm": {"pred_layer.proj.weight": "transformer.embeddings.weight"},
 }
-PREFIX = {"luke": "luke.", "xlm": "transformer."}
 
 
 def hf_state(params: dict[str, np.ndarray], family, architecture: str, num_layers: int) -> dict[str, np.ndarray]:
     """Our parameters (dotted paths) as transformers keys and layouts."""
     from mluke_jax.modeling import ARCHITECTURES
 
-    prefix = PREFIX[family.CONFIG_CLASS.model_type] if ARCHITECTURES[architecture].has_head else ""
+    model_class = ARCHITECTURES[architecture]
+    prefix = model_class.base_model_prefix + "." if model_class.has_head else ""  # as transformers' keys
     out: dict[str, np.ndarray] = {}
     for rule in family.rules_for(architecture, prefix):
         if rule.target not in params:
@@ -80,6 +80,7 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
     expected = model.state_dict()
     tied = TIED[hf_config["model_type"]]
     state, dropped = {}, sorted(set(values) - set(expected))
+    parameters = dict(model.named_parameters(remove_duplicate=False))
     for key, tensor in expected.items():
         source = key if key in values else tied.get(key)
         if source in values:
@@ -87,7 +88,7 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
             if tuple(array.shape) != tuple(tensor.shape):
                 raise ValueError(f"{key}: mluke-jax gives shape {tuple(array.shape)}, transformers' {architecture} expects {tuple(tensor.shape)}")
             state[key] = torch.from_numpy(np.array(array, dtype=np.float32)).to(tensor.dtype)
-        elif key not in dict(model.named_parameters(remove_duplicate=False)):
+        elif key not in parameters:
             state[key] = tensor  # a buffer (position_ids)
         else:
             raise ValueError(f"no mluke-jax parameter gives transformers' {key}")

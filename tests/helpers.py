@@ -133,6 +133,24 @@ TINY_XLM = dict(
 )
 
 
+MLUKE_TOKENIZER_DATA = Path(__file__).resolve().parent / "data" / "mluke_tokenizer"
+
+
+def save_luke_with_test_tokenizer(directory: Path, architecture: str, **config) -> Path:
+    """A random transformers LUKE sized for the test tokenizer (``tests/data/mluke_tokenizer``:
+    vocabulary and entity vocabulary), saved to ``directory`` with the tokenizer files."""
+    import shutil
+
+    from mluke_jax import MLukeTokenizer
+
+    tok = MLukeTokenizer.from_pretrained(MLUKE_TOKENIZER_DATA)
+    sizes = dict(vocab_size=len(tok), entity_vocab_size=max(tok.entity_vocab.values()) + 1)
+    directory = save_hf(hf_luke(architecture, **{**sizes, **config}), directory)
+    for name in ("sentencepiece.bpe.model", "entity_vocab.json", "added_tokens.json", "tokenizer_config.json"):
+        shutil.copy(MLUKE_TOKENIZER_DATA / name, directory / name)
+    return directory
+
+
 def hf_xlm(architecture: str, seed: int = 0, noise: float = 0.05, **config):
     """A random transformers XLM model in eval mode, every parameter perturbed (see ``hf_luke``)."""
     import torch

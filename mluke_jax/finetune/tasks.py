@@ -64,7 +64,8 @@ class Task:
         raise NotImplementedError
 
     def label_set(self, examples: list) -> list[str]:
-        raise NotImplementedError
+        """The labels the model predicts, in id order (from the training data)."""
+        return sorted(set(self.labels_of(examples)))
 
     def check_labels(self, examples: list, labels: list[str], path: str) -> None:
         check_known(set(self.labels_of(examples)), labels, path)
@@ -162,9 +163,6 @@ class Relation(Task):
     def labels_of(self, examples):
         return [e.relation for e in examples]
 
-    def label_set(self, examples):
-        return sorted(set(self.labels_of(examples)))
-
     def prepare(self, examples, tokenizer, labels, settings, training, progress):
         index = {name: i for i, name in enumerate(labels)}
         features = []
@@ -199,9 +197,6 @@ class EntityTyping(Task):
     def labels_of(self, examples):
         return [label for e in examples for label in e.labels]
 
-    def label_set(self, examples):
-        return sorted(set(self.labels_of(examples)))
-
     def prepare(self, examples, tokenizer, labels, settings, training, progress):
         index = {name: i for i, name in enumerate(labels)}
         features = []
@@ -234,13 +229,7 @@ class QuestionAnswering(Task):
         return readers.read_squad(path)
 
     def labels_of(self, examples):
-        return []
-
-    def label_set(self, examples):
-        return []
-
-    def check_labels(self, examples, labels, path):
-        pass
+        return []  # spans, not labels
 
     def prepare(self, examples, tokenizer, labels, settings, training, progress):
         features, keys, skipped = [], [], 0  # skipped: answers cut off by the truncation
@@ -299,9 +288,6 @@ class NLI(Task):
 
     def labels_of(self, examples):
         return [e.label for e in examples]
-
-    def label_set(self, examples):
-        return sorted(set(self.labels_of(examples)))
 
     def prepare(self, examples, tokenizer, labels, settings, training, progress):
         index = {name: i for i, name in enumerate(labels)}

@@ -56,16 +56,16 @@ def loss_and_gradients(model, batch: dict[str, Any], *, dropout_key: jax.Array |
     """Loss of one batch and its gradient for every trainable parameter (an ``nnx.State`` shaped
     like the model's parameters). ``dropout_key=None`` runs without dropout (eval mode)."""
     graphdef, params, rest = nnx.split(model, TRAINABLE, ...)
-    arrays = model.prepare_inputs(dict(batch))
+    return _value_and_grad(graphdef, params, rest, model.prepare_inputs(dict(batch)), dropout_key)
 
-    @jax.jit
-    def run(params, arrays, dropout_key):
-        def loss_of(params):
-            return nnx.merge(graphdef, params, rest).forward(**arrays, dropout_key=dropout_key).loss.astype(jnp.float32)
 
-        return jax.value_and_grad(loss_of)(params)
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _value_and_grad(graphdef, params, rest, arrays, dropout_key):
+    # module level, the graph definition static: compiled once per model structure and input shapes
+    def loss_of(params):
+        return nnx.merge(graphdef, params, rest).forward(**arrays, dropout_key=dropout_key).loss.astype(jnp.float32)
 
-    return run(params, arrays, dropout_key)
+    return jax.value_and_grad(loss_of)(params)
 
 
 class Trainer:

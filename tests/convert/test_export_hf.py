@@ -3,32 +3,16 @@
 import numpy as np
 import pytest
 
+from convert import luke as luke_family
+from convert import xlm as xlm_family
 from convert.__main__ import main
 from helpers import convert, hf_luke, hf_xlm, luke_inputs, save_hf, to_torch, xlm_inputs
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-LUKE = [
-    "LukeModel",
-    "LukeForMaskedLM",
-    "LukeForEntityClassification",
-    "LukeForEntityPairClassification",
-    "LukeForEntitySpanClassification",
-    "LukeForSequenceClassification",
-    "LukeForTokenClassification",
-    "LukeForQuestionAnswering",
-    "LukeForMultipleChoice",
-]
-XLM = [
-    "XLMModel",
-    "XLMWithLMHeadModel",
-    "XLMForSequenceClassification",
-    "XLMForQuestionAnsweringSimple",
-    "XLMForQuestionAnswering",
-    "XLMForTokenClassification",
-    "XLMForMultipleChoice",
-]
+# every class the converter knows
+LUKE, XLM = list(luke_family.HEAD_RULES), list(xlm_family.HEAD_RULES)
 
 
 def load_without_warnings(cls, directory):

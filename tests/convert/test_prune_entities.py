@@ -1,14 +1,13 @@
 """Pruning the entity vocabulary of a converted mLUKE checkpoint: same outputs on kept entities."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from convert.prune_entities import choose_entities, main, renumber
-from helpers import convert, hf_luke, save_hf
+from helpers import convert, save_luke_with_test_tokenizer
 from mluke_jax import LukeForMaskedLM, MLukeTokenizer
 from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
 
@@ -21,13 +20,7 @@ SPANS = [[(0, 5), (10, 18), (32, 43)], [(0, 13), (19, 30), (32, 39)]]
 def converted(tmp_path_factory):
     """A random LukeForMaskedLM sized for the test tokenizer, converted, tokenizer files alongside."""
     root = tmp_path_factory.mktemp("prune")
-    tok = MLukeTokenizer.from_pretrained(DATA)
-    entity_rows = max(tok.entity_vocab.values()) + 1
-    model = hf_luke("LukeForMaskedLM", vocab_size=len(tok), entity_vocab_size=entity_rows, max_position_embeddings=64)
-    src = save_hf(model, root / "hf")
-    for name in ("sentencepiece.bpe.model", "entity_vocab.json", "added_tokens.json", "tokenizer_config.json"):
-        shutil.copy(DATA / name, src / name)
-    return convert(src, root / "jax")
+    return convert(save_luke_with_test_tokenizer(root / "hf", "LukeForMaskedLM", max_position_embeddings=64), root / "jax")
 
 
 @pytest.mark.torch

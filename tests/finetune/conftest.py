@@ -1,9 +1,7 @@
 import shutil
-from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 # small but able to learn the generated tasks in a few hundred steps
 SIZES = dict(hidden_size=48, entity_emb_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=80, type_vocab_size=1)
 
@@ -12,16 +10,10 @@ SIZES = dict(hidden_size=48, entity_emb_size=32, num_hidden_layers=2, num_attent
 def mluke_dir(tmp_path_factory):
     """A random mLUKE (entity-aware attention) sized for the test tokenizer, converted, with its tokenizer files."""
     pytest.importorskip("torch")
-    from helpers import convert, hf_luke, save_hf
-    from mluke_jax import MLukeTokenizer
+    from helpers import convert, save_luke_with_test_tokenizer
 
     root = tmp_path_factory.mktemp("finetune-mluke")
-    tok = MLukeTokenizer.from_pretrained(DATA / "mluke_tokenizer")
-    model = hf_luke("LukeModel", vocab_size=len(tok), entity_vocab_size=max(tok.entity_vocab.values()) + 1, **SIZES)
-    src = save_hf(model, root / "hf")
-    for name in ("sentencepiece.bpe.model", "entity_vocab.json", "added_tokens.json", "tokenizer_config.json"):
-        shutil.copy(DATA / "mluke_tokenizer" / name, src / name)
-    return convert(src, root / "jax")
+    return convert(save_luke_with_test_tokenizer(root / "hf", "LukeModel", **SIZES), root / "jax")
 
 
 @pytest.fixture(scope="session")
