@@ -1,8 +1,10 @@
-"""Converters from transformers (PyTorch) checkpoints to mluke-jax (Orbax) directories.
+"""The command lines: ``python -m convert SRC DST`` (transformers -> mluke-jax, or back with
+``--to-hf``), ``python -m convert.prune_entities``, and the ``mluke-jax`` command (:mod:`convert.cli`).
 
-``python -m convert SRC DST [--dtype float32|bfloat16]``; in Python, :func:`convert_checkpoint`.
+The conversion itself is the library's (:mod:`mluke_jax.hf`); this package parses arguments,
+reports progress and writes directories. In Python: ``convert.convert_checkpoint(src, dst)``.
 """
 
-from convert.driver import convert_checkpoint, convert_in_memory
+from mluke_jax.hf import convert_checkpoint, convert_in_memory
 
 __all__ = ["convert_checkpoint", "convert_in_memory"]

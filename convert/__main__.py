@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"exported {args.src} -> {args.dst}: transformers {report['architecture']}, {report['tensors']} tensors")
         return 0
-    from convert.driver import convert_checkpoint
+    from mluke_jax.hf import convert_checkpoint
 
     try:
         report = convert_checkpoint(

@@ -22,6 +22,7 @@ import numpy as np
 from mluke_jax import checkpoint, sharding
 from mluke_jax.config import LukeConfig, read_config_dict
 from mluke_jax.modeling import ARCHITECTURES
+from mluke_jax.paths import local_path
 from mluke_jax.tokenizers.entity_vocab import SPECIAL_ENTITIES, find_entity_vocab, read_entity_vocab, write_entity_vocab
 
 ENTITY_VOCAB_FILES = ("entity_vocab.json", "entity_vocab.jsonl", "entity_vocab.tsv")
@@ -64,7 +65,7 @@ def renumber(kept: dict[str, int]) -> tuple[np.ndarray, dict[str, int]]:
 
 def prune_checkpoint(src: str | Path, dst: str | Path, *, languages: list[str] | None = None, names: list[str] | None = None, overwrite: bool = False, progress: bool = True) -> dict:
     """Write the pruned copy of the converted checkpoint ``src`` to ``dst``; returns a report."""
-    src = Path(src)
+    src = local_path(src)
 
     def say(message: str) -> None:
         if progress:

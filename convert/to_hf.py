@@ -17,6 +17,7 @@ import numpy as np
 
 from mluke_jax import checkpoint
 from mluke_jax.config import read_config_dict
+from mluke_jax.paths import local_path
 
 # transformers key -> the key whose value it takes when mluke-jax ties it (no parameter of its own)
 TIED = {
@@ -50,14 +51,14 @@ def hf_state(params: dict[str, np.ndarray], family, architecture: str, num_layer
 
 def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progress: bool = True) -> dict:
     """Write the transformers directory ``dst`` from the mluke-jax checkpoint ``src``."""
-    from convert.driver import FAMILIES
-    from convert.hf_io import require_torch
+    from mluke_jax.hf.conversion import FAMILIES
+    from mluke_jax.hf.readers import require_torch
 
     require_torch("writing a transformers checkpoint")
     import torch
     import transformers
 
-    src = Path(src)
+    src = local_path(src)
     if not (src / checkpoint.METADATA_FILE).is_file():
         raise ValueError(f"{src} is not a mluke-jax checkpoint (no {checkpoint.METADATA_FILE})")
     metadata = checkpoint.read_metadata(src)

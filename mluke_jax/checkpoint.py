@@ -29,7 +29,9 @@ from flax import nnx
 
 from mluke_jax import sharding
 from mluke_jax.config import LukeConfig, XLMConfig, dtype_name, read_config_dict
+from mluke_jax.hf.hub import existing_or_hub, resolve_source
 from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
+from mluke_jax.paths import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def check_destination(dst: str | os.PathLike, overwrite: bool) -> Path:
     A new or empty directory is fine; an earlier mluke-jax checkpoint is replaced only with
     ``overwrite``; a directory with anything else in it is never replaced.
     """
-    dst = Path(dst).absolute()
+    dst = local_path(dst)
     if not dst.exists():
         return dst
     if not dst.is_dir():
@@ -154,6 +156,7 @@ def write_directory(path: Path, params: dict[str, Any], config, architecture: st
     """
     import orbax.checkpoint as ocp
 
+    path = local_path(path)
     dtypes = {dtype_name(a.dtype) for a in params.values()}
     if len(dtypes) != 1:
         raise ValueError(f"parameters of mixed dtypes {sorted(dtypes)}")
@@ -194,6 +197,7 @@ def read_params(path: Path, dtype) -> dict[str, np.ndarray]:
     """Restore the Orbax parameters as ``{"dotted.path": numpy array}`` cast to ``dtype``."""
     import orbax.checkpoint as ocp
 
+    path = local_path(path)  # Orbax reads relative paths as paths under its own root
     checkpointer = ocp.StandardCheckpointer()
     tree = checkpointer.metadata(path / PARAMS_DIR).item_metadata.tree
     target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), dtype), tree)
@@ -221,8 +225,8 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
     another architecture gets its encoder from the checkpoint and a freshly initialised head
     (``seed``), with a warning naming the new parameters, as transformers does.
     """
-    path = Path(name_or_path)
-    if path.is_dir() and _is_converted(path):
+    path = existing_or_hub(name_or_path)  # absolute (Orbax needs it); None for a hub repository id
+    if path is not None and path.is_dir() and _is_converted(path):
         metadata = read_metadata(path)
         hf = read_config_dict(path / "config.json")
         architecture = metadata["architecture"]
@@ -230,11 +234,10 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
         stored_dtype = metadata["param_dtype"]
         read = lambda target_dtype: read_params(path, target_dtype)  # noqa: E731
     else:
-        # A transformers (PyTorch) checkpoint: convert in memory with the converter package.
-        from convert import hf_io
-        from convert.driver import convert_in_memory
+        # A transformers (PyTorch) checkpoint: convert in memory.
+        from mluke_jax.hf.conversion import convert_in_memory
 
-        path = hf_io.resolve_source(str(name_or_path), revision=revision)
+        path = resolve_source(name_or_path, revision=revision)
         converted = convert_in_memory(path)
         hf = converted.config.to_hf_dict()
         architecture, structure, stored_dtype = converted.architecture, converted.structure, converted.dtype

@@ -132,10 +132,10 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
     import transformers
 
     import mluke_jax
-    from convert.driver import convert_checkpoint
-    from convert.hf_io import resolve_source
+    from mluke_jax.hf import convert_checkpoint, resolve_source
+    from mluke_jax.paths import local_path
 
-    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="mluke-jax-demo-"))
+    root = local_path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="mluke-jax-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
         start = time.perf_counter()

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from mluke_jax.cli import main
+from convert.cli import main
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")

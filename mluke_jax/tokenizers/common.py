@@ -3,8 +3,6 @@ strategies, and turning lists into arrays."""
 
 import functools
 import gc
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,21 +29,6 @@ def without_garbage_collection(method):
                 gc.enable()
 
     return wrapper
-
-
-def tokenizer_directory(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:
-    """A local directory, or a hub repository name whose tokenizer files are downloaded (cached copies
-    work offline; offline without a cached copy fails at once with a message that says so)."""
-    path = Path(name_or_path)
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise ValueError(f"{name_or_path} is a file: pass the directory that holds the tokenizer files")
-    from convert import hf_io
-
-    if not hf_io._HUB_NAME.match(str(name_or_path)) or str(name_or_path).startswith((".", "/")):
-        raise FileNotFoundError(f"{name_or_path} is neither a directory nor a hub repository name")
-    return hf_io.download_from_hub(str(name_or_path), revision, weights=False)
 
 
 def truncation_strategy(truncation: bool | str | None, max_length: int | None, padding: bool | str) -> str:

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, round_up, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
+from mluke_jax.hf.hub import tokenizer_directory
+from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, round_up, to_arrays, truncate_pair, truncation_strategy
 from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, to_arrays, tokenizer_directory, truncate_pair, truncation_strategy
+from mluke_jax.hf.hub import tokenizer_directory
+from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, to_arrays, truncate_pair, truncation_strategy
 
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
 _SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")")

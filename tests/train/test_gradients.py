@@ -17,7 +17,7 @@ def torch_gradients(model, directory):
     """The ``.grad`` of every parameter, converted onto our parameter names."""
     from safetensors.torch import save_file
 
-    from convert.driver import convert_in_memory
+    from mluke_jax.hf import convert_in_memory
 
     directory.mkdir(parents=True, exist_ok=True)
     model.config.architectures = [type(model).__name__]
@@ -200,7 +200,7 @@ def test_adamw_training_matches_pytorch(family, accumulation, tmp_path):
 
 def converted_parameters(model, directory):
     """The model's current parameters on our names (through the converter)."""
-    from convert.driver import convert_in_memory
+    from mluke_jax.hf import convert_in_memory
 
     save_hf(model, directory, fmt="safetensors")
     return convert_in_memory(directory, progress=False).params

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from convert.hf_io import require_torch
+from mluke_jax.hf.readers import require_torch
 
 # The reference positions table of the original code (N_MAX_POSITIONS in xlm/model/transformer.py).
 ORIGINAL_MAX_POSITIONS = 512

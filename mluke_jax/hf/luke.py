@@ -7,9 +7,9 @@ Target paths are relative to the JAX model of the architecture; sources are tran
 
 from typing import Any, Iterable
 
-from convert.common import TRANSPOSE, Rule, architecture_from, model_rules
-from convert.common import linear_rules as _linear
-from convert.common import norm_rules as _norm
+from mluke_jax.hf.rules import TRANSPOSE, Rule, architecture_from, model_rules
+from mluke_jax.hf.rules import linear_rules as _linear
+from mluke_jax.hf.rules import norm_rules as _norm
 from mluke_jax.config import LukeConfig
 from mluke_jax.modeling import ARCHITECTURES
 

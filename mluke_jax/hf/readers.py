@@ -1,4 +1,4 @@
-"""Reading transformers checkpoints tensor by tensor: safetensors, ``.bin``, sharded variants, hub names.
+"""Reading transformers checkpoints tensor by tensor: safetensors, ``.bin`` and their sharded variants.
 
 safetensors files are read with positioned reads of one tensor at a time (no memory map, so
 memory stays at one tensor beyond what the caller keeps). ``.bin`` files go through
@@ -9,7 +9,6 @@ import ctypes
 import json
 import mmap
 import os
-import re
 import struct
 import sys
 from pathlib import Path
@@ -35,9 +34,6 @@ _SAFETENSORS_DTYPES = {
     "U8": np.uint8,
     "BOOL": np.bool_,
 }
-
-_HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
-
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read as it claims to be."""
@@ -270,54 +266,3 @@ def weight_files(directory: Path) -> list[Path]:
     raise FileNotFoundError(
         f"no weights in {directory}: expected {SAFETENSORS}, {SAFETENSORS_INDEX}, {TORCH_BIN} or {TORCH_BIN_INDEX}; found {present}"
     )
-
-
-# ---------------------------------------------------------------------------------- hub
-def resolve_source(src: str, revision: str | None = None) -> Path:
-    """A local checkpoint directory, downloading a hub repository (``org/name``) when ``src`` is not a path.
-
-    Offline (no network, or ``HF_HUB_OFFLINE=1``) a hub name that is not in the local cache fails at
-    once with an error that says so.
-    """
-    path = Path(src)
-    if path.is_file() and path.suffix == ".pth":  # an original facebookresearch/XLM checkpoint
-        return path
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"{path} has no config.json: not a transformers checkpoint directory")
-        return path
-    if path.exists():
-        raise ValueError(f"{src} is a file; pass the checkpoint directory that holds it (or an original XLM .pth file)")
-    if not _HUB_NAME.match(src) or src.startswith((".", "/")):
-        raise FileNotFoundError(f"{src} is neither a directory nor a hub repository name")
-    return download_from_hub(src, revision)
-
-
-_TOKENIZER_AND_CONFIG = ["*.json", "*.model", "*.txt", "*.jsonl", "*.tsv"]
-
-
-def download_from_hub(repo_id: str, revision: str | None = None, weights: bool = True) -> Path:
-    """Download the config, tokenizer files and (``weights=True``) one weight format (safetensors
-    if there is one)."""
-    from huggingface_hub import HfApi, snapshot_download
-
-    try:
-        # A cached copy works offline.
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
-    except Exception:  # noqa: BLE001 - not cached
-        pass
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
-        raise OSError(f"{repo_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: download it on a machine with internet, or pass a local directory")
-    try:
-        patterns = list(_TOKENIZER_AND_CONFIG)
-        if weights:
-            files = HfApi().list_repo_files(repo_id, revision=revision)
-            # safetensors when there are some; never optimizer or training-args pickles
-            patterns += ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns, etag_timeout=10))
-    except Exception as e:  # noqa: BLE001 - network errors come in many types
-        reason = str(e).splitlines()[0] if str(e) else ""
-        raise OSError(
-            f"could not download {repo_id!r} from the Hugging Face hub ({type(e).__name__}: {reason}). "
-            "Are you offline? Download the checkpoint where you have internet and pass its local directory."
-        ) from None

@@ -1,4 +1,5 @@
-"""Conversion of a transformers checkpoint directory into JAX parameters, in memory or to disk."""
+"""Conversion of a transformers checkpoint (or an original XLM ``.pth`` file) into JAX parameters,
+in memory (``from_pretrained`` on a transformers directory) or to a mluke-jax directory on disk."""
 
 import dataclasses
 import json
@@ -11,14 +12,15 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from convert import hf_io
-from convert import luke as luke_family
-from convert import xlm as xlm_family
-from convert import xlm_original
-from convert.common import fill_params
 from mluke_jax import checkpoint
+from mluke_jax.hf import luke as luke_family
+from mluke_jax.hf import readers, xlm_original
+from mluke_jax.hf import xlm as xlm_family
+from mluke_jax.hf.hub import resolve_source
+from mluke_jax.hf.rules import fill_params
 from mluke_jax.config import dtype_name, read_config_dict
 from mluke_jax.modeling import ARCHITECTURES
+from mluke_jax.paths import local_path
 
 # model_type -> module with CONFIG_CLASS, architecture_of, structure_of, key_prefix, rules_for, allow_unused
 FAMILIES = {"luke": luke_family, "xlm": xlm_family}
@@ -47,7 +49,7 @@ def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: 
     """Read a transformers directory (or an original XLM ``.pth``) and return the JAX parameter tree
     (numpy, dotted paths)."""
     start = time.perf_counter()
-    src = Path(src)
+    src = local_path(src)
     extra_files = {}
     if xlm_original.is_original_checkpoint(src):
         data = xlm_original.load(src)
@@ -57,12 +59,12 @@ def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: 
         if vocab:
             extra_files["vocab.json"] = json.dumps(vocab, ensure_ascii=False, indent=1) + "\n"
         del data
-        reader = hf_io.ArrayReader(weights)
+        reader = readers.ArrayReader(weights)
         family = _family(hf_config, src)
     else:
         hf_config = read_config_dict(src / "config.json")
         family = _family(hf_config, src)  # before reading weights: an unsupported model fails first
-        reader = hf_io.CheckpointReader(src)
+        reader = readers.CheckpointReader(src)
     keys = reader.keys()
     architecture = architecture or family.architecture_of(hf_config, keys)
     if architecture not in ARCHITECTURES:
@@ -116,7 +118,7 @@ def convert_checkpoint(
     """
     start = time.perf_counter()
     dst = checkpoint.check_destination(dst, overwrite)  # before any work
-    src_dir = hf_io.resolve_source(src, revision=revision)
+    src_dir = resolve_source(src, revision=revision)
     converted = convert_in_memory(src_dir, dtype=dtype, architecture=architecture, progress=progress)
     FAMILIES[converted.config.model_type].check_config(converted.config, str(src))
     with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:
@@ -134,7 +136,7 @@ def convert_checkpoint(
         "dtype": converted.dtype,
         "structure": converted.structure,
         "tokenizer_files": copied,
-        "source_bytes": src_dir.stat().st_size if src_dir.is_file() else sum(p.stat().st_size for p in hf_io.weight_files(src_dir)),
+        "source_bytes": src_dir.stat().st_size if src_dir.is_file() else sum(p.stat().st_size for p in readers.weight_files(src_dir)),
         "seconds": time.perf_counter() - start,
         "peak_memory_bytes": peak_memory_bytes(),
     }

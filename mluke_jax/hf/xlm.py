@@ -3,16 +3,16 @@
 Target paths are relative to the JAX model of the architecture; sources are transformers keys with
 ``{p}`` for the encoder prefix (``transformer.`` in head checkpoints, empty for a bare ``XLMModel``)
 and ``{i}`` for the layer index. Original facebookresearch/XLM state dicts use the bare names and
-``pred_layer.*`` (see :mod:`convert.xlm_original`).
+``pred_layer.*`` (see :mod:`mluke_jax.hf.xlm_original`).
 """
 
 from typing import Any, Iterable
 
 import numpy as np
 
-from convert.common import Rule, architecture_from, model_rules
-from convert.common import linear_rules as _linear
-from convert.common import norm_rules as _norm
+from mluke_jax.hf.rules import Rule, architecture_from, model_rules
+from mluke_jax.hf.rules import linear_rules as _linear
+from mluke_jax.hf.rules import norm_rules as _norm
 from mluke_jax.config import XLMConfig
 from mluke_jax.modeling import ARCHITECTURES
 from mluke_jax.models.xlm import warn_if_clm_not_causal
