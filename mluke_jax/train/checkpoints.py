@@ -18,6 +18,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from mluke_jax.paths import local_path
 from mluke_jax.train.trainer import Trainer, TrainState
 
 
@@ -43,7 +44,7 @@ class TrainCheckpointer:
     def __init__(self, directory: str | os.PathLike, *, save_every: int = 100, keep: int = 3, asynchronous: bool = True):
         if save_every < 1 or keep < 1:
             raise ValueError(f"save_every and keep must be >= 1, got {save_every} and {keep}")
-        self.directory = Path(directory).absolute()
+        self.directory = local_path(directory)
         options = ocp.CheckpointManagerOptions(save_interval_steps=save_every, max_to_keep=keep, enable_async_checkpointing=asynchronous)
         self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "record"))
 
