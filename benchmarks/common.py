@@ -1,19 +1,12 @@
 """Shared pieces of the benchmark scripts: machine description and timing."""
 
 import os
-import platform
+
+from mluke_jax.timing import cpu_model
 
 
 def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import jax
     import numpy
 

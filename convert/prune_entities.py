@@ -76,7 +76,7 @@ def prune_checkpoint(src: str | Path, dst: str | Path, *, languages: list[str] |
     metadata = checkpoint.read_metadata(src)
     hf = read_config_dict(src / "config.json")
     if hf.get("model_type") != "luke":
-        raise ValueError(f"{src} holds a {hf.get('model_type')!r} model: only mLUKE/LUKE checkpoints have entities")
+        raise ValueError(f"{src} holds a model of model_type {hf.get('model_type')!r}: only mLUKE/LUKE checkpoints have entities")
     config = LukeConfig.from_hf_dict(hf, **metadata.get("structure", {}))
     vocab = read_entity_vocab(find_entity_vocab(src))
     beyond = [n for n, i in vocab.items() if not 0 <= i < config.entity_vocab_size]

@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,6 +31,7 @@ from mluke_jax.config import LukeConfig, XLMConfig, dtype_name, read_config_dict
 from mluke_jax.hf.hub import existing_or_hub, resolve_source
 from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
 from mluke_jax.paths import local_path
+from mluke_jax.warn import warn
 
 logger = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
             raise ValueError(f"{path}: architecture {architecture!r} is not implemented (known: {sorted(ARCHITECTURES)})")
         cls = ARCHITECTURES[architecture]
     if cls.config_class is not config_cls:
-        raise ValueError(f"{cls.__name__} cannot load a {config_cls.model_type!r} checkpoint ({path})")
+        raise ValueError(f"{cls.__name__} cannot load a checkpoint of model_type {config_cls.model_type!r} ({path})")
     params = read(jnp.dtype(param_dtype))
     return assemble(cls, config, params, architecture, seed=seed, where=str(path))
 
@@ -307,13 +307,10 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
     unused = sorted(params)
     if same and (missing or unused):
         raise ValueError(f"{where}: checkpoint does not match {cls.__name__}: missing {missing}, unexpected {unused}")
-    if unused:
-        warnings.warn(f"{cls.__name__} from a {source_architecture} checkpoint: dropped {len(unused)} parameters {unused[:8]}{'...' if len(unused) > 8 else ''}", stacklevel=3)
+    if unused:  # every name: the count and the list agree
+        warn(f"{cls.__name__} loaded from the {source_architecture} checkpoint: dropped {len(unused)} parameters {unused}")
     if missing:
-        warnings.warn(
-            f"{cls.__name__} from a {source_architecture} checkpoint: newly initialised {missing[:8]}{'...' if len(missing) > 8 else ''}; train them before use",
-            stacklevel=3,
-        )
+        warn(f"{cls.__name__} loaded from the {source_architecture} checkpoint: newly initialised {missing}; train them before use")
         model = cls.build(config, seed=seed)
         state = nnx.state(model, nnx.Param)
         current = flatten(nnx.to_pure_dict(state))

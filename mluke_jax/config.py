@@ -8,12 +8,12 @@ dataclass but are never written to the HF dictionary.
 import dataclasses
 import json
 import os
-import warnings
 from typing import Any, ClassVar, Mapping
 
 import jax.numpy as jnp
 
 from mluke_jax.layers.common import ACTIVATIONS
+from mluke_jax.warn import warn
 
 # Keys every transformers ``PretrainedConfig`` may carry (v4 and v5 ``to_dict`` output, and the
 # generation defaults v4 wrote into model configs). They do not change an encoder's maths.
@@ -196,7 +196,7 @@ class PretrainedConfig:
         if isinstance(kwargs.get("eos_token_id"), list):
             eos = kwargs["eos_token_id"]
             if len(eos) > 1:
-                warnings.warn(f"config.json lists several eos_token_id {eos}; {cls.__name__} keeps the first, {eos[0]}", stacklevel=2)
+                warn(f"config.json lists several eos_token_id {eos}; {cls.__name__} keeps the first, {eos[0]}")
             kwargs["eos_token_id"] = eos[0] if eos else None
         if "id2label" in kwargs and "num_labels" not in kwargs and kwargs["id2label"] is not None:
             kwargs["num_labels"] = len(kwargs["id2label"])

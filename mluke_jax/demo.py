@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mluke_jax.timing import median_seconds
+from mluke_jax.timing import machine_description, median_seconds
 
 # A small model of mluke-base-lite's shape: lite entity vocabulary (the 4 specials), entity
 # embeddings smaller than the hidden size, plain attention with the entity-aware weights present.
@@ -26,6 +26,8 @@ DEMO_SIZES = dict(entity_emb_size=64, hidden_size=256, num_hidden_layers=4, num_
 DEMO_TEXTS = ["Tokyo is a famous city, and Marie Curie lived in Paris.", "Goethe lebte in Köln; Москва is far."]
 DEMO_SPANS = [[(0, 5), (28, 39), (49, 54)], [(0, 6), (16, 20), (22, 28)]]
 TOLERANCE = 1e-4
+# Each framework is timed for at least this long (many calls of a few ms each).
+TIMING_SECONDS = 1.0
 
 
 def _say(message: str) -> None:
@@ -183,13 +185,13 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
             torch_inputs = {k: torch.as_tensor(v) for k, v in inputs.items()}
             with torch.no_grad():
                 expected = ref(**torch_inputs, output_hidden_states=True)
-                torch_seconds = median_seconds(lambda: ref(**torch_inputs), repeats)
+                torch_seconds = median_seconds(lambda: ref(**torch_inputs), repeats, min_seconds=TIMING_SECONDS, warmup=2)
             compile_start = time.perf_counter()
             got = ours(**inputs, output_hidden_states=True)
             jax.block_until_ready(got)
             first_call = time.perf_counter() - compile_start
             ours(**inputs)  # compile the call without hidden states too
-            jax_seconds = median_seconds(lambda: jax.block_until_ready(ours(**inputs)), repeats)
+            jax_seconds = median_seconds(lambda: jax.block_until_ready(ours(**inputs)), repeats, min_seconds=TIMING_SECONDS, warmup=2)
             for name, value in expected.items():
                 if value is None or name == "loss":
                     continue
@@ -206,12 +208,17 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
         for label, name, value in rows:
             if name != "timing":
                 print(f"| {label} | {name} | {value:.2e} | {'yes' if value <= TOLERANCE else 'NO'} |")
-        print("\n| mode | PyTorch eager | JAX first call (compile) | JAX jitted | JAX / PyTorch |")
+        print("\n| mode | PyTorch eager | JAX first call (compile) | JAX jitted | JAX / PyTorch time |")
         print("|---|---|---|---|---|")
         for label, name, value in rows:
             if name == "timing":
                 t, first, j = value
                 print(f"| {label} | {t * 1e3:.1f} ms | {first:.2f} s | {j * 1e3:.1f} ms | {j / t:.2f}x |")
+        print(
+            f"\nTimes are medians of at least {repeats} calls filling {TIMING_SECONDS:g} s per framework, after 2 warm-up calls, "
+            f"on {machine_description()}. JAX / PyTorch is JAX's time divided by PyTorch's: below 1 JAX is faster. "
+            "On a model this small both are dominated by per-call overhead; benchmarks/forward.py times the real sizes."
+        )
         print(f"\n{'PASS' if ok else 'FAIL'}: every output within {TOLERANCE:g}; total {time.perf_counter() - start:.1f} s")
         if keep or workdir:
             print(f"checkpoints kept in {root}")

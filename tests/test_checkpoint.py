@@ -135,3 +135,24 @@ def Path_tests():
     from pathlib import Path
 
     return Path(__file__).parent
+
+
+def test_loading_warnings_name_the_callers_line_and_every_parameter(tmp_path):
+    """Whichever entry point is used, a warning points at the line that called the library, and
+    the number of parameters it reports is the length of the list it gives."""
+    import ast
+    import re
+
+    mluke_jax.LukeForMaskedLM.build(mluke_jax.LukeConfig(**TINY_LUKE)).save_pretrained(tmp_path / "mlm")
+    loads = (
+        lambda: mluke_jax.LukeModel.from_pretrained(tmp_path / "mlm"),
+        lambda: mluke_jax.LukeForEntityClassification.from_pretrained(tmp_path / "mlm", num_labels=2),
+        lambda: checkpoint.load_pretrained(tmp_path / "mlm", mluke_jax.LukeModel),
+    )
+    for load in loads:
+        with pytest.warns(UserWarning) as caught:
+            load()
+        assert caught and all(w.filename == __file__ for w in caught), [(w.filename, str(w.message)) for w in caught]
+    message = next(str(w.message) for w in caught if "dropped" in str(w.message))
+    count, names = re.search(r"dropped (\d+) parameters (\[.*\])", message).groups()
+    assert int(count) == len(ast.literal_eval(names)) > 8, message

@@ -10,15 +10,17 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from mluke_jax.finetune.tasks import TASKS, Prepared, Settings
+from mluke_jax.paths import local_path
+from mluke_jax.progress import progress_bar
 
 
 @dataclasses.dataclass
@@ -74,7 +76,7 @@ def predict(model, prepared: Prepared, batch_size: int, label_keys: tuple[str, .
     row so that every batch has one shape."""
     outputs = []
     features = prepared.features
-    for start in tqdm(range(0, len(features), batch_size), desc="evaluating", disable=not progress, leave=False):
+    for start in progress_bar(range(0, len(features), batch_size), desc="evaluating", enabled=progress, leave=False):
         chunk = features[start : start + batch_size]
         real = len(chunk)
         chunk = chunk + [chunk[0]] * (batch_size - real)
@@ -97,15 +99,14 @@ def run(config: RunConfig) -> dict[str, Any]:
     family = _family(config.model)
     if family not in task.heads:
         raise ValueError(f"task {task.name} needs an mLUKE model (its head is {task.heads['luke']}); {config.model} is {family}")
-    output = Path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
+    output = local_path(config.output)  # created when training starts, after every input is checked
 
     def say(message: str) -> None:
         if config.progress:
             print(message, file=sys.stderr, flush=True)
 
     def bar(items, what: str):
-        return tqdm(items, desc=what, disable=not config.progress, leave=False)
+        return progress_bar(items, desc=what, enabled=config.progress, leave=False)
 
     train_examples = task.read(config.train)
     eval_examples = task.read(config.eval)
@@ -140,9 +141,10 @@ def run(config: RunConfig) -> dict[str, Any]:
             accumulation_steps=config.accumulation_steps,
         )
         trainer = Trainer(model, optimizer, seed=config.seed)
-        say(f"training {head.__name__} for {steps} steps of {config.batch_size} ({config.epochs:g} epochs)")
+        trainer.check_batch_size(config.batch_size)
+        say(f"training {head.__name__} for {plural(steps, 'step')} of {config.batch_size} ({plural(config.epochs, 'epoch')})")
         started = time.perf_counter()
-        with TrainCheckpointer(output / "checkpoints", save_every=config.save_every, keep=config.keep) as checkpointer:
+        with _removed_on_failure(output), TrainCheckpointer(output / "checkpoints", save_every=config.save_every, keep=config.keep) as checkpointer:
             losses = fit(trainer, stream, steps, checkpointer=checkpointer, resume=config.resume, progress=config.progress)
         seconds = time.perf_counter() - started
         trained = trainer.model
@@ -165,5 +167,24 @@ def run(config: RunConfig) -> dict[str, Any]:
     tmp = output / ".metrics.json.tmp"
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, output / "metrics.json")
-    say(f"{task.name}: {json.dumps(scores)}")
     return result
+
+
+def plural(count: float, noun: str) -> str:
+    """``"1 epoch"``, ``"2.5 epochs"``."""
+    return f"{count:g} {noun}{'' if count == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def _removed_on_failure(output: Path):
+    """A run that fails before its first checkpoint leaves no output directory behind (one that
+    existed before the run, or that holds a checkpoint to resume from, is kept)."""
+    existed = output.exists()
+    try:
+        yield
+    except BaseException:
+        checkpoints = output / "checkpoints"
+        has_checkpoint = checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())
+        if not existed and not has_checkpoint:
+            shutil.rmtree(output, ignore_errors=True)
+        raise

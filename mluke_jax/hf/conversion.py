@@ -119,6 +119,8 @@ def convert_checkpoint(
     start = time.perf_counter()
     dst = checkpoint.check_destination(dst, overwrite)  # before any work
     src_dir = resolve_source(src, revision=revision)
+    if progress:
+        print(f"converting {src} ...", file=sys.stderr)
     converted = convert_in_memory(src_dir, dtype=dtype, architecture=architecture, progress=progress)
     FAMILIES[converted.config.model_type].check_config(converted.config, str(src))
     with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:

@@ -129,7 +129,7 @@ class TorchBinFile:
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
         if not isinstance(state, dict):
-            raise CheckpointError(f"{self.path} holds a {type(state).__name__}, not a state dict")
+            raise CheckpointError(f"{self.path} holds an object of type {type(state).__name__}, not a state dict")
         self.tensors = {k: t for k, t in state.items() if isinstance(t, torch.Tensor)}
 
     def keys(self) -> Iterable[str]:

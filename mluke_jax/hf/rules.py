@@ -6,11 +6,11 @@ checkpoint key that no rule consumed is an error (unless allow-listed, like ``po
 """
 
 import dataclasses
-import sys
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
-from tqdm import tqdm
+
+from mluke_jax.progress import progress_bar
 
 
 class ConversionError(ValueError):
@@ -117,7 +117,7 @@ def fill_params(
         raise ConversionError("checkpoint does not match the model: " + "; ".join(parts))
 
     out: dict[str, np.ndarray] = {}
-    bar = tqdm(total=len(plan), desc="converting", unit="param", disable=not progress, file=sys.stderr, leave=False)
+    bar = progress_bar(total=len(plan), desc="converting", unit="param", enabled=progress, leave=False)
     for target, (keys, transform, stacked) in plan.items():
         if stacked:
             array = np.empty(targets[target].shape, dtype=dtype)

@@ -1,6 +1,5 @@
 """XLM: post-norm transformer encoder with learned or sinusoidal positions and language embeddings."""
 
-import warnings
 from typing import Any, ClassVar
 
 import jax.numpy as jnp
@@ -14,6 +13,7 @@ from mluke_jax.layers.embeddings import XLMEmbeddings
 from mluke_jax.layers.encoder import Encoder, LayerSpec
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.outputs import BaseModelOutput
+from mluke_jax.warn import warn
 
 XLM_INPUTS = ("input_ids", "attention_mask", "langs", "token_type_ids", "position_ids", "lengths", "inputs_embeds")
 
@@ -82,10 +82,9 @@ def warn_if_clm_not_causal(config: XLMConfig, name: str) -> None:
     package, for parity) then runs them bidirectionally. Say so when a name looks like a causal LM."""
     parts = str(name).replace("\\", "/").lower().split("/")
     if any("clm" in part for part in parts) and not config.causal:
-        warnings.warn(
+        warn(
             f"{name} looks like a causal LM (clm) but its config says causal=false, so it runs with bidirectional "
-            "attention as in transformers; pass causal=True to from_pretrained to run it causally",
-            stacklevel=3,
+            "attention as in transformers; pass causal=True to from_pretrained to run it causally"
         )
 
 

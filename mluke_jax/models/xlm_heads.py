@@ -1,6 +1,5 @@
 """XLM task heads under their transformers class names, with the same inputs, outputs and losses."""
 
-import warnings
 from typing import Any
 
 import jax
@@ -14,6 +13,7 @@ from mluke_jax.config import XLMConfig
 from mluke_jax.heads import Classifier, Decoder, SequenceSummary, extractive_qa
 from mluke_jax.layers.common import Array, dense, fold_key, layer_norm
 from mluke_jax.models.xlm import XLM_INPUT_KINDS, XLM_INPUTS, XLMModel, XLMPreTrainedModel, check_xlm_inputs, encoder_kwargs, language_ids
+from mluke_jax.warn import warn
 
 HEAD_DROPOUT_TAG = 100  # fold_key tag of every head's dropout
 
@@ -371,7 +371,7 @@ class XLMForMultipleChoice(_XLMHead):
     def prepare_inputs(self, raw):
         raw = dict(raw)
         if raw.get("lengths") is not None:
-            warnings.warn("XLMForMultipleChoice ignores lengths (as transformers does); pass attention_mask", stacklevel=3)
+            warn("XLMForMultipleChoice ignores lengths (as transformers does); pass attention_mask")
             raw["lengths"] = None
         a = {name: v.to_array(name, raw.get(name), kind) for name, kind in XLM_INPUT_KINDS.items() if name != "langs"}
         word = a["input_ids"] if a["input_ids"] is not None else a["inputs_embeds"]

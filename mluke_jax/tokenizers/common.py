@@ -89,16 +89,30 @@ def round_up(length: int, multiple: int | None) -> int:
     return length
 
 
-def to_arrays(outputs: dict[str, list], return_tensors: str | None) -> dict[str, Any]:
-    """``return_tensors`` ``"np"`` (int64 numpy arrays) or ``"jax"``; rows must have equal lengths."""
+def to_arrays(outputs: dict[str, list], return_tensors: str | None, max_length: int | None = None) -> dict[str, Any]:
+    """``return_tensors`` ``"np"`` (int64 numpy arrays) or ``"jax"``; rows must have equal lengths.
+
+    ``max_length``: the length ``padding="max_length"`` padded to; a row longer than that (no
+    truncation asked for) is named in the error.
+    """
     if return_tensors is None:
         return outputs
     if return_tensors not in ("np", "jax"):
         raise ValueError(f"return_tensors must be 'np' or 'jax', got {return_tensors!r}")
+    for i, row in enumerate(outputs.get("input_ids", []) if max_length is not None else []):
+        if len(row) > max_length:
+            raise ValueError(
+                f"row {i} has {len(row)} tokens, more than max_length={max_length}: pass truncation=True "
+                "(or a larger max_length) to pad every row to max_length"
+            )
     arrays = {}
     for key, rows in outputs.items():
-        if len({np.shape(r) for r in rows}) > 1:
-            raise ValueError(f"the rows of {key} have different lengths: pass padding=True (or padding='max_length') to return arrays")
+        lengths = sorted({len(r) for r in rows})
+        if len(lengths) > 1:
+            raise ValueError(
+                f"the rows of {key} have different lengths ({lengths[0]} to {lengths[-1]}): pass padding=True "
+                "(or padding='max_length' with truncation=True) to return arrays"
+            )
         arrays[key] = np.asarray(rows, np.int64)
     if return_tensors == "jax":
         import jax.numpy as jnp

@@ -473,7 +473,7 @@ class MLukeTokenizer:
                 logger.warning("a sequence of %d tokens is longer than this model's %d: truncate it (truncation=True) before running the model", len(row), self.model_max_length)
                 break
         self._pad(outputs, padding_kind, max_length, max_entity_length, pad_to_multiple_of, padding_side or self.padding_side, return_attention_mask is not False)
-        outputs = to_arrays(outputs, return_tensors)
+        outputs = to_arrays(outputs, return_tensors, max_length if padding_kind == "max_length" else None)
         if not batched and return_tensors is None:
             outputs = {k: v[0] for k, v in outputs.items()}
         return outputs

@@ -366,7 +366,7 @@ class XLMTokenizer:
                 fill = {"input_ids": [pad], "attention_mask": [0], "token_type_ids": [0]}
                 out[key] = [v + (fill[key] if key in fill else v[-1:] or [0]) * (width - len(v)) for v in values]
         if return_tensors is not None:
-            out = to_arrays(out, return_tensors)
+            out = to_arrays(out, return_tensors, max_length if padding == "max_length" else None)
         elif single:
             out = {k: v[0] for k, v in out.items()}
         return out

@@ -4,8 +4,7 @@ import sys
 import time
 from typing import Callable
 
-from tqdm.auto import tqdm
-
+from mluke_jax.progress import progress_bar
 from mluke_jax.train.checkpoints import TrainCheckpointer
 from mluke_jax.train.data import BatchStream
 from mluke_jax.train.trainer import Trainer
@@ -20,6 +19,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     log_every: int = 10,
+    line_seconds: float = 30.0,
     on_step: Callable[[int, dict], None] | None = None,
 ) -> list[float]:
     """Train until ``trainer.step == steps`` (micro-batches); returns the losses of the steps run.
@@ -27,14 +27,18 @@ def fit(
     With a ``checkpointer`` that holds a checkpoint and ``resume``, the trainer state and the
     stream's position are restored first, so the run continues exactly where the saved one was.
     Checkpoints are saved at the checkpointer's interval and at the end. The progress bar shows the
-    loss and examples per second. ``on_step(step, metrics)`` runs after every step.
+    loss and examples per second; where no bar can be drawn (a log file), a line with the same
+    figures is printed every ``line_seconds`` and at the end. ``on_step(step, metrics)`` runs after
+    every step.
     """
     if checkpointer is not None and resume and checkpointer.latest_step() is not None:
         stream.seek(checkpointer.restore(trainer))
         print(f"resumed from step {trainer.step} of {checkpointer.directory}", file=sys.stderr)
     pending, losses, saved_at = [], [], None
-    bar = tqdm(total=steps, initial=trainer.step, disable=not progress, unit="step", dynamic_ncols=True)
+    bar = progress_bar(total=steps, initial=trainer.step, enabled=progress, unit="step", dynamic_ncols=True)
+    lines = progress and bar.disable  # a log, not a terminal: a plain line now and then
     started, examples = time.perf_counter(), 0
+    last_line = started
     while trainer.step < steps:
         batch = next(stream)
         metrics = trainer.train_step(batch)
@@ -47,7 +51,12 @@ def fit(
         if len(pending) >= log_every or trainer.step == steps:
             losses.extend(float(x) for x in pending)  # one device sync per log interval
             pending = []
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", examples_per_s=f"{examples / (time.perf_counter() - started):.1f}")
+            now = time.perf_counter()
+            rate = examples / (now - started)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", examples_per_s=f"{rate:.1f}")
+            if lines and (now - last_line >= line_seconds or trainer.step == steps):
+                print(f"step {trainer.step}/{steps}: loss {losses[-1]:.4f}, {rate:.1f} examples/s", file=sys.stderr, flush=True)
+                last_line = now
         bar.update(1)
     bar.close()
     losses.extend(float(x) for x in pending)

@@ -119,15 +119,20 @@ class Trainer:
         if self.mesh is None:
             return arrays
         processes = jax.process_count()
-        sizes = {int(np.shape(a)[0]) * processes for a in jax.tree.leaves(arrays)}
-        shards = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
-        for size in sizes:
-            if size % shards:
-                raise ValueError(f"batch size {size} does not divide over the mesh's data x fsdp = {shards} devices")
+        for size in {int(np.shape(a)[0]) * processes for a in jax.tree.leaves(arrays)}:
+            self.check_batch_size(size)
         if processes > 1:
             # multi-host: each process passes its own rows of the global batch
             return jax.tree.map(lambda a: jax.make_array_from_process_local_data(self._batch_sharding, np.asarray(a)), arrays)
         return jax.device_put(arrays, self._batch_sharding)
+
+    def check_batch_size(self, size: int) -> None:
+        """Raise unless a global batch of ``size`` rows splits evenly over the mesh's data x fsdp devices."""
+        if self.mesh is None:
+            return
+        shards = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
+        if size % shards:
+            raise ValueError(f"batch size {size} does not divide over the mesh's data x fsdp = {shards} devices")
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, jax.Array]:
         """One micro-batch: gradients, then an optimiser update (every ``accumulation_steps``)."""

@@ -226,3 +226,13 @@ def test_bin_with_shared_storages(tmp_path):
     with torch.no_grad():
         expected = ref(**to_torch(inputs))
     compare_outputs(ours(**inputs), expected, atol=1e-4)
+
+
+def test_progress_in_a_log_is_lines_not_a_bar(tmp_path, reference, capsys):
+    """stderr is not a terminal under pytest, as in a log file: no half-drawn bar (a lone "0%")."""
+    src = save_hf(reference, tmp_path / "hf")
+    capsys.readouterr()  # transformers' own save_pretrained draws bars
+    assert convert_main([str(src), str(tmp_path / "jax")]) == 0
+    err = capsys.readouterr().err
+    assert "%|" not in err and "\r" not in err, err
+    assert f"converting {src} ..." in err and "writing Orbax checkpoint" in err

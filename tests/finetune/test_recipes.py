@@ -81,3 +81,40 @@ def test_unknown_labels_mesh_and_family_errors(mluke_dir, xlm_dir, tmp_path, cap
     assert "needs 3 devices, 1 available" in capsys.readouterr().err
     assert main(["ner", "--model", str(xlm_dir), "--train", str(DATA / "conll_train.txt"), "--eval", str(DATA / "conll_eval.txt"), *args]) == 1
     assert "task ner needs an mLUKE model" in capsys.readouterr().err
+
+
+def test_failed_runs_leave_no_output_directory(mluke_dir, xlm_dir, tmp_path, capsys):
+    """Bad data, unknown labels, a mesh this machine cannot make, the wrong model family: the error,
+    and no output directory."""
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Tokyo NN O B-LOC\nis NN O O\nbig\n", encoding="utf-8")
+    unknown = tmp_path / "eval.tsv"
+    unknown.write_text("a b\tc d\tentailment\ne f\tg h\tparaphrase\n")
+    out = tmp_path / "out"
+    failing = [
+        ["ner", "--model", str(mluke_dir), "--train", str(bad), "--eval", str(bad)],
+        ["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(unknown)],
+        ["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(DATA / "xnli_eval.tsv"), "--mesh", "data=3"],
+        ["ner", "--model", str(xlm_dir), "--train", str(DATA / "conll_train.txt"), "--eval", str(DATA / "conll_eval.txt")],
+        ["xnli", "--model", str(tmp_path / "no-model"), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(DATA / "xnli_eval.tsv")],
+    ]
+    for args in failing:
+        assert main([*args, "--output", str(out), "--quiet"]) == 1, args
+        assert "error:" in capsys.readouterr().err
+        assert not out.exists(), args
+
+
+def test_a_run_in_a_log_prints_lines_counts_in_words_and_its_metrics_once(mluke_dir, tmp_path, capsys):
+    """stderr is not a terminal here (as in a log file): no progress bars, a plain line for
+    training progress, "1 epoch", and the metrics printed once."""
+    train, evaluation = DATA / "xnli_train.tsv", DATA / "xnli_eval.tsv"
+    args = ["xnli", "--model", str(mluke_dir), "--train", str(train), "--eval", str(evaluation), "--output", str(tmp_path / "run"), "--epochs", "1", "--max-length", "24"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    log = captured.out + captured.err
+    assert "%|" not in log and "\r" not in log, log[-2000:]
+    assert "(1 epoch)" in captured.err and "1 epochs" not in log
+    steps = json.loads((tmp_path / "run" / "metrics.json").read_text())["steps"]
+    assert f"step {steps}/{steps}: loss " in captured.err
+    accuracy = json.loads((tmp_path / "run" / "metrics.json").read_text())["eval"]["accuracy"]
+    assert log.count(str(accuracy)) == 1, log

@@ -180,7 +180,7 @@ def test_missing_files_are_named(tmp_path):
     (tmp_path / "entity_vocab.json").write_text('{"[MASK]": 0}')
     with pytest.raises(ValueError, match=r"lacks the special entities \['\[UNK\]', '\[PAD\]', '\[MASK2\]'\]"):
         MLukeTokenizer.from_pretrained(tmp_path)
-    with pytest.raises(FileNotFoundError, match="neither a directory nor a hub repository"):
+    with pytest.raises(FileNotFoundError, match="no such file or directory: .*missing/dir"):
         MLukeTokenizer.from_pretrained(str(tmp_path / "missing" / "dir"))
 
 
@@ -207,3 +207,14 @@ def test_transformers_5_regressions_that_the_readme_names(tok):
     assert v5.tokenize("ＴＯＫＹＯ  is") != tok.tokenize("ＴＯＫＹＯ  is")  # no NFKC / whitespace folding
     with pytest.raises(AttributeError):
         v5("Tokyo is the capital", entity_spans=[(0, 5)], truncation=True, max_length=4)
+
+
+def test_a_row_longer_than_max_length_is_named(tok):
+    texts = ["Tokyo.", "Tokyo is the capital of Japan and Paris is the capital of France."]
+    spans = [[(0, 5)], [(0, 5), (24, 29)]]
+    longest = len(tok(texts, entity_spans=spans)["input_ids"][1])
+    assert longest > 8
+    with pytest.raises(ValueError, match=rf"row 1 has {longest} tokens, more than max_length=8: pass truncation=True"):
+        tok(texts, entity_spans=spans, padding="max_length", max_length=8, return_tensors="np")
+    batch = tok(texts, entity_spans=spans, padding="max_length", max_length=8, truncation=True, return_tensors="np")
+    assert batch["input_ids"].shape == (2, 8)

@@ -186,3 +186,14 @@ def test_generated_multilingual_corpus_and_every_language(tmp_path):
     assert checked == {"de", "el", "en", "fr", "ru"}
     out = ours(texts[:3], lang="fr", padding=True, return_tensors="np")
     assert (out["langs"] == ours.lang2id["fr"]).all()
+
+
+def test_a_row_longer_than_max_length_is_named(ours):
+    """padding="max_length" without truncation: the row that does not fit is named, with the fix."""
+    texts = ["a b", "the river is long and the river is long and the river is long"]
+    longest = len(ours(texts)["input_ids"][1])
+    with pytest.raises(ValueError, match=rf"row 1 has {longest} tokens, more than max_length=6: pass truncation=True"):
+        ours(texts, padding="max_length", max_length=6, return_tensors="np")
+    assert ours(texts, padding="max_length", max_length=6, truncation=True, return_tensors="np")["input_ids"].shape == (2, 6)
+    with pytest.raises(ValueError, match=r"different lengths \(\d+ to \d+\): pass padding=True"):
+        ours(texts, return_tensors="np")
