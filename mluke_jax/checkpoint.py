@@ -82,12 +82,21 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def abstract_params(model: PreTrainedModel) -> dict[str, jax.ShapeDtypeStruct]:
-    """``{"path.to.param": ShapeDtypeStruct}`` of a model (abstract or real)."""
+    """``{"path.to.param": ShapeDtypeStruct}`` of a model (abstract or real), in checkpoint shapes:
+    vocabulary tables at their real size, without the padding a mesh may add."""
+    sizes, axes = model.config.vocabulary_sizes(), sharding.logical_axes(model)
     flat = {}
     for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-        value = var.get_value() if hasattr(var, "get_value") else var.value
-        flat[".".join(map(str, path))] = jax.ShapeDtypeStruct(value.shape, value.dtype)
+        name, value = ".".join(map(str, path)), var.get_value()
+        flat[name] = jax.ShapeDtypeStruct(sharding.unpadded_shape(tuple(value.shape), axes[name], sizes), value.dtype)
     return flat
+
+
+def checkpoint_params(model: PreTrainedModel) -> dict[str, Any]:
+    """``{"path.to.param": array}`` of a model as a checkpoint holds them (vocabulary padding cut off)."""
+    sizes, axes = model.config.vocabulary_sizes(), sharding.logical_axes(model)
+    params = flatten(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+    return {name: sharding.unpad(value, axes[name], sizes) for name, value in params.items()}
 
 
 # ------------------------------------------------------------------------ atomic directories
@@ -324,15 +333,19 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
 
 
 def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
-    """Numpy leaves -> jax arrays, placed by their logical axes when a mesh is active.
+    """Numpy leaves -> jax arrays of the state's shapes (vocabulary tables zero-padded for the
+    mesh), placed by their logical axes when a mesh is active.
 
     Empties ``flat`` as it goes, so each host array can be freed as soon as it is on the device.
     """
-    mesh = jax.sharding.get_mesh()
-    specs = None if mesh.empty else flatten(nnx.to_pure_dict(sharding.partition_specs(state)))
+    mesh = sharding.current_mesh()
+    specs = None if mesh is None else flatten(nnx.to_pure_dict(sharding.partition_specs(state)))
+    shapes = {".".join(map(str, path)): tuple(var.get_value().shape) for path, var in nnx.to_flat_state(state)}
     out = {}
     for name in list(flat):
         value = flat.pop(name)
+        if tuple(value.shape) != shapes[name]:
+            value = sharding.pad_to(np.asarray(value), shapes[name])
         out[name] = jnp.asarray(value) if specs is None else jax.device_put(value, jax.sharding.NamedSharding(mesh, specs[name]))
     return out
 
@@ -340,6 +353,6 @@ def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- saving
 def save_pretrained(model: PreTrainedModel, path, overwrite: bool = True) -> None:
     """Write ``model`` to ``path``: new, empty, or an earlier checkpoint (replaced); never a directory of other files."""
-    params = flatten(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+    params = checkpoint_params(model)
     with atomic_directory(path, overwrite=overwrite) as tmp:
         write_directory(tmp, params, model.config, type(model).__name__, source=None)

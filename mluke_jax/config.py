@@ -153,6 +153,10 @@ class PretrainedConfig:
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 
+    def vocabulary_sizes(self) -> dict[str, int]:
+        """Real sizes of the vocabulary axes (logical name -> size), which a mesh may pad."""
+        return {"vocab": self.vocab_size}
+
     def structure(self) -> dict[str, Any]:
         """The runtime fields that shape the parameter tree."""
         return {k: getattr(self, k) for k in self.STRUCTURE_FIELDS}
@@ -315,6 +319,9 @@ class LukeConfig(PretrainedConfig):
             )
 
     # ------------------------------------------------------------ derived values
+    def vocabulary_sizes(self) -> dict[str, int]:
+        return {"vocab": self.vocab_size, "entity_vocab": self.entity_vocab_size}
+
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads

@@ -6,7 +6,7 @@ from flax import nnx
 
 from mluke_jax import losses
 from mluke_jax.layers.common import Array, activation, dense, dropout, layer_norm, normal_init
-from mluke_jax.sharding import param_init
+from mluke_jax.sharding import padded_param_init, padded_size
 
 
 class Pooler(nnx.Module):
@@ -23,22 +23,27 @@ class Decoder(nnx.Module):
     """Projection to a vocabulary: its own ``(in, V)`` kernel, or tied to an embedding table (``x @ table.T``).
 
     The bias is a separate ``(V,)`` parameter in both cases (transformers ties ``decoder.bias`` to
-    the head's ``bias``).
+    the head's ``bias``). Built under a mesh, the kernel and bias (and a tied table) may be padded
+    past ``V`` to divide over the vocabulary's mesh axis; the logits are cut back to ``V``.
     """
 
     def __init__(self, in_features: int, vocab_size: int, axes: tuple[str, str], *, tied: bool, use_bias: bool = True, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         self.dtype = dtype
+        self.vocab_size = vocab_size
+        padded = padded_size(vocab_size, axes[1])
         if tied:
             self.kernel = None
         else:
-            self.kernel = nnx.Param(param_init(normal_init(0.02), *axes)(rngs.params(), (in_features, vocab_size), param_dtype))
+            init = padded_param_init(normal_init(0.02), axes, (in_features, vocab_size))
+            self.kernel = nnx.Param(init(rngs.params(), (in_features, padded), param_dtype))
         if use_bias:
-            self.bias = nnx.Param(param_init(nnx.initializers.zeros_init(), axes[1])(rngs.params(), (vocab_size,), param_dtype))
+            init = padded_param_init(nnx.initializers.zeros_init(), axes[1:], (vocab_size,))
+            self.bias = nnx.Param(init(rngs.params(), (padded,), param_dtype))
         else:
             self.bias = None
 
     def __call__(self, x: Array, table: Array | None) -> Array:
-        """``(..., in) -> (..., V)``; ``table`` is the ``(V, in)`` embedding when tied."""
+        """``(..., in) -> (..., V)``; ``table`` is the ``(V, in)`` embedding (maybe padded) when tied."""
         x = x.astype(self.dtype)
         if self.kernel is None:
             if table is None:
@@ -48,7 +53,7 @@ class Decoder(nnx.Module):
             out = jnp.einsum("...d,dv->...v", x, self.kernel[...].astype(self.dtype))
         if self.bias is not None:
             out = out + self.bias[...].astype(out.dtype)
-        return out
+        return out[..., : self.vocab_size]  # padding columns (if any) cut off before any loss
 
 
 class MaskedLMHead(nnx.Module):

@@ -1,6 +1,7 @@
 """Base class of every model: the jitted call with input checks, dropout keys, loading and saving."""
 
 import functools
+import math
 from typing import Any, ClassVar
 
 import jax
@@ -67,15 +68,6 @@ class PreTrainedModel(nnx.Module):
         super().__init_subclass__(**kwargs)
         if not cls.__name__.endswith("PreTrainedModel") and not cls.__name__.startswith("_"):
             ARCHITECTURES[cls.__name__] = cls
-        init = cls.__dict__.get("__init__")
-        if init is not None:
-            # Parameters carry logical axis names; build them sharded under a mesh, plain without.
-            @functools.wraps(init)
-            def init_in_context(self, *args, **kw):
-                with sharding.variable_creation_context():
-                    init(self, *args, **kw)
-
-            cls.__init__ = init_in_context
 
     def __call__(
         self,
@@ -110,17 +102,36 @@ class PreTrainedModel(nnx.Module):
     # ------------------------------------------------------------- construction
     @classmethod
     def build(cls, config, *, seed: int = 0) -> "PreTrainedModel":
-        """A randomly initialised model (sharded by the logical axis rules under an active mesh)."""
-        return cls(config, rngs=nnx.Rngs(seed))
+        """A randomly initialised model; under an active mesh (:func:`mluke_jax.use_mesh`) each
+        parameter is created directly in its sharding (no full copy on one device), with the same
+        values as on one device."""
+        mesh = sharding.current_mesh()
+        if mesh is None:
+            return cls(config, rngs=nnx.Rngs(seed))
+        graphdef, abstract_state = nnx.split(cls.abstract(config))
+        shardings = sharding.named_shardings(abstract_state, mesh)
+
+        @functools.partial(jax.jit, out_shardings=shardings)
+        def initialise():
+            return nnx.state(cls(config, rngs=nnx.Rngs(seed)))
+
+        return nnx.merge(graphdef, initialise())
 
     @classmethod
     def abstract(cls, config) -> "PreTrainedModel":
-        """The model's structure with ``ShapeDtypeStruct`` leaves: no memory, no initialisation."""
+        """The model's structure with ``ShapeDtypeStruct`` leaves: no memory, no initialisation.
+        Under a mesh, vocabulary tables have their padded shapes (see :mod:`mluke_jax.sharding`)."""
         return nnx.eval_shape(lambda: cls(config, rngs=nnx.Rngs(0)))
 
     @property
     def num_parameters(self) -> int:
-        return sum(x.size for x in jax.tree.leaves(nnx.state(self, nnx.Param)))
+        """Parameter count of the model itself (vocabulary padding for a mesh not counted)."""
+        sizes = self.config.vocabulary_sizes()
+        axes = sharding.logical_axes(self)
+        return sum(
+            math.prod(sharding.unpadded_shape(tuple(var.get_value().shape), axes[".".join(map(str, path))], sizes))
+            for path, var in nnx.to_flat_state(nnx.state(self, nnx.Param))
+        )
 
     # ------------------------------------------------------------ checkpoints
     @classmethod

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from mluke_jax.sharding import param_init
+from mluke_jax.sharding import padded_param_init, padded_size, param_init
 
 Array = jax.Array
 
@@ -69,13 +69,18 @@ def layer_norm(features: int, epsilon: float, axis_name: str = "embed", *, dtype
 
 
 def embedding(num: int, features: int, axes: tuple[str | None, str | None], *, dtype=jnp.float32, param_dtype=jnp.float32, stddev: float = 0.02, rngs: nnx.Rngs) -> nnx.Embed:
-    """``nnx.Embed`` with a ``(num, features)`` table named ``axes``."""
+    """``nnx.Embed`` with a ``(num, features)`` table named ``axes``.
+
+    A vocabulary table (``axes[0]`` in :data:`~mluke_jax.sharding.PADDED_AXES`) built under a mesh
+    gets zero rows past ``num`` up to a multiple of its mesh axis; they are never looked up.
+    """
+    rows = padded_size(num, axes[0])
     return nnx.Embed(
-        num,
+        rows,
         features,
         dtype=dtype,
         param_dtype=param_dtype,
-        embedding_init=param_init(normal_init(stddev), *axes),
+        embedding_init=padded_param_init(normal_init(stddev), axes, (num, features)),
         rngs=rngs,
     )
 

@@ -11,11 +11,8 @@ process killed mid-write) is never picked: Orbax finalises a step directory only
 import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
-import jax
-import numpy as np
 import orbax.checkpoint as ocp
 
 from mluke_jax.paths import local_path
@@ -25,7 +22,7 @@ from mluke_jax.train.trainer import Trainer, TrainState
 def model_fingerprint(trainer: Trainer) -> dict[str, Any]:
     """What must match for a checkpoint to belong to this training run's model."""
     model = trainer.model
-    shapes = sorted((".".join(map(str, path)), list(np.shape(leaf))) for path, leaf in jax.tree_util.tree_flatten_with_path(trainer.state.params)[0])
+    shapes = sorted((path, list(shape)) for path, shape in trainer.checkpoint_shapes())
     digest = hashlib.sha256(json.dumps(shapes).encode()).hexdigest()[:16]
     config = model.config.to_hf_dict()
     return {"architecture": type(model).__name__, "config": config, "parameter_shapes_sha256": digest}
@@ -52,7 +49,7 @@ class TrainCheckpointer:
         """Save at ``trainer.step`` if due (or ``force``); returns whether a save started."""
         step = trainer.step
         record = {**model_fingerprint(trainer), "step": step, "data_position": data_position or {}}
-        args = ocp.args.Composite(state=ocp.args.StandardSave(trainer.state), record=ocp.args.JsonSave(record))
+        args = ocp.args.Composite(state=ocp.args.StandardSave(trainer.checkpoint_state()), record=ocp.args.JsonSave(record))
         return bool(self.manager.save(step, args=args, force=force))
 
     def latest_step(self) -> int | None:
@@ -74,9 +71,9 @@ class TrainCheckpointer:
         changed = sorted(k for k in set(record["config"]) | set(expected["config"]) if record["config"].get(k) != expected["config"].get(k))
         if changed:
             raise ValueError(f"{self.directory} holds checkpoints of a model with another config: {changed} differ")
-        target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), trainer.state)
+        target = trainer.checkpoint_target()
         state = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))["state"]
-        trainer.replace_state(state if isinstance(state, TrainState) else TrainState(**state))
+        trainer.restore_checkpoint_state(state if isinstance(state, TrainState) else TrainState(**state))
         return record.get("data_position", {})
 
     def wait(self) -> None:

@@ -13,6 +13,7 @@ mode) with a key folded from the state's key and the step, so a resumed run draw
 shardings and batches are split over the ``data`` and ``fsdp`` axes; nothing else changes.
 """
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
+from mluke_jax import sharding
 from mluke_jax.train.optim import TRAINABLE, OptimizerConfig, make_optimizer
 
 
@@ -33,6 +35,29 @@ class TrainState:
     opt_state: Any
     step: jax.Array
     rng: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class _RealShape:
+    """A parameter's shape in checkpoints (a pytree leaf): its live shape may be padded for the mesh."""
+
+    shape: tuple[int, ...]
+
+
+def _cut(x, real: _RealShape):
+    """A live (maybe padded) parameter or optimiser moment at its checkpoint shape."""
+    if tuple(x.shape) == real.shape:
+        return x
+    return x[tuple(slice(0, n) for n in real.shape)]
+
+
+def _unpadded_sharding(sharding, shape: tuple[int, ...], real: tuple[int, ...]):
+    """``sharding`` with the padded dimensions unsharded (a real size need not divide the mesh)."""
+    if shape == real or not isinstance(sharding, jax.sharding.NamedSharding):
+        return sharding
+    spec = tuple(sharding.spec) + (None,) * (len(shape) - len(sharding.spec))
+    fitted = [None if s != r else axes for axes, s, r in zip(spec, shape, real)]
+    return jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec(*fitted))
 
 
 def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state: TrainState, batch: dict):
@@ -100,6 +125,12 @@ class Trainer:
         else:
             self._state_shardings = None
             self._batch_sharding = None
+        # Each parameter's checkpoint shape (vocabulary tables padded for the mesh are saved unpadded).
+        sizes, axes = model.config.vocabulary_sizes(), sharding.logical_axes(model)
+        self._real_shapes = nnx.from_flat_state(
+            [(path, var.replace(_RealShape(sharding.unpadded_shape(tuple(var.get_value().shape), axes[".".join(map(str, path))], sizes)))) for path, var in nnx.to_flat_state(params)]
+        )
+        self._padded = any(tuple(np.shape(x)) != r.shape for x, r in zip(jax.tree.leaves(params), jax.tree.leaves(self._real_shapes)))
         init = jax.jit(self.tx.init, out_shardings=None if self.mesh is None else self._state_shardings.opt_state)
         rng = jax.random.key_data(jax.random.key(seed))
         self.state = TrainState(params=params, opt_state=init(params), step=jnp.asarray(0, jnp.int32), rng=rng)
@@ -152,8 +183,52 @@ class Trainer:
         return self._state_shardings
 
     def replace_state(self, state: TrainState) -> None:
-        """Continue from ``state`` (a restored checkpoint)."""
+        """Continue from ``state`` (a restored checkpoint, in live shapes)."""
         self.state = state
+
+    # ------------------------------------------------------------------------ checkpoints
+    def _map_parameters(self, fn, state: TrainState, non_params=lambda x: x) -> TrainState:
+        """``fn(leaf, real_shape)`` on every parameter and parameter-shaped optimiser leaf."""
+        return state.replace(
+            params=jax.tree.map(fn, state.params, self._real_shapes),
+            opt_state=optax.tree_map_params(self.tx, fn, state.opt_state, self._real_shapes, transform_non_params=non_params),
+        )
+
+    def checkpoint_state(self) -> TrainState:
+        """The state as a checkpoint holds it: vocabulary padding (added for the mesh) cut off."""
+        return self._map_parameters(_cut, self.state) if self._padded else self.state
+
+    def checkpoint_target(self) -> TrainState:
+        """Abstract :meth:`checkpoint_state` (shapes, dtypes, shardings on this mesh) to restore into."""
+
+        def spec(x, real=None):
+            shape = tuple(x.shape) if real is None else real.shape
+            sharding = getattr(x, "sharding", None)
+            return jax.ShapeDtypeStruct(shape, x.dtype, sharding=sharding if sharding is None else _unpadded_sharding(sharding, tuple(x.shape), shape))
+
+        target = jax.tree.map(spec, self.state)
+        if self._padded:
+            mapped = self._map_parameters(spec, self.state, non_params=spec)
+            target = target.replace(params=mapped.params, opt_state=mapped.opt_state)
+        return target
+
+    def restore_checkpoint_state(self, state: TrainState) -> None:
+        """Continue from a restored :meth:`checkpoint_state`: padding added back for this mesh."""
+        if self._padded:
+            live = self.state
+
+            def pad(x, like):
+                if tuple(x.shape) == tuple(like.shape):
+                    return x
+                widths = [(0, b - a) for a, b in zip(x.shape, like.shape)]
+                return jax.jit(lambda a: jnp.pad(a, widths), out_shardings=getattr(like, "sharding", None))(x)
+
+            state = jax.tree.map(pad, state, live)
+        self.state = state
+
+    def checkpoint_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """``(path, checkpoint shape)`` of every trained parameter (what a checkpoint must match)."""
+        return [(".".join(map(str, path)), var.get_value().shape) for path, var in nnx.to_flat_state(self._real_shapes)]
 
 
 __all__ = ["OptimizerConfig", "TrainState", "Trainer", "loss_and_gradients"]
