@@ -48,6 +48,29 @@ def _jitted_forward(graphdef, state, arrays, dropout_key, output_attentions, out
     )
 
 
+_INITIALISERS: dict[tuple, tuple] = {}
+
+
+def _initialiser(cls, config, mesh):
+    """The graph definition and a jitted ``key -> parameters`` of ``cls(config)``, whose outputs
+    are the parameters' shardings on ``mesh`` (one device without): the same compiled
+    initialisation, so the same values, on every mesh. Compiled once per model and mesh (a few
+    recent ones are kept; configs hold dicts and are not hashable, their repr is the key)."""
+    cache_key = (cls, repr(config), mesh)
+    if cache_key not in _INITIALISERS:
+        graphdef, abstract_state = nnx.split(cls.abstract(config))
+        shardings = None if mesh is None else sharding.named_shardings(abstract_state, mesh)
+
+        @functools.partial(jax.jit, out_shardings=shardings)
+        def initialise(key):
+            return nnx.state(cls(config, rngs=nnx.Rngs(key)))
+
+        while len(_INITIALISERS) >= 8:
+            _INITIALISERS.pop(next(iter(_INITIALISERS)))
+        _INITIALISERS[cache_key] = (graphdef, initialise)
+    return _INITIALISERS[cache_key]
+
+
 class PreTrainedModel(nnx.Module):
     """Shared behaviour of the LUKE and XLM models and heads.
 
@@ -105,17 +128,8 @@ class PreTrainedModel(nnx.Module):
         """A randomly initialised model; under an active mesh (:func:`mluke_jax.use_mesh`) each
         parameter is created directly in its sharding (no full copy on one device), with the same
         values as on one device."""
-        mesh = sharding.current_mesh()
-        if mesh is None:
-            return cls(config, rngs=nnx.Rngs(seed))
-        graphdef, abstract_state = nnx.split(cls.abstract(config))
-        shardings = sharding.named_shardings(abstract_state, mesh)
-
-        @functools.partial(jax.jit, out_shardings=shardings)
-        def initialise():
-            return nnx.state(cls(config, rngs=nnx.Rngs(seed)))
-
-        return nnx.merge(graphdef, initialise())
+        graphdef, initialise = _initialiser(cls, config, sharding.current_mesh())
+        return nnx.merge(graphdef, initialise(jax.random.key(seed)))
 
     @classmethod
     def abstract(cls, config) -> "PreTrainedModel":

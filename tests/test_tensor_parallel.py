@@ -21,7 +21,6 @@ SCRIPT = textwrap.dedent(
     from mluke_jax.train import OptimizerConfig, TrainCheckpointer, Trainer
     from helpers import TINY_LUKE, TINY_XLM, luke_inputs, xlm_inputs
     assert len(jax.devices()) == 8
-    MESHES = (dict(data=2, fsdp=2, tensor=2), dict(data=1, fsdp=1, tensor=8))
     optimizer = OptimizerConfig(learning_rate=1e-3, warmup_steps=1, total_steps=4)
 
     def params_of(model):
@@ -31,7 +30,7 @@ SCRIPT = textwrap.dedent(
         assert a.keys() == b.keys()
         return max(float(np.abs(a[k] - b[k]).max()) for k in a)
 
-    def check(cls, config, inputs, fields, ckpt, expect_sharded):
+    def check(cls, config, inputs, fields, ckpt, meshes, expect_sharded):
         single = cls.build(config, seed=0)
         expected = single(**inputs)
         single.save_pretrained(ckpt)
@@ -39,7 +38,7 @@ SCRIPT = textwrap.dedent(
         trainer = Trainer(single, optimizer, dropout=False)  # donates single's arrays
         loss = float(trainer.train_step(inputs)["loss"])
         stepped = params_of(trainer.model)
-        for axes in MESHES:
+        for axes in meshes:
             with mluke_jax.use_mesh(mluke_jax.make_mesh(**axes)):
                 for model in (cls.build(config, seed=0), cls.from_pretrained(ckpt)):
                     for path, spec in expect_sharded(axes).items():
@@ -69,13 +68,14 @@ SCRIPT = textwrap.dedent(
         print(cls.__name__, "ok")
 
     P = jax.sharding.PartitionSpec
-    # mLUKE: mluke-base's word and entity vocabularies; the MLM head ties both decoders to them
+    # mLUKE: mluke-base's word and entity vocabularies (250,004 = 4 x 62,501 needs tensor=8 to be
+    # padded; 1,200,001 is odd); the MLM head ties both decoders to them
     luke = mluke_jax.LukeConfig(**dict(TINY_LUKE, vocab_size=250004, entity_vocab_size=1200001, entity_emb_size=8))
     inputs = luke_inputs(luke.to_hf_dict(), batch=4)
     rs = np.random.RandomState(0)
     inputs["labels"] = np.where(rs.rand(4, 9) < 0.3, rs.randint(0, 250004, (4, 9)), -100)
     inputs["entity_labels"] = np.where(rs.rand(4, 3) < 0.5, rs.randint(0, 1200001, (4, 3)), -100)
-    check(mluke_jax.LukeForMaskedLM, luke, inputs, ("logits", "entity_logits", "loss"), {ckpt_luke!r},
+    check(mluke_jax.LukeForMaskedLM, luke, inputs, ("logits", "entity_logits", "loss"), {ckpt_luke!r}, [dict(data=1, fsdp=1, tensor=8)],
           lambda axes: {{"luke.embeddings.word_embeddings.embedding": P("tensor", "fsdp"),
                          "luke.entity_embeddings.entity_embeddings.embedding": P("tensor", None)}})
 
@@ -83,7 +83,7 @@ SCRIPT = textwrap.dedent(
     xlm = mluke_jax.XLMConfig(**dict(TINY_XLM, vocab_size=64699, emb_dim=32, n_heads=4, untied_decoder=True))
     inputs = xlm_inputs(xlm.to_hf_dict(), batch=4)
     inputs["labels"] = np.where(rs.rand(4, 9) < 0.3, rs.randint(0, 64699, (4, 9)), -100)
-    check(mluke_jax.XLMWithLMHeadModel, xlm, inputs, ("logits", "loss"), {ckpt_xlm!r},
+    check(mluke_jax.XLMWithLMHeadModel, xlm, inputs, ("logits", "loss"), {ckpt_xlm!r}, [dict(data=2, fsdp=2, tensor=2)],
           lambda axes: {{"transformer.embeddings.word_embeddings.embedding": P("tensor", "fsdp"), "pred_layer.kernel": P("fsdp", "tensor")}})
     prompt = np.array([[0, 11, 12, 13]])
     tokens = mluke_jax.XLMWithLMHeadModel.from_pretrained({ckpt_xlm!r}).generate(prompt, langs="en", max_new_tokens=5)
