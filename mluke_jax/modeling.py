@@ -51,15 +51,14 @@ def _jitted_forward(graphdef, state, arrays, dropout_key, output_attentions, out
 _INITIALISERS: dict[tuple, tuple] = {}
 
 
-def _initialiser(cls, config, mesh):
-    """The graph definition and a jitted ``key -> parameters`` of ``cls(config)``, whose outputs
-    are the parameters' shardings on ``mesh`` (one device without): the same compiled
-    initialisation, so the same values, on every mesh. Compiled once per model and mesh (a few
-    recent ones are kept; configs hold dicts and are not hashable, their repr is the key)."""
+def _sharded_initialiser(cls, config, mesh):
+    """The graph definition and a jitted ``key -> parameters`` of ``cls(config)`` whose outputs are
+    the parameters' shardings on ``mesh``. Compiled once per model and mesh (a few recent ones are
+    kept; configs hold dicts and are not hashable, their repr is the key)."""
     cache_key = (cls, repr(config), mesh)
     if cache_key not in _INITIALISERS:
         graphdef, abstract_state = nnx.split(cls.abstract(config))
-        shardings = None if mesh is None else sharding.named_shardings(abstract_state, mesh)
+        shardings = sharding.named_shardings(abstract_state, mesh)
 
         @functools.partial(jax.jit, out_shardings=shardings)
         def initialise(key):
@@ -126,9 +125,13 @@ class PreTrainedModel(nnx.Module):
     @classmethod
     def build(cls, config, *, seed: int = 0) -> "PreTrainedModel":
         """A randomly initialised model; under an active mesh (:func:`mluke_jax.use_mesh`) each
-        parameter is created directly in its sharding (no full copy on one device), with the same
-        values as on one device."""
-        graphdef, initialise = _initialiser(cls, config, sharding.current_mesh())
+        parameter is created directly in its sharding (no full copy on one device), with the
+        values of the one-device model up to float rounding (one compiled program draws them
+        instead of one small program per operation)."""
+        mesh = sharding.current_mesh()
+        if mesh is None:  # op by op: each operation compiles once for every model of the session
+            return cls(config, rngs=nnx.Rngs(seed))
+        graphdef, initialise = _sharded_initialiser(cls, config, mesh)
         return nnx.merge(graphdef, initialise(jax.random.key(seed)))
 
     @classmethod
