@@ -143,12 +143,9 @@ class PreTrainedModel(nnx.Module):
     @property
     def num_parameters(self) -> int:
         """Parameter count of the model itself (vocabulary padding for a mesh not counted)."""
-        sizes = self.config.vocabulary_sizes()
-        axes = sharding.logical_axes(self)
-        return sum(
-            math.prod(sharding.unpadded_shape(tuple(var.get_value().shape), axes[".".join(map(str, path))], sizes))
-            for path, var in nnx.to_flat_state(nnx.state(self, nnx.Param))
-        )
+        from mluke_jax import checkpoint
+
+        return sum(math.prod(spec.shape) for spec in checkpoint.abstract_params(self).values())
 
     # ------------------------------------------------------------ checkpoints
     @classmethod
