@@ -23,7 +23,7 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from mluke_jax import sharding
+from mluke_jax import checkpoint
 from mluke_jax.train.optim import TRAINABLE, OptimizerConfig, make_optimizer
 
 
@@ -51,13 +51,13 @@ def _cut(x, real: _RealShape):
     return x[tuple(slice(0, n) for n in real.shape)]
 
 
-def _unpadded_sharding(sharding, shape: tuple[int, ...], real: tuple[int, ...]):
-    """``sharding`` with the padded dimensions unsharded (a real size need not divide the mesh)."""
-    if shape == real or not isinstance(sharding, jax.sharding.NamedSharding):
-        return sharding
-    spec = tuple(sharding.spec) + (None,) * (len(shape) - len(sharding.spec))
+def _unpadded_sharding(placement, shape: tuple[int, ...], real: tuple[int, ...]):
+    """``placement`` with the padded dimensions unsharded (a real size need not divide the mesh)."""
+    if shape == real or not isinstance(placement, jax.sharding.NamedSharding):
+        return placement
+    spec = tuple(placement.spec) + (None,) * (len(shape) - len(placement.spec))
     fitted = [None if s != r else axes for axes, s, r in zip(spec, shape, real)]
-    return jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec(*fitted))
+    return jax.sharding.NamedSharding(placement.mesh, jax.sharding.PartitionSpec(*fitted))
 
 
 def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state: TrainState, batch: dict):
@@ -126,10 +126,8 @@ class Trainer:
             self._state_shardings = None
             self._batch_sharding = None
         # Each parameter's checkpoint shape (vocabulary tables padded for the mesh are saved unpadded).
-        sizes, axes = model.config.vocabulary_sizes(), sharding.logical_axes(model)
-        self._real_shapes = nnx.from_flat_state(
-            [(path, var.replace(_RealShape(sharding.unpadded_shape(tuple(var.get_value().shape), axes[".".join(map(str, path))], sizes)))) for path, var in nnx.to_flat_state(params)]
-        )
+        real = checkpoint.abstract_params(model)
+        self._real_shapes = nnx.from_flat_state([(path, var.replace(_RealShape(tuple(real[".".join(map(str, path))].shape)))) for path, var in nnx.to_flat_state(params)])
         self._padded = any(tuple(np.shape(x)) != r.shape for x, r in zip(jax.tree.leaves(params), jax.tree.leaves(self._real_shapes)))
         init = jax.jit(self.tx.init, out_shardings=None if self.mesh is None else self._state_shardings.opt_state)
         rng = jax.random.key_data(jax.random.key(seed))
