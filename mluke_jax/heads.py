@@ -5,7 +5,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from mluke_jax import losses
-from mluke_jax.layers.common import Array, activation, dense, dropout, layer_norm, normal_init
+from mluke_jax.layers.common import Array, activation, dropout, layer_norm, normal_init
+from mluke_jax.layers.linear import Dense, einsum
 from mluke_jax.sharding import padded_param_init, padded_size
 
 
@@ -13,7 +14,7 @@ class Pooler(nnx.Module):
     """``tanh(dense(h[:, 0]))``: ``(B, L, D) -> (B, D)``."""
 
     def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
-        self.dense = dense(hidden_size, hidden_size, ("embed", "hidden"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.dense = Dense(hidden_size, hidden_size, ("embed", "hidden"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def __call__(self, hidden_states: Array) -> Array:
         return jnp.tanh(self.dense(hidden_states[:, 0]))
@@ -44,15 +45,15 @@ class Decoder(nnx.Module):
 
     def __call__(self, x: Array, table: Array | None) -> Array:
         """``(..., in) -> (..., V)``; ``table`` is the ``(V, in)`` embedding (maybe padded) when tied."""
-        x = x.astype(self.dtype)
         if self.kernel is None:
             if table is None:
                 raise ValueError("a tied decoder needs its embedding table")
-            out = jnp.einsum("...d,vd->...v", x, table.astype(self.dtype))
+            out = einsum("...d,vd->...v", x, table, dtype=self.dtype, out_dtype=jnp.float32)
         else:
-            out = jnp.einsum("...d,dv->...v", x, self.kernel[...].astype(self.dtype))
+            out = einsum("...d,dv->...v", x, self.kernel[...], dtype=self.dtype, out_dtype=jnp.float32)
         if self.bias is not None:
-            out = out + self.bias[...].astype(out.dtype)
+            out = out + self.bias[...].astype(jnp.float32)
+        out = out.astype(self.dtype)
         return out[..., : self.vocab_size]  # padding columns (if any) cut off before any loss
 
 
@@ -61,8 +62,9 @@ class MaskedLMHead(nnx.Module):
 
     def __init__(self, hidden_size: int, vocab_size: int, layer_norm_eps: float, *, tied: bool, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        self.dense = dense(hidden_size, hidden_size, ("embed", "hidden"), **kw)
-        self.layer_norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+        tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
+        self.dense = Dense(hidden_size, hidden_size, ("embed", "hidden"), **kw)
+        self.layer_norm = layer_norm(hidden_size, layer_norm_eps, **tables)
         self.decoder = Decoder(hidden_size, vocab_size, ("embed", "vocab"), tied=tied, **kw)
 
     def __call__(self, hidden_states: Array, word_table: Array | None) -> Array:
@@ -80,9 +82,10 @@ class EntityPredictionHead(nnx.Module):
 
     def __init__(self, hidden_size: int, entity_emb_size: int, entity_vocab_size: int, act: str, layer_norm_eps: float, *, tied: bool, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.act_name = act
-        self.dense = dense(hidden_size, entity_emb_size, ("embed", "entity_embed"), **kw)
-        self.layer_norm = layer_norm(entity_emb_size, layer_norm_eps, "entity_embed", **kw)
+        self.dense = Dense(hidden_size, entity_emb_size, ("embed", "entity_embed"), **kw)
+        self.layer_norm = layer_norm(entity_emb_size, layer_norm_eps, "entity_embed", **tables)
         self.decoder = Decoder(entity_emb_size, entity_vocab_size, ("entity_embed", "entity_vocab"), tied=tied, **kw)
 
     def __call__(self, entity_states: Array, entity_table: Array | None) -> Array:
@@ -95,7 +98,7 @@ class Classifier(nnx.Module):
 
     def __init__(self, in_features: int, num_labels: int, dropout_rate: float, *, use_bias: bool = True, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         self.dropout_rate = dropout_rate
-        self.linear = dense(in_features, num_labels, ("embed", "classes"), use_bias=use_bias, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.linear = Dense(in_features, num_labels, ("embed", "classes"), use_bias=use_bias, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def __call__(self, features: Array, dropout_key: Array | None = None) -> Array:
         return self.linear(dropout(features, self.dropout_rate, dropout_key))
@@ -137,7 +140,7 @@ class SequenceSummary(nnx.Module):
         self.act_name = None if act in (None, "linear") else act
         self.first_dropout = first_dropout
         self.last_dropout = last_dropout
-        self.summary = dense(hidden_size, proj_size, proj_axes, dtype=dtype, param_dtype=param_dtype, rngs=rngs) if proj_size else None
+        self.summary = Dense(hidden_size, proj_size, proj_axes, dtype=dtype, param_dtype=param_dtype, rngs=rngs) if proj_size else None
 
     def __call__(self, hidden_states: Array, cls_index: Array | None = None, dropout_key: Array | None = None) -> Array:
         if self.summary_type == "first":

@@ -388,3 +388,80 @@ def compare_outputs(ours, theirs, atol: float = 1e-4) -> dict[str, float]:
     bad = {k: d for k, d in diffs.items() if not d <= atol}
     assert not bad, f"fields off by more than {atol}: {bad} (all: {diffs})"
     return diffs
+
+
+def luke_task_labels(architecture: str, inputs: dict, config: dict, rs: np.random.RandomState) -> dict:
+    batch, length = inputs["input_ids"].shape[-2:] if architecture != "LukeForMultipleChoice" else inputs["input_ids"].shape[::2]
+    entities = inputs["entity_ids"].shape[-1]
+    num_labels = config.get("num_labels", 2)
+    if architecture == "LukeForMaskedLM":
+        labels = np.full((batch, length), -100)
+        labels[:, 1:4] = rs.randint(0, config["vocab_size"], (batch, 3))
+        entity_labels = np.full((batch, entities), -100)
+        entity_labels[:, 0] = rs.randint(0, config["entity_vocab_size"], batch)
+        return dict(labels=labels, entity_labels=entity_labels)
+    if architecture in ("LukeForEntityClassification", "LukeForEntityPairClassification", "LukeForSequenceClassification"):
+        return dict(labels=rs.randint(0, num_labels, batch))
+    if architecture == "LukeForEntitySpanClassification":
+        return dict(labels=rs.randint(0, num_labels, (batch, entities)))
+    if architecture == "LukeForTokenClassification":
+        labels = rs.randint(0, num_labels, (batch, length))
+        labels[:, 0] = -100
+        return dict(labels=labels)
+    if architecture == "LukeForQuestionAnswering":
+        # the last start position is past the sequence: clamped to L and ignored, as in transformers
+        return dict(start_positions=np.array([1, 2, length + 5][:batch]), end_positions=np.array([3, 2, 4][:batch]))
+    if architecture == "LukeForMultipleChoice":
+        return dict(labels=rs.randint(0, inputs["input_ids"].shape[1], batch))
+    return {}
+
+
+def luke_task_inputs(architecture: str, config: dict) -> dict:
+    inputs = luke_inputs(config)
+    if architecture == "LukeForEntitySpanClassification":
+        starts = np.maximum(inputs["entity_position_ids"][..., 0], 0)
+        ends = np.maximum(inputs["entity_position_ids"].max(-1), 0)  # inclusive
+        inputs.update(entity_start_positions=starts, entity_end_positions=ends)
+    if architecture == "LukeForMultipleChoice":
+        second = luke_inputs(config, seed=1)
+        inputs = {k: np.stack([v, second[k]], axis=1) for k, v in inputs.items()}
+    return inputs
+
+
+def xlm_task_labels(architecture: str, inputs: dict, config: dict) -> dict:
+    rs = np.random.RandomState(1)
+    batch, length = inputs["input_ids"].shape[:2]
+    if architecture == "XLMWithLMHeadModel":
+        labels = rs.randint(0, config["vocab_size"], (batch, length))
+        labels[0, :3] = -100
+        return dict(labels=labels)
+    if architecture == "XLMForSequenceClassification":
+        return dict(labels=np.array([0, 1, 1][:batch]))
+    if architecture == "XLMForTokenClassification":
+        labels = rs.randint(0, 2, (batch, length))
+        labels[1, -3:] = -100
+        return dict(labels=labels)
+    if architecture == "XLMForQuestionAnsweringSimple":
+        return dict(start_positions=np.array([1, 2, 20][:batch]), end_positions=np.array([3, 4, 5][:batch]))
+    if architecture == "XLMForQuestionAnswering":
+        return dict(
+            start_positions=np.array([1, 2, 4][:batch]),
+            end_positions=np.array([3, 4, 5][:batch]),
+            cls_index=np.array([0, 0, 2][:batch]),
+            is_impossible=np.array([0.0, 1.0, 0.0][:batch], np.float32),
+        )
+    if architecture == "XLMForMultipleChoice":
+        return dict(labels=np.array([1, 0][:batch]))
+    return {}
+
+
+def xlm_task_inputs(architecture: str, config: dict) -> dict:
+    if architecture == "XLMForMultipleChoice":
+        single = xlm_inputs(config, batch=4, length=7)
+        return {k: v.reshape(2, 2, 7) for k, v in single.items()}
+    inputs = xlm_inputs(config)
+    if architecture == "XLMForQuestionAnswering":
+        # Padded positions have equal (zeroed) states, so equal start probabilities; torch.topk and
+        # lax.top_k order ties differently. p_mask excludes them, as a real QA pipeline does.
+        inputs["p_mask"] = (1 - inputs["attention_mask"]).astype(np.float32)
+    return inputs

@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from mluke_jax.layers.common import Array, dense, dropout
+from mluke_jax.layers.common import Array, dropout
+from mluke_jax.layers.linear import Dense, einsum
 
 
 class SelfAttention(nnx.Module):
@@ -45,17 +46,18 @@ class SelfAttention(nnx.Module):
         self.head_dim = hidden_size // num_heads
         self.attention_dropout = attention_dropout
         self.scale_queries = scale_queries
+        self.dtype = dtype
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        self.query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
-        self.key = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
-        self.value = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+        self.query = Dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+        self.key = Dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+        self.value = Dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
         if entity_aware_weights:
-            self.w2e_query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
-            self.e2w_query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
-            self.e2e_query = dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+            self.w2e_query = Dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+            self.e2w_query = Dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
+            self.e2e_query = Dense(hidden_size, hidden_size, ("embed", "heads"), **kw)
         else:
             self.w2e_query = self.e2w_query = self.e2e_query = None
-        self.out = dense(hidden_size, hidden_size, ("heads", "embed"), **kw)
+        self.out = Dense(hidden_size, hidden_size, ("heads", "embed"), **kw)
 
     def _heads(self, x: Array) -> Array:
         """``(B, S, H*K)`` -> ``(B, S, H, K)``."""
@@ -98,6 +100,7 @@ class SelfAttention(nnx.Module):
             v = jax.lax.dynamic_update_slice(cache[1], v.astype(cache[1].dtype), start)
             cache = (k, v)
         has_entities = x.shape[1] > num_words
+        scores_dtype = dict(dtype=self.dtype, out_dtype=jnp.float32)  # scores, softmax and probabilities stay float32
         if entity_aware and has_entities:
             if self.w2e_query is None:
                 raise ValueError("entity-aware attention needs the w2e/e2w/e2e query weights")
@@ -107,22 +110,23 @@ class SelfAttention(nnx.Module):
             q_to_entities = self._heads(jnp.concatenate([self.w2e_query(words), self.e2e_query(entities)], axis=1))
             scores = jnp.concatenate(
                 [
-                    jnp.einsum("BTHK,BLHK->BHTL", q_to_words, k[:, :num_words], preferred_element_type=jnp.float32),
-                    jnp.einsum("BTHK,BEHK->BHTE", q_to_entities, k[:, num_words:], preferred_element_type=jnp.float32),
+                    einsum("BTHK,BLHK->BHTL", q_to_words, k[:, :num_words], **scores_dtype),
+                    einsum("BTHK,BEHK->BHTE", q_to_entities, k[:, num_words:], **scores_dtype),
                 ],
                 axis=-1,
             )
         elif self.scale_queries:
-            q = self._heads(self.query(x)) / jnp.asarray(math.sqrt(self.head_dim), x.dtype)
-            scores = jnp.einsum("BTHK,BSHK->BHTS", q, k, preferred_element_type=jnp.float32)
+            q = self._heads(self.query(x))
+            q = q / jnp.asarray(math.sqrt(self.head_dim), q.dtype)
+            scores = einsum("BTHK,BSHK->BHTS", q, k, **scores_dtype)
         else:
             q = self._heads(self.query(x))
-            scores = jnp.einsum("BTHK,BSHK->BHTS", q, k, preferred_element_type=jnp.float32)
+            scores = einsum("BTHK,BSHK->BHTS", q, k, **scores_dtype)
         if not self.scale_queries:
             scores = scores / math.sqrt(self.head_dim)
         if bias is not None:
             scores = scores + bias
         probs = dropout(jax.nn.softmax(scores, axis=-1), self.attention_dropout, dropout_key)
-        context = jnp.einsum("BHTS,BSHK->BTHK", probs.astype(v.dtype), v)
+        context = einsum("BHTS,BSHK->BTHK", probs, v, dtype=self.dtype)
         context = context.reshape(*context.shape[:2], self.num_heads * self.head_dim)
         return self.out(context), probs, cache

@@ -30,37 +30,18 @@ def normal_init(stddev: float = 0.02):
     return nnx.initializers.normal(stddev)
 
 
-def dense(
-    in_features: int,
-    out_features: int,
-    axes: tuple[str | None, str | None],
-    *,
-    use_bias: bool = True,
-    dtype=jnp.float32,
-    param_dtype=jnp.float32,
-    stddev: float = 0.02,
-    rngs: nnx.Rngs,
-) -> nnx.Linear:
-    """``nnx.Linear`` with a ``(in, out)`` kernel named ``axes`` and a bias named ``axes[1]``."""
-    return nnx.Linear(
-        in_features,
-        out_features,
-        use_bias=use_bias,
-        dtype=dtype,
-        param_dtype=param_dtype,
-        kernel_init=param_init(normal_init(stddev), *axes),
-        bias_init=param_init(nnx.initializers.zeros_init(), axes[1]),
-        rngs=rngs,
-    )
+def layer_norm(features: int, epsilon: float, axis_name: str = "embed", *, param_dtype=jnp.float32, rngs: nnx.Rngs) -> nnx.LayerNorm:
+    """LayerNorm as torch computes it: the configured epsilon and the exact (two-pass) variance.
 
-
-def layer_norm(features: int, epsilon: float, axis_name: str = "embed", *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs) -> nnx.LayerNorm:
-    """LayerNorm as torch computes it: the configured epsilon and the exact (two-pass) variance."""
+    Computed and returned in float32 whatever the compute dtype (as under ``torch.autocast``): the
+    residual stream between the matmuls stays float32, only matmul operands are low precision
+    (see :mod:`mluke_jax.layers.linear`).
+    """
     return nnx.LayerNorm(
         features,
         epsilon=epsilon,
         use_fast_variance=False,
-        dtype=dtype,
+        dtype=jnp.float32,
         param_dtype=param_dtype,
         scale_init=param_init(nnx.initializers.ones_init(), axis_name),
         bias_init=param_init(nnx.initializers.zeros_init(), axis_name),
@@ -68,8 +49,9 @@ def layer_norm(features: int, epsilon: float, axis_name: str = "embed", *, dtype
     )
 
 
-def embedding(num: int, features: int, axes: tuple[str | None, str | None], *, dtype=jnp.float32, param_dtype=jnp.float32, stddev: float = 0.02, rngs: nnx.Rngs) -> nnx.Embed:
-    """``nnx.Embed`` with a ``(num, features)`` table named ``axes``.
+def embedding(num: int, features: int, axes: tuple[str | None, str | None], *, param_dtype=jnp.float32, stddev: float = 0.02, rngs: nnx.Rngs) -> nnx.Embed:
+    """``nnx.Embed`` with a ``(num, features)`` table named ``axes``; lookups return float32 rows
+    (summed and normalised in float32, like the LayerNorms).
 
     A vocabulary table (``axes[0]`` in :data:`~mluke_jax.sharding.PADDED_AXES`) built under a mesh
     gets zero rows past ``num`` up to a multiple of its mesh axis; they are never looked up.
@@ -78,7 +60,7 @@ def embedding(num: int, features: int, axes: tuple[str | None, str | None], *, d
     return nnx.Embed(
         rows,
         features,
-        dtype=dtype,
+        dtype=jnp.float32,
         param_dtype=param_dtype,
         embedding_init=padded_param_init(normal_init(stddev), axes, (num, features)),
         rngs=rngs,

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from mluke_jax.layers.common import Array, FrozenParam, dense, dropout, embedding, layer_norm, lookup
+from mluke_jax.layers.common import Array, FrozenParam, dropout, embedding, layer_norm, lookup
+from mluke_jax.layers.linear import Dense
 
 
 def padding_aware_positions(input_ids: Array, pad_token_id: int) -> Array:
@@ -39,17 +40,16 @@ class WordEmbeddings(nnx.Module):
         *,
         padding_idx: int | None = None,
         dropout_rate: float = 0.0,
-        dtype=jnp.float32,
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
-        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.dropout_rate = dropout_rate
         self.padding_idx = padding_idx
-        self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), **kw)
-        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), **kw)
-        self.token_type_embeddings = embedding(type_vocab_size, hidden_size, ("token_types", "embed"), **kw)
-        self.norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+        self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), **tables)
+        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), **tables)
+        self.token_type_embeddings = embedding(type_vocab_size, hidden_size, ("token_types", "embed"), **tables)
+        self.norm = layer_norm(hidden_size, layer_norm_eps, **tables)
 
     def __call__(
         self,
@@ -91,16 +91,17 @@ class EntityEmbeddings(nnx.Module):
         rngs: nnx.Rngs,
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.dropout_rate = dropout_rate
         self.padding_idx = padding_idx
-        self.entity_embeddings = embedding(entity_vocab_size, entity_emb_size, ("entity_vocab", "entity_embed"), **kw)
+        self.entity_embeddings = embedding(entity_vocab_size, entity_emb_size, ("entity_vocab", "entity_embed"), **tables)
         if entity_emb_size != hidden_size:
-            self.projection = dense(entity_emb_size, hidden_size, ("entity_embed", "embed"), use_bias=False, **kw)
+            self.projection = Dense(entity_emb_size, hidden_size, ("entity_embed", "embed"), use_bias=False, **kw)
         else:
             self.projection = None
-        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), **kw)
-        self.token_type_embeddings = embedding(type_vocab_size, hidden_size, ("token_types", "embed"), **kw)
-        self.norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), **tables)
+        self.token_type_embeddings = embedding(type_vocab_size, hidden_size, ("token_types", "embed"), **tables)
+        self.norm = layer_norm(hidden_size, layer_norm_eps, **tables)
 
     def __call__(
         self,
@@ -156,25 +157,24 @@ class XLMEmbeddings(nnx.Module):
         padding_idx: int | None = None,
         dropout_rate: float = 0.0,
         embed_stddev: float = 0.02,
-        dtype=jnp.float32,
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
-        kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.dropout_rate = dropout_rate
         self.padding_idx = padding_idx
-        self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), stddev=embed_stddev, **kw)
-        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), stddev=embed_stddev, **kw)
+        self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), stddev=embed_stddev, **tables)
+        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), stddev=embed_stddev, **tables)
         if sinusoidal:
             table = self.position_embeddings.embedding
             self.position_embeddings.embedding = FrozenParam(
                 jnp.asarray(sinusoidal_table(max_positions, hidden_size), param_dtype), **table.get_metadata()
             )
         if num_languages > 1:
-            self.lang_embeddings = embedding(num_languages, hidden_size, ("languages", "embed"), stddev=embed_stddev, **kw)
+            self.lang_embeddings = embedding(num_languages, hidden_size, ("languages", "embed"), stddev=embed_stddev, **tables)
         else:
             self.lang_embeddings = None
-        self.norm = layer_norm(hidden_size, layer_norm_eps, **kw)
+        self.norm = layer_norm(hidden_size, layer_norm_eps, **tables)
 
     def __call__(
         self,

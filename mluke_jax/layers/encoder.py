@@ -33,6 +33,7 @@ class TransformerLayer(nnx.Module):
 
     def __init__(self, spec: LayerSpec, *, rngs: nnx.Rngs):
         kw = dict(dtype=spec.dtype, param_dtype=spec.param_dtype, rngs=rngs)
+        tables = dict(param_dtype=spec.param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.hidden_dropout = spec.hidden_dropout
         self.attention = SelfAttention(
             spec.hidden_size,
@@ -42,9 +43,9 @@ class TransformerLayer(nnx.Module):
             scale_queries=spec.scale_queries,
             **kw,
         )
-        self.attention_norm = layer_norm(spec.hidden_size, spec.layer_norm_eps, **kw)
+        self.attention_norm = layer_norm(spec.hidden_size, spec.layer_norm_eps, **tables)
         self.mlp = FeedForward(spec.hidden_size, spec.intermediate_size, spec.activation, **kw)
-        self.mlp_norm = layer_norm(spec.hidden_size, spec.layer_norm_eps, **kw)
+        self.mlp_norm = layer_norm(spec.hidden_size, spec.layer_norm_eps, **tables)
 
     def __call__(
         self,

@@ -3,7 +3,8 @@
 import jax.numpy as jnp
 from flax import nnx
 
-from mluke_jax.layers.common import Array, activation, dense
+from mluke_jax.layers.common import Array, activation
+from mluke_jax.layers.linear import Dense
 
 
 class FeedForward(nnx.Module):
@@ -11,8 +12,8 @@ class FeedForward(nnx.Module):
 
     def __init__(self, hidden_size: int, intermediate_size: int, act: str, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         self.act_name = act
-        self.fc_in = dense(hidden_size, intermediate_size, ("embed", "mlp"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        self.fc_out = dense(intermediate_size, hidden_size, ("mlp", "embed"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.fc_in = Dense(hidden_size, intermediate_size, ("embed", "mlp"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.fc_out = Dense(intermediate_size, hidden_size, ("mlp", "embed"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def __call__(self, x: Array) -> Array:
         return self.fc_out(activation(self.act_name)(self.fc_in(x)))

@@ -142,7 +142,8 @@ class LukeModel(LukePreTrainedModel):
             config.layer_norm_eps,
             padding_idx=config.pad_token_id,
             dropout_rate=config.hidden_dropout_prob,
-            **kw,
+            param_dtype=config.params_dtype,
+            rngs=rngs,
         )
         self.entity_embeddings = EntityEmbeddings(
             config.entity_vocab_size,

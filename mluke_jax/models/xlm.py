@@ -135,7 +135,6 @@ class XLMModel(XLMPreTrainedModel):
             padding_idx=config.pad_token_id,
             dropout_rate=config.dropout,
             embed_stddev=config.embed_init_std,
-            dtype=config.compute_dtype,
             param_dtype=config.params_dtype,
             rngs=rngs,
         )

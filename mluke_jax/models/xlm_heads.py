@@ -11,7 +11,8 @@ from mluke_jax import outputs as o
 from mluke_jax import validation as v
 from mluke_jax.config import XLMConfig
 from mluke_jax.heads import Classifier, Decoder, SequenceSummary, extractive_qa
-from mluke_jax.layers.common import Array, dense, fold_key, layer_norm
+from mluke_jax.layers.common import Array, fold_key, layer_norm
+from mluke_jax.layers.linear import Dense
 from mluke_jax.models.xlm import XLM_INPUT_KINDS, XLM_INPUTS, XLMModel, XLMPreTrainedModel, check_xlm_inputs, encoder_kwargs, language_ids
 from mluke_jax.warn import warn
 
@@ -199,7 +200,7 @@ class SquadStartLogits(nnx.Module):
     """``dense(h)``: ``(B, L, D) -> (B, L)`` start logits."""
 
     def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
-        self.dense = dense(hidden_size, 1, ("embed", None), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.dense = Dense(hidden_size, 1, ("embed", None), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def __call__(self, hidden_states: Array, p_mask: Array | None) -> Array:
         return _apply_p_mask(self.dense(hidden_states)[..., 0], p_mask)
@@ -210,9 +211,10 @@ class SquadEndLogits(nnx.Module):
 
     def __init__(self, hidden_size: int, layer_norm_eps: float, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        self.dense_0 = dense(2 * hidden_size, hidden_size, ("mlp", "embed"), **kw)
-        self.norm = layer_norm(hidden_size, layer_norm_eps, **kw)
-        self.dense_1 = dense(hidden_size, 1, ("embed", None), **kw)
+        tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
+        self.dense_0 = Dense(2 * hidden_size, hidden_size, ("mlp", "embed"), **kw)
+        self.norm = layer_norm(hidden_size, layer_norm_eps, **tables)
+        self.dense_1 = Dense(hidden_size, 1, ("embed", None), **kw)
 
     def __call__(self, hidden_states: Array, start_states: Array, p_mask: Array | None) -> Array:
         x = self.norm(jnp.tanh(self.dense_0(jnp.concatenate([hidden_states, start_states], axis=-1))))
@@ -224,8 +226,8 @@ class SquadAnswerClass(nnx.Module):
 
     def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
-        self.dense_0 = dense(2 * hidden_size, hidden_size, ("mlp", "embed"), **kw)
-        self.dense_1 = dense(hidden_size, 1, ("embed", None), use_bias=False, **kw)
+        self.dense_0 = Dense(2 * hidden_size, hidden_size, ("mlp", "embed"), **kw)
+        self.dense_1 = Dense(hidden_size, 1, ("embed", None), use_bias=False, **kw)
 
     def __call__(self, hidden_states: Array, start_states: Array, cls_index: Array | None) -> Array:
         if cls_index is None:
@@ -366,7 +368,7 @@ class XLMForMultipleChoice(_XLMHead):
             raise ValueError("XLMForMultipleChoice needs summary_use_proj and summary_proj_to_labels (the summary feeds a num_labels -> 1 projection)")
         super().__init__(config, rngs=rngs)
         self.sequence_summary = _sequence_summary(config, rngs)
-        self.logits_proj = dense(config.num_labels, 1, ("classes", None), **_kw(config), rngs=rngs)
+        self.logits_proj = Dense(config.num_labels, 1, ("classes", None), **_kw(config), rngs=rngs)
 
     def prepare_inputs(self, raw):
         raw = dict(raw)

@@ -44,6 +44,15 @@ def test_xnli_with_xlm_and_language_ids(xlm_dir, tmp_path):
     assert result["train_loss_last"] < 0.7 * result["train_loss_first"] and result["eval"]["accuracy"] > 0.34, result
 
 
+@pytest.mark.parametrize("task,family", [("ner", "mluke"), ("xnli", "xlm")])
+def test_bf16_recipes_learn(task, family, mluke_dir, xlm_dir, tmp_path):
+    # bf16 compute (f32-accumulated matmuls), float32 weights and optimiser state
+    result = run_recipe(task, mluke_dir if family == "mluke" else xlm_dir, tmp_path / task, extra=["--bf16"])
+    metric, chance = RECIPES[task][3], RECIPES[task][4]
+    assert result["train_loss_last"] < 0.7 * result["train_loss_first"], result
+    assert result["eval"][metric] > chance, result["eval"]
+
+
 def test_rerun_resumes_and_other_model_is_refused(mluke_dir, tmp_path, capsys):
     first = run_recipe("relation", mluke_dir, tmp_path / "run", ["--epochs", "1", "--save-every", "5"])
     again = run_recipe("relation", mluke_dir, tmp_path / "run", ["--epochs", "1", "--save-every", "5"])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mluke_jax
-from helpers import compare_outputs, convert, hf_luke, luke_inputs, save_hf, to_torch
+from helpers import compare_outputs, convert, hf_luke, luke_inputs, save_hf, to_torch, luke_task_labels, luke_task_inputs
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -27,42 +27,8 @@ CONFIGS = {
 }
 
 
-def _labels(architecture: str, inputs: dict, config: dict, rs: np.random.RandomState) -> dict:
-    batch, length = inputs["input_ids"].shape[-2:] if architecture != "LukeForMultipleChoice" else inputs["input_ids"].shape[::2]
-    entities = inputs["entity_ids"].shape[-1]
-    num_labels = config.get("num_labels", 2)
-    if architecture == "LukeForMaskedLM":
-        labels = np.full((batch, length), -100)
-        labels[:, 1:4] = rs.randint(0, config["vocab_size"], (batch, 3))
-        entity_labels = np.full((batch, entities), -100)
-        entity_labels[:, 0] = rs.randint(0, config["entity_vocab_size"], batch)
-        return dict(labels=labels, entity_labels=entity_labels)
-    if architecture in ("LukeForEntityClassification", "LukeForEntityPairClassification", "LukeForSequenceClassification"):
-        return dict(labels=rs.randint(0, num_labels, batch))
-    if architecture == "LukeForEntitySpanClassification":
-        return dict(labels=rs.randint(0, num_labels, (batch, entities)))
-    if architecture == "LukeForTokenClassification":
-        labels = rs.randint(0, num_labels, (batch, length))
-        labels[:, 0] = -100
-        return dict(labels=labels)
-    if architecture == "LukeForQuestionAnswering":
-        # the last start position is past the sequence: clamped to L and ignored, as in transformers
-        return dict(start_positions=np.array([1, 2, length + 5][:batch]), end_positions=np.array([3, 2, 4][:batch]))
-    if architecture == "LukeForMultipleChoice":
-        return dict(labels=rs.randint(0, inputs["input_ids"].shape[1], batch))
-    return {}
 
 
-def _inputs_for(architecture: str, config: dict) -> dict:
-    inputs = luke_inputs(config)
-    if architecture == "LukeForEntitySpanClassification":
-        starts = np.maximum(inputs["entity_position_ids"][..., 0], 0)
-        ends = np.maximum(inputs["entity_position_ids"].max(-1), 0)  # inclusive
-        inputs.update(entity_start_positions=starts, entity_end_positions=ends)
-    if architecture == "LukeForMultipleChoice":
-        second = luke_inputs(config, seed=1)
-        inputs = {k: np.stack([v, second[k]], axis=1) for k, v in inputs.items()}
-    return inputs
 
 
 ARCHITECTURES = [
@@ -96,8 +62,8 @@ def check_parity(tmp_path, architecture: str, overrides: dict) -> dict:
     dst = convert(save_hf(ref, tmp_path / "hf"), tmp_path / "jax")
     ours = getattr(mluke_jax, architecture).from_pretrained(dst)
 
-    inputs = _inputs_for(architecture, config)
-    inputs.update(_labels(architecture, inputs, config, np.random.RandomState(3)))
+    inputs = luke_task_inputs(architecture, config)
+    inputs.update(luke_task_labels(architecture, inputs, config, np.random.RandomState(3)))
     with torch.no_grad():
         expected = ref(**to_torch(inputs), output_hidden_states=True, output_attentions=True)
     got = ours(**inputs, output_hidden_states=True, output_attentions=True)

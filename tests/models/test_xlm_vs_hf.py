@@ -8,7 +8,7 @@ left padding and several languages in a batch (and in a row).
 import numpy as np
 import pytest
 
-from helpers import TINY_XLM, compare_outputs, convert, hf_xlm, save_hf, to_torch, xlm_inputs
+from helpers import TINY_XLM, compare_outputs, convert, hf_xlm, save_hf, to_torch, xlm_inputs, xlm_task_labels, xlm_task_inputs
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -37,43 +37,8 @@ ARCHITECTURES = [
 ]
 
 
-def _labels(architecture: str, inputs: dict, config: dict) -> dict:
-    rs = np.random.RandomState(1)
-    batch, length = inputs["input_ids"].shape[:2]
-    if architecture == "XLMWithLMHeadModel":
-        labels = rs.randint(0, config["vocab_size"], (batch, length))
-        labels[0, :3] = -100
-        return dict(labels=labels)
-    if architecture == "XLMForSequenceClassification":
-        return dict(labels=np.array([0, 1, 1][:batch]))
-    if architecture == "XLMForTokenClassification":
-        labels = rs.randint(0, 2, (batch, length))
-        labels[1, -3:] = -100
-        return dict(labels=labels)
-    if architecture == "XLMForQuestionAnsweringSimple":
-        return dict(start_positions=np.array([1, 2, 20][:batch]), end_positions=np.array([3, 4, 5][:batch]))
-    if architecture == "XLMForQuestionAnswering":
-        return dict(
-            start_positions=np.array([1, 2, 4][:batch]),
-            end_positions=np.array([3, 4, 5][:batch]),
-            cls_index=np.array([0, 0, 2][:batch]),
-            is_impossible=np.array([0.0, 1.0, 0.0][:batch], np.float32),
-        )
-    if architecture == "XLMForMultipleChoice":
-        return dict(labels=np.array([1, 0][:batch]))
-    return {}
 
 
-def _inputs(architecture: str, config: dict) -> dict:
-    if architecture == "XLMForMultipleChoice":
-        single = xlm_inputs(config, batch=4, length=7)
-        return {k: v.reshape(2, 2, 7) for k, v in single.items()}
-    inputs = xlm_inputs(config)
-    if architecture == "XLMForQuestionAnswering":
-        # Padded positions have equal (zeroed) states, so equal start probabilities; torch.topk and
-        # lax.top_k order ties differently. p_mask excludes them, as a real QA pipeline does.
-        inputs["p_mask"] = (1 - inputs["attention_mask"]).astype(np.float32)
-    return inputs
 
 
 def _run_both(tmp_path, architecture, config_name, fmt="save_pretrained", **call):
@@ -81,7 +46,7 @@ def _run_both(tmp_path, architecture, config_name, fmt="save_pretrained", **call
     convert(save_hf(hf, tmp_path / "hf", fmt=fmt), tmp_path / "jax")
     ours = getattr(mluke_jax, architecture).from_pretrained(tmp_path / "jax")
     config = {**TINY_XLM, **CONFIGS[config_name]}
-    inputs = {**_inputs(architecture, config), **call}
+    inputs = {**xlm_task_inputs(architecture, config), **call}
     flags = dict(output_hidden_states=True, output_attentions=True)
     with torch.no_grad():
         reference = hf(**to_torch(inputs), **flags)
@@ -98,7 +63,7 @@ def test_every_head_matches_transformers(tmp_path, architecture, config_name):
 @pytest.mark.parametrize("architecture", [a for a in ARCHITECTURES if a != "XLMModel"])
 def test_losses_match_transformers(tmp_path, architecture):
     config = {**TINY_XLM}
-    labels = _labels(architecture, _inputs(architecture, config), config)
+    labels = xlm_task_labels(architecture, xlm_task_inputs(architecture, config), config)
     diffs = _run_both(tmp_path, architecture, "learned-3langs-gelu", **labels)
     assert "loss" in diffs
 
