@@ -5,6 +5,7 @@ the sharding helpers. ``Class.from_pretrained(dir_or_hub_name)`` loads converted
 transformers checkpoints; ``python -m convert SRC DST`` converts.
 """
 
+from mluke_jax.compilation_cache import enable_compilation_cache
 from mluke_jax.config import LukeConfig, XLMConfig
 from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
 from mluke_jax.models.luke import LukeModel, LukePreTrainedModel
@@ -59,6 +60,7 @@ __all__ = [
     "MLukeTokenizer",
     "XLMTokenizer",
     "XLMWithLMHeadModel",
+    "enable_compilation_cache",
     "load_pretrained",
     "make_mesh",
     "use_mesh",

@@ -126,8 +126,13 @@ def _max_diff(ours, theirs) -> float:
     return float(np.max(np.abs(np.asarray(ours, np.float32) - theirs.detach().numpy())))
 
 
-def run_demo(model: str | None = None, workdir: str | None = None, repeats: int = 5, keep: bool = False) -> int:
-    """Build/convert/compare; returns 0 when every field is within tolerance."""
+def run_demo(model: str | None = None, workdir: str | None = None, repeats: int = 5, keep: bool = False, compilation_cache: str | bool = True) -> int:
+    """Build/convert/compare; returns 0 when every field is within tolerance.
+
+    ``compilation_cache``: JAX's persistent compilation cache (:func:`mluke_jax.enable_compilation_cache`)
+    in its default directory (True), in the given one, or off (False); a second demo run then
+    reads the compiled forwards instead of compiling them.
+    """
     _require_reference()
     import jax
     import torch
@@ -136,6 +141,10 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
     import mluke_jax
     from mluke_jax.hf import convert_checkpoint, resolve_source
     from mluke_jax.paths import local_path
+
+    cache_dir = None
+    if compilation_cache:
+        cache_dir = mluke_jax.enable_compilation_cache(None if compilation_cache is True else compilation_cache)
 
     root = local_path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="mluke-jax-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -219,6 +228,8 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
             f"on {machine_description()}. JAX / PyTorch is JAX's time divided by PyTorch's: below 1 JAX is faster. "
             "On a model this small both are dominated by per-call overhead; benchmarks/forward.py times the real sizes."
         )
+        if cache_dir is not None:
+            print(f"JAX's first calls read or write the compilation cache in {cache_dir} (run the demo again: they only load); --no-compilation-cache turns it off.")
         print(f"\n{'PASS' if ok else 'FAIL'}: every output within {TOLERANCE:g}; total {time.perf_counter() - start:.1f} s")
         if keep or workdir:
             print(f"checkpoints kept in {root}")
