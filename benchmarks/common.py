@@ -19,4 +19,16 @@ def machine() -> str:
     except ImportError:
         pass
     device = jax.devices()[0]
-    return f"{cpu}, {os.cpu_count()} cores, JAX device {device.platform}:{device.device_kind}; {versions}"
+    return f"{cpu} ({cpu_features()}), {os.cpu_count()} cores, JAX device {device.platform}:{device.device_kind}; {versions}"
+
+
+def cpu_features() -> str:
+    """The CPU's bf16 matrix features (what decides bf16 speed on CPU), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "flags unknown"
+    wanted = ("avx512f", "avx512_bf16", "amx_bf16")
+    present = [flag for flag in wanted if flag in flags]
+    return "no AVX-512, no bf16 matrix instructions" if not present else "+".join(present)

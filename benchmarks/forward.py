@@ -1,6 +1,6 @@
 """Forward speed, JAX (jit) vs PyTorch (eager), on the full mluke-base-lite and xlm-mlm-ende-1024 configurations.
 
-    python benchmarks/forward.py [--model luke|xlm|all --batch 8 --words 128 --entities 16 --repeats 10]
+    python benchmarks/forward.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128 --entities 16 --repeats 10]
 
 mLUKE: one random transformers ``LukeModel`` with the mluke-base-lite dimensions (entity-aware
 weights included) is saved once; both frameworks load it, with entity-aware attention off (as
@@ -10,8 +10,16 @@ padded entity slots.
 XLM: one random ``XLMModel`` with the xlm-mlm-ende-1024 dimensions, run bidirectionally (as the
 hub config says) and causally; right-padded rows, German then English language ids in each row.
 
-For each: PyTorch eager (``torch.no_grad``, eval) median time, JAX first call (trace + compile +
-run), JAX jitted median time, and the ratio. The outputs are checked to agree within 1e-4.
+For each: PyTorch eager (``torch.no_grad``, eval) median time (the contenders timed in turn, round
+after round, so that a drifting shared machine treats them alike), JAX first call (trace + compile +
+run), JAX jitted median time, the ratio, and the max abs difference from the float32 PyTorch output
+(float32: within 1e-4).
+
+``--dtype bfloat16`` compares like with like: PyTorch under ``torch.autocast("cpu",
+dtype=torch.bfloat16)`` (float32 weights, bf16 matmuls) against ``from_pretrained(dir,
+dtype="bfloat16")`` (float32 weights cast per call, bf16 matmuls summed in float32), plus a JAX row
+with the weights stored in bfloat16 (``param_dtype="bfloat16"``, inference only); each output's max
+abs difference from the float32 PyTorch output is printed for both frameworks.
 """
 
 import sys
@@ -28,7 +36,7 @@ import numpy as np
 
 from common import machine  # noqa: E402
 
-from mluke_jax.timing import median_seconds  # noqa: E402
+from mluke_jax.timing import interleaved_medians  # noqa: E402
 
 
 def make_inputs(batch: int, words: int, entities: int, mention: int = 30, vocab: int = 250004, seed: int = 0):
@@ -73,18 +81,15 @@ def luke_rows(args, jax, torch, transformers, mluke_jax) -> None:
         for eaa in (False, True):
             print(f"entity-aware attention {'on' if eaa else 'off'} ...", file=sys.stderr)
             ref = transformers.LukeModel.from_pretrained(tmp, use_entity_aware_attention=eaa).eval()
-            ours = mluke_jax.LukeModel.from_pretrained(tmp, use_entity_aware_attention=eaa)
-            torch_s, first, jax_s, got, expected = time_both(jax, torch, ref, ours, inputs, torch_inputs, args.repeats)
-            diff = max(
-                float(np.abs(np.asarray(got.last_hidden_state) - expected.last_hidden_state.numpy()).max()),
-                float(np.abs(np.asarray(got.entity_last_hidden_state) - expected.entity_last_hidden_state.numpy()).max()),
-            )
-            rows.append((f"entity-aware attention {'on' if eaa else 'off'}", torch_s, first, jax_s, diff))
+            name = f"entity-aware attention {'on' if eaa else 'off'}"
+            fields = ("last_hidden_state", "entity_last_hidden_state")
+            load = lambda **kw: mluke_jax.LukeModel.from_pretrained(tmp, use_entity_aware_attention=eaa, **kw)  # noqa: E731
+            rows += compare(name, args, jax, torch, ref, load, inputs, torch_inputs, fields)
     print(
         f"\nLukeModel forward, mluke-base-lite config ({args.layers} layers), batch {args.batch}, {args.words} words, "
-        f"{args.entities} entities (mentions padded to 30), fp32, median of {args.repeats}; {machine()}\n"
+        f"{args.entities} entities (mentions padded to 30), {args.dtype}, median of {args.repeats}; {machine()}\n"
     )
-    print_table(rows)
+    print_table(rows, args.dtype)
 
 
 def xlm_rows(args, jax, torch, transformers, mluke_jax) -> None:
@@ -105,38 +110,59 @@ def xlm_rows(args, jax, torch, transformers, mluke_jax) -> None:
         transformers.XLMModel(transformers.XLMConfig.from_dict(config.to_hf_dict())).save_pretrained(tmp)
         for causal in (False, True):
             ref = transformers.XLMModel.from_pretrained(tmp, causal=causal).eval()
-            ours = mluke_jax.XLMModel.from_pretrained(tmp, causal=causal)
-            torch_s, first, jax_s, got, expected = time_both(jax, torch, ref, ours, inputs, torch_inputs, args.repeats)
-            diff = float(np.abs(np.asarray(got.last_hidden_state) - expected.last_hidden_state.numpy()).max())
-            rows.append(("causal" if causal else "bidirectional", torch_s, first, jax_s, diff))
+            load = lambda **kw: mluke_jax.XLMModel.from_pretrained(tmp, causal=causal, **kw)  # noqa: E731
+            rows += compare("causal" if causal else "bidirectional", args, jax, torch, ref, load, inputs, torch_inputs, ("last_hidden_state",))
     print(
         f"\nXLMModel forward, xlm-mlm-ende-1024 config (vocab 64699, emb 1024, 6 layers, 8 heads, 2 languages), "
-        f"batch {args.batch}, {args.words} tokens (rows right-padded), fp32, median of {args.repeats}; {machine()}\n"
+        f"batch {args.batch}, {args.words} tokens (rows right-padded), {args.dtype}, median of {args.repeats}; {machine()}\n"
     )
-    print_table(rows)
+    print_table(rows, args.dtype)
 
 
-def time_both(jax, torch, ref, ours, inputs, torch_inputs, repeats):
+def compare(name, args, jax, torch, ref, load, inputs, torch_inputs, fields) -> list[tuple]:
+    """Rows for one model variant: PyTorch (eager, or under bf16 autocast) against JAX at
+    ``args.dtype`` (and, in bfloat16, with bfloat16 weights), timed in alternation; max abs
+    differences from the fp32 PyTorch output."""
     with torch.no_grad():
-        expected = ref(**torch_inputs)
-        torch_s = median_seconds(lambda: ref(**torch_inputs), repeats)
-    start = time.perf_counter()
-    got = jax.block_until_ready(ours(**inputs))
-    first = time.perf_counter() - start
-    jax_s = median_seconds(lambda: jax.block_until_ready(ours(**inputs)), repeats)
-    return torch_s, first, jax_s, got, expected
+        reference = ref(**torch_inputs)  # float32
+
+    def max_diff(out) -> float:
+        return max(float(np.abs(np.asarray(getattr(out, f), np.float32) - getattr(reference, f).float().numpy()).max()) for f in fields)
+
+    def run_torch():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype != "float32"):
+            return ref(**torch_inputs)
+
+    torch_diff = None if args.dtype == "float32" else max_diff(run_torch())
+    variants = [(name, {"dtype": args.dtype})]
+    if args.dtype != "float32":
+        variants.append((f"{name}, bf16 weights", {"dtype": args.dtype, "param_dtype": args.dtype}))
+    models, firsts, diffs = [], [], []
+    for _, kwargs in variants:
+        ours = load(**kwargs)
+        start = time.perf_counter()
+        got = jax.block_until_ready(ours(**inputs))
+        firsts.append(time.perf_counter() - start)
+        diffs.append(max_diff(got))
+        models.append(ours)
+    fns = [run_torch] + [lambda m=m: jax.block_until_ready(m(**inputs)) for m in models]
+    torch_s, *jax_times = interleaved_medians(fns, args.repeats)
+    return [(label, torch_s, first, jax_s, diff, torch_diff) for (label, _), first, jax_s, diff in zip(variants, firsts, jax_times, diffs)]
 
 
-def print_table(rows) -> None:
-    print("| variant | PyTorch eager | JAX first call (compile) | JAX jitted | JAX / PyTorch | max abs diff |")
-    print("|---|---|---|---|---|---|")
-    for name, torch_s, first, jax_s, diff in rows:
-        print(f"| {name} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | {diff:.1e} |")
+def print_table(rows, dtype: str) -> None:
+    torch_name = "PyTorch eager" if dtype == "float32" else "PyTorch autocast bf16"
+    print(f"| variant | {torch_name} | JAX first call (compile) | JAX jitted | JAX / PyTorch | JAX max abs diff vs fp32 PyTorch | PyTorch max abs diff vs fp32 |")
+    print("|---|---|---|---|---|---|---|")
+    for name, torch_s, first, jax_s, diff, torch_diff in rows:
+        theirs = "0 (the reference)" if torch_diff is None else f"{torch_diff:.1e}"
+        print(f"| {name} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | {diff:.1e} | {theirs} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("luke", "xlm", "all"), default="all")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="compute dtype (PyTorch: autocast)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--words", type=int, default=128, help="word tokens per row")
     parser.add_argument("--entities", type=int, default=16)

@@ -1,6 +1,6 @@
 """Training-step speed, JAX (jitted step, optax AdamW) vs PyTorch (eager, torch AdamW), one run.
 
-    python benchmarks/train.py [--model luke|xlm|all --batch 8 --words 128 --entities 16 --steps 6]
+    python benchmarks/train.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128 --entities 16 --steps 6]
 
 mLUKE: ``LukeForEntitySpanClassification`` at the mluke-base-lite dimensions (entity-aware
 attention on; the 250k-word vocabulary makes the AdamW update of the embedding table a large part
@@ -8,7 +8,13 @@ of a step). XLM: ``XLMForSequenceClassification`` at the xlm-mlm-ende-1024 dimen
 frameworks start from the same random weights, run dropout (train mode), AdamW with the recipe's
 settings (lr 2e-5, eps 1e-6, weight decay 0.01 off biases and LayerNorm weights, clipping 1.0)
 and report the median step time after one warm-up step (JAX: the first step compiles), and
-examples per second.
+examples per second. The two frameworks' steps are timed in turn, step after step, so that a
+drifting shared machine treats them alike.
+
+``--dtype bfloat16``: PyTorch runs forward and loss under ``torch.autocast("cpu",
+dtype=torch.bfloat16)`` (backward outside it, as documented), JAX loads the model with
+``dtype="bfloat16"`` (the recipes' ``--bf16``); both keep float32 weights and optimiser state.
+The loss of the batch without dropout is compared with the float32 PyTorch loss for both.
 """
 
 import sys
@@ -27,56 +33,64 @@ from common import machine  # noqa: E402
 from forward import make_inputs  # noqa: E402
 
 
-def torch_step_time(torch, transformers, model, batch, steps: int) -> tuple[float, list[float]]:
+def torch_stepper(torch, transformers, model, batch, steps: int, autocast: bool):
+    """A function running one PyTorch training step and returning its loss."""
     norm = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.LayerNorm)}
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or id(p) in norm)]
     no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or id(p) in norm]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=2e-5, eps=1e-6)
     scheduler = transformers.get_linear_schedule_with_warmup(optimizer, 1, steps + 1)
-    model.train()
     tensors = {k: torch.as_tensor(v) for k, v in batch.items()}
-    times, losses = [], []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        loss = model(**tensors).loss
+
+    def step() -> float:
+        model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(**tensors).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.detach()))
-        times.append(time.perf_counter() - start)
-    return float(np.median(times[1:])), losses
+        return float(loss.detach().float())
+
+    return step
 
 
-def jax_step_time(jax, trainer, batch, steps: int) -> tuple[float, float, list[float]]:
-    times, losses = [], []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        metrics = jax.block_until_ready(trainer.train_step(batch))
-        losses.append(float(metrics["loss"]))
-        times.append(time.perf_counter() - start)
-    return times[0], float(np.median(times[1:])), losses
+def torch_eval_loss(torch, model, batch, autocast: bool) -> float:
+    model.eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        return float(model(**{k: torch.as_tensor(v) for k, v in batch.items()}).loss.float())
 
 
 def run(name, hf_model, ours_cls, batch, args, jax, torch, transformers, rows) -> None:
     from mluke_jax.train import OptimizerConfig, Trainer
 
+    low = args.dtype != "float32"
     with tempfile.TemporaryDirectory() as tmp:
         hf_model.save_pretrained(tmp)
-        ours = ours_cls.from_pretrained(tmp)
-        print(f"{name}: PyTorch ...", file=sys.stderr)
-        torch_s, torch_losses = torch_step_time(torch, transformers, hf_model, batch, args.steps)
-        del hf_model
-        print(f"{name}: JAX ...", file=sys.stderr)
+        ours = ours_cls.from_pretrained(tmp, dtype=args.dtype)
+        fp32_loss = torch_eval_loss(torch, hf_model, batch, autocast=False)
+        torch_loss = torch_eval_loss(torch, hf_model, batch, autocast=low)
+        jax_loss = float(ours(**batch).loss)
+        print(f"{name}: PyTorch and JAX steps in turn ...", file=sys.stderr)
+        torch_step = torch_stepper(torch, transformers, hf_model, batch, args.steps, autocast=low)
         trainer = Trainer(ours, OptimizerConfig(learning_rate=2e-5, warmup_steps=1, total_steps=args.steps + 1))
-        first, jax_s, jax_losses = jax_step_time(jax, trainer, batch, args.steps)
-    rows.append((name, torch_s, first, jax_s, args.batch / torch_s, args.batch / jax_s, torch_losses[0], jax_losses[0]))
+        torch_times, jax_times = [], []
+        for _ in range(args.steps + 1):
+            start = time.perf_counter()
+            torch_step()
+            torch_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            jax.block_until_ready(trainer.train_step(batch))
+            jax_times.append(time.perf_counter() - start)
+    torch_s, jax_s = float(np.median(torch_times[1:])), float(np.median(jax_times[1:]))
+    rows.append((name, torch_s, jax_times[0], jax_s, args.batch / torch_s, args.batch / jax_s, abs(torch_loss - fp32_loss), abs(jax_loss - fp32_loss)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("luke", "xlm", "all"), default="all")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="compute dtype (PyTorch: autocast)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--words", type=int, default=128)
     parser.add_argument("--entities", type=int, default=16)
@@ -113,12 +127,13 @@ def main() -> None:
         batch = {"input_ids": ids, "attention_mask": mask, "langs": np.ones_like(ids), "labels": rs.randint(0, 3, (args.batch,))}
         run("XLMForSequenceClassification, xlm-mlm-ende-1024", hf, mluke_jax.XLMForSequenceClassification, batch, args, jax, torch, transformers, rows)
 
-    print(f"\nTraining step (forward, backward, clipping, AdamW), fp32, dropout on, batch {args.batch} x {args.words} words"
+    torch_name = "PyTorch eager" if args.dtype == "float32" else "PyTorch autocast bf16"
+    print(f"\nTraining step (forward, backward, clipping, AdamW), {args.dtype}, dropout on, batch {args.batch} x {args.words} words"
           f" (+{args.entities} entities for mLUKE), median of {args.steps} steps after the first; {machine()}\n")
-    print("| model | PyTorch step | JAX first step (compile) | JAX step | JAX / PyTorch | PyTorch ex/s | JAX ex/s | first loss PyTorch / JAX (own dropout masks) |")
+    print(f"| model | {torch_name} step | JAX first step (compile) | JAX step | JAX / PyTorch | PyTorch ex/s | JAX ex/s | loss diff vs fp32 PyTorch (no dropout): PyTorch / JAX |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, torch_s, first, jax_s, torch_eps, jax_eps, torch_loss, jax_loss in rows:
-        print(f"| {name} | {torch_s:.2f} s | {first:.1f} s | {jax_s:.2f} s | {jax_s / torch_s:.2f}x | {torch_eps:.1f} | {jax_eps:.1f} | {torch_loss:.4f} / {jax_loss:.4f} |")
+    for name, torch_s, first, jax_s, torch_eps, jax_eps, torch_diff, jax_diff in rows:
+        print(f"| {name} | {torch_s:.2f} s | {first:.1f} s | {jax_s:.2f} s | {jax_s / torch_s:.2f}x | {torch_eps:.1f} | {jax_eps:.1f} | {torch_diff:.1e} / {jax_diff:.1e} |")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,24 @@ def median_seconds(fn: Callable[[], object], repeats: int, *, min_seconds: float
     return statistics.median(times)
 
 
+def interleaved_medians(fns: list[Callable[[], object]], repeats: int, *, warmup: int = 1) -> list[float]:
+    """Median wall time of each of ``fns``, timed in turn round after round (``repeats`` rounds).
+
+    On a shared machine whose speed drifts over seconds, alternating the contenders gives each
+    the same conditions, where timing one after the other would not.
+    """
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(max(1, repeats)):
+        for fn, column in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            column.append(time.perf_counter() - start)
+    return [statistics.median(column) for column in times]
+
+
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux), for every timing figure printed."""
     import platform
