@@ -12,8 +12,8 @@ it instead of compiling.
 
 It is plain JAX configuration (``jax_compilation_cache_dir`` and the minimum compile time worth
 caching), so ``jax.config.update`` or the ``JAX_COMPILATION_CACHE_DIR`` environment variable do
-the same; this function also makes it take effect when something was already compiled in the
-process.
+the same; this function also takes effect when something was already compiled in the process or
+another cache directory was in use.
 """
 
 import os
@@ -42,8 +42,8 @@ def enable_compilation_cache(directory: str | os.PathLike | None = None, *, min_
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    # JAX decides once per process, at its first compilation, whether a cache is in use; let it
-    # decide again with the directory set.
+    # JAX opens its cache directory once per process (and, in some versions, decides at the first
+    # compilation whether a cache is used at all): reset it so that this directory takes effect.
     try:
         from jax._src import compilation_cache
     except ImportError:  # pragma: no cover - a jax without the module keeps its own decision
