@@ -5,6 +5,13 @@ from pathlib import Path
 
 import numpy as np
 
+
+def fake_cpu_devices(count: int) -> str:
+    """``XLA_FLAGS`` for ``count`` fake CPU devices. XLA:CPU aborts the process when a device's
+    thread reaches a collective more than 40 s after the others; on a loaded 2-core machine 8 device
+    threads can lag that much, so the limit is raised (a real hang still ends at the test timeout)."""
+    return f"--xla_force_host_platform_device_count={count} --xla_cpu_collective_call_terminate_timeout_seconds=600"
+
 # Tiny dimensions, all different, so that a swapped axis shows as a shape error.
 TINY_LUKE = dict(
     vocab_size=37,

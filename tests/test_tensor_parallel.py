@@ -9,10 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+from helpers import fake_cpu_devices
+
 SCRIPT = textwrap.dedent(
     """
     import os, sys, warnings
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    os.environ["XLA_FLAGS"] = {xla_flags!r}
     sys.path.insert(0, {tests!r})
     import jax, numpy as np
     from flax import nnx
@@ -115,7 +117,7 @@ SCRIPT = textwrap.dedent(
 
 def test_released_vocabularies_shard_over_any_mesh(tmp_path):
     tests = str(Path(__file__).resolve().parent)
-    script = SCRIPT.format(tests=tests, ckpt_luke=str(tmp_path / "luke"), ckpt_xlm=str(tmp_path / "xlm"))
+    script = SCRIPT.format(xla_flags=fake_cpu_devices(8), tests=tests, ckpt_luke=str(tmp_path / "luke"), ckpt_xlm=str(tmp_path / "xlm"))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0 and "tensor parallel ok" in result.stdout, result.stdout[-2000:] + result.stderr[-5000:]
     print(result.stdout)

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers import fake_cpu_devices
+
 SCRIPT = textwrap.dedent(
     """
     import os, sys
     process, processes, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     if processes == 1:
-        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        os.environ["XLA_FLAGS"] = {xla_flags!r}
     sys.path.insert(0, {tests!r})
     import jax
     if processes > 1:
@@ -53,7 +55,7 @@ def free_port() -> int:
 
 
 def test_two_processes_agree_with_one(tmp_path):
-    script = SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))
+    script = SCRIPT.format(xla_flags=fake_cpu_devices(2), tests=str(Path(__file__).resolve().parents[1]))
     single = subprocess.run([sys.executable, "-c", script, "0", "1", "0", str(tmp_path / "one.npz")], capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-3000:]
     port = str(free_port())
