@@ -13,7 +13,8 @@ hub config says) and causally; right-padded rows, German then English language i
 For each: PyTorch eager (``torch.no_grad``, eval) median time (the contenders timed in turn, round
 after round, so that a drifting shared machine treats them alike), JAX first call (trace + compile +
 run), JAX jitted median time, the ratio, and the max abs difference from the float32 PyTorch output
-(float32: within 1e-4).
+(float32: within 1e-4). Each JAX model runs twice: with its layers scanned one per iteration (the
+default) and unrolled (``scan_unroll=True``).
 
 ``--dtype bfloat16`` compares like with like: PyTorch under ``torch.autocast("cpu",
 dtype=torch.bfloat16)`` (float32 weights, bf16 matmuls) against ``from_pretrained(dir,
@@ -134,7 +135,7 @@ def compare(name, args, jax, torch, ref, load, inputs, torch_inputs, fields) -> 
             return ref(**torch_inputs)
 
     torch_diff = None if args.dtype == "float32" else max_diff(run_torch())
-    variants = [(name, {"dtype": args.dtype})]
+    variants = [(name, {"dtype": args.dtype}), (f"{name}, layers unrolled", {"dtype": args.dtype, "scan_unroll": True})]
     if args.dtype != "float32":
         variants.append((f"{name}, bf16 weights", {"dtype": args.dtype, "param_dtype": args.dtype}))
     models, firsts, diffs = [], [], []

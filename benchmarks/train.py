@@ -1,6 +1,6 @@
 """Training-step speed, JAX (jitted step, optax AdamW) vs PyTorch (eager, torch AdamW), one run.
 
-    python benchmarks/train.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128 --entities 16 --steps 6]
+    python benchmarks/train.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128 --entities 16 --steps 6 --scan-unroll 1|all|both]
 
 mLUKE: ``LukeForEntitySpanClassification`` at the mluke-base-lite dimensions (entity-aware
 attention on; the 250k-word vocabulary makes the AdamW update of the embedding table a large part
@@ -68,23 +68,29 @@ def run(name, hf_model, ours_cls, batch, args, jax, torch, transformers, rows) -
     low = args.dtype != "float32"
     with tempfile.TemporaryDirectory() as tmp:
         hf_model.save_pretrained(tmp)
-        ours = ours_cls.from_pretrained(tmp, dtype=args.dtype)
         fp32_loss = torch_eval_loss(torch, hf_model, batch, autocast=False)
         torch_loss = torch_eval_loss(torch, hf_model, batch, autocast=low)
-        jax_loss = float(ours(**batch).loss)
+        variants = [("", 1), (", layers unrolled", True)] if args.scan_unroll == "both" else [("", 1 if args.scan_unroll == "1" else True)]
+        trainers, jax_losses = [], []
+        for _, unroll in variants:
+            ours = ours_cls.from_pretrained(tmp, dtype=args.dtype, scan_unroll=unroll)
+            jax_losses.append(float(ours(**batch).loss))
+            trainers.append(Trainer(ours, OptimizerConfig(learning_rate=2e-5, warmup_steps=1, total_steps=args.steps + 1)))
         print(f"{name}: PyTorch and JAX steps in turn ...", file=sys.stderr)
         torch_step = torch_stepper(torch, transformers, hf_model, batch, args.steps, autocast=low)
-        trainer = Trainer(ours, OptimizerConfig(learning_rate=2e-5, warmup_steps=1, total_steps=args.steps + 1))
-        torch_times, jax_times = [], []
+        torch_times, jax_times = [], [[] for _ in trainers]
         for _ in range(args.steps + 1):
             start = time.perf_counter()
             torch_step()
             torch_times.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            jax.block_until_ready(trainer.train_step(batch))
-            jax_times.append(time.perf_counter() - start)
-    torch_s, jax_s = float(np.median(torch_times[1:])), float(np.median(jax_times[1:]))
-    rows.append((name, torch_s, jax_times[0], jax_s, args.batch / torch_s, args.batch / jax_s, abs(torch_loss - fp32_loss), abs(jax_loss - fp32_loss)))
+            for trainer, times in zip(trainers, jax_times):
+                start = time.perf_counter()
+                jax.block_until_ready(trainer.train_step(batch))
+                times.append(time.perf_counter() - start)
+    torch_s = float(np.median(torch_times[1:]))
+    for (label, _), times, jax_loss in zip(variants, jax_times, jax_losses):
+        jax_s = float(np.median(times[1:]))
+        rows.append((name + label, torch_s, times[0], jax_s, args.batch / torch_s, args.batch / jax_s, abs(torch_loss - fp32_loss), abs(jax_loss - fp32_loss)))
 
 
 def main() -> None:
@@ -96,6 +102,7 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=16)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--layers", type=int, default=12, help="mLUKE layers; fewer for a quick run")
+    parser.add_argument("--scan-unroll", choices=("1", "all", "both"), default="both", help="JAX's layer scan: one layer per iteration, all layers unrolled (scan_unroll=True), or both, timed in turn")
     args = parser.parse_args()
 
     import jax

@@ -89,8 +89,9 @@ class PretrainedConfig:
     dtype: str = "float32"
     param_dtype: str = "float32"
     remat: bool = False
+    scan_unroll: int | bool = 1
 
-    RUNTIME_FIELDS: ClassVar[tuple[str, ...]] = ("dtype", "param_dtype", "remat")
+    RUNTIME_FIELDS: ClassVar[tuple[str, ...]] = ("dtype", "param_dtype", "remat", "scan_unroll")
     # Runtime fields that change the parameter tree: saved next to converted checkpoints.
     STRUCTURE_FIELDS: ClassVar[tuple[str, ...]] = ()
 
@@ -105,6 +106,8 @@ class PretrainedConfig:
             self._set("architectures", tuple(self.architectures))
         self._set("dtype", dtype_name(self.dtype))
         self._set("param_dtype", dtype_name(self.param_dtype))
+        if not isinstance(self.scan_unroll, (int, bool)) or self.scan_unroll is not True and (self.scan_unroll is False or self.scan_unroll < 1):
+            raise self._error(f"scan_unroll must be a positive number of layers or True (all), got {self.scan_unroll!r}")
         self._check_labels()
         self.validate()
 
@@ -240,6 +243,11 @@ class LukeConfig(PretrainedConfig):
         dtype: compute dtype of matmuls (softmax, LayerNorm statistics and losses stay float32).
         param_dtype: dtype parameters are created / loaded in.
         remat: rematerialise each encoder layer in the backward pass.
+        scan_unroll: layers per iteration of the scan over the encoder layers (``lax.scan``'s
+            ``unroll``): 1 compiles one layer, so compile time does not grow with depth; ``True``
+            (all layers) gives XLA straight-line code, which on CPU makes the training step
+            markedly faster (no per-layer stacking of activations and gradients) and compiles
+            longer (see benchmarks/RESULTS.md).
         entity_aware_query_weights: create the ``w2e/e2w/e2e`` query projections. ``None`` means
             "exactly when ``use_entity_aware_attention``"; converted -lite checkpoints set it to
             ``True`` because they carry those weights although the attention is plain.
@@ -410,7 +418,7 @@ class XLMConfig(PretrainedConfig):
     ``id2lang`` map language codes to the ids of the ``langs`` input. Use a preset
     (:meth:`xlm_mlm_ende_1024`, ...) for the released sizes.
 
-    Runtime fields (not part of ``config.json``): ``dtype``, ``param_dtype``, ``remat`` (as
+    Runtime fields (not part of ``config.json``): ``dtype``, ``param_dtype``, ``remat``, ``scan_unroll`` (as
     :class:`LukeConfig`), and ``untied_decoder``: the LM projection has its own weight although
     ``tie_word_embeddings`` is set (transformers 5 keeps a stored projection that differs from the
     embeddings instead of tying it).

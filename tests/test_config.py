@@ -21,11 +21,11 @@ def test_reads_the_released_mluke_base_lite_config():
 
 
 def test_round_trip_through_the_hf_dict():
-    config = LukeConfig(**TINY_LUKE, id2label={0: "O", 1: "PER", 2: "LOC"}, classifier_dropout=0.2, dtype="bfloat16", remat=True)
+    config = LukeConfig(**TINY_LUKE, id2label={0: "O", 1: "PER", 2: "LOC"}, classifier_dropout=0.2, dtype="bfloat16", remat=True, scan_unroll=True)
     data = json.loads(config.to_json_string())
-    assert "dtype" not in data and "remat" not in data  # runtime fields stay out of config.json
+    assert not {"dtype", "remat", "scan_unroll"} & set(data)  # runtime fields stay out of config.json
     assert data["id2label"] == {"0": "O", "1": "PER", "2": "LOC"} and data["label2id"]["LOC"] == 2
-    again = LukeConfig.from_hf_dict(data, dtype="bfloat16", remat=True)
+    again = LukeConfig.from_hf_dict(data, dtype="bfloat16", remat=True, scan_unroll=True)
     assert again == config and again.num_labels == 3
 
 
@@ -64,6 +64,8 @@ def test_keys_that_would_change_the_maths_are_refused(key, value):
         (dict(num_labels=3, id2label={0: "a"}), "disagrees with id2label"),
         (dict(problem_type="ranking"), "problem_type"),
         (dict(dtype="int8"), "unsupported dtype"),
+        (dict(scan_unroll=0), "scan_unroll must be a positive number of layers or True"),
+        (dict(scan_unroll=False), "scan_unroll must be a positive number of layers or True"),
     ],
 )
 def test_validation_errors(changes, match):

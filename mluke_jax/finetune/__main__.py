@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", action="store_true", help="bfloat16 compute, float32 parameters and optimiser state")
     p.add_argument("--remat", action="store_true", help="recompute each layer in the backward pass (less memory)")
+    p.add_argument(
+        "--unroll-layers", action="store_true", help="run the encoder layers as straight-line code, not a scan: faster steps on CPU, longer compile"
+    )
     p.add_argument("--mesh", default=None, help="device mesh, e.g. data=2,fsdp=4 (default: one device)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in steps")
     p.add_argument("--no-resume", action="store_true", help="start over even if output/checkpoints holds a checkpoint")
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             bf16=args.bf16,
             remat=args.remat,
+            unroll_layers=args.unroll_layers,
             mesh=parse_mesh(args.mesh),
             save_every=args.save_every,
             resume=not args.no_resume,

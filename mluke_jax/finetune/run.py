@@ -41,6 +41,7 @@ class RunConfig:
     seed: int = 0
     bf16: bool = False
     remat: bool = False
+    unroll_layers: bool = False
     mesh: dict[str, int] | None = None
     save_every: int = 500
     keep: int = 2
@@ -120,7 +121,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     mesh_context = contextlib.nullcontext() if not config.mesh else mluke_jax.use_mesh(mluke_jax.make_mesh(**config.mesh))
     with mesh_context:
         head = getattr(mluke_jax, task.heads[family])
-        changes: dict[str, Any] = dict(dtype="bfloat16" if config.bf16 else None, remat=config.remat)
+        changes: dict[str, Any] = dict(dtype="bfloat16" if config.bf16 else None, remat=config.remat, scan_unroll=True if config.unroll_layers else None)
         if labels:
             changes.update(num_labels=len(labels), id2label=dict(enumerate(labels)))
         if task.multi_label:

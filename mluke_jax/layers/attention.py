@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from mluke_jax.layers.common import Array, dropout
+from mluke_jax.layers.common import Array
+from mluke_jax.layers.dropout import dropout
 from mluke_jax.layers.linear import Dense, einsum
 
 

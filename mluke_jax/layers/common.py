@@ -1,5 +1,5 @@
 """Small pieces every layer uses: parameter factories with logical axis names, clamped lookups,
-activations and dropout with call-time keys.
+activations, attention masks (dropout: ``layers/dropout.py``).
 
 Shape letters used across the package: B batch, L word tokens, E entities, M mention length,
 T = L + E, D hidden, H heads, K head dim, F ffn width, V vocabulary, N layers.
@@ -106,19 +106,6 @@ def activation(name: str) -> Callable[[Array], Array]:
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
-
-
-def dropout(x: Array, rate: float, key: Array | None) -> Array:
-    """Inverted dropout; the identity when ``key`` is None (evaluation) or ``rate`` is 0."""
-    if key is None or rate == 0.0:
-        return x
-    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
-
-
-def fold_key(key: Array | None, tag: int) -> Array | None:
-    """A sub-key for one dropout site (None stays None)."""
-    return None if key is None else jax.random.fold_in(key, tag)
 
 
 def additive_mask(mask: Array) -> Array:

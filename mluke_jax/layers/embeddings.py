@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from mluke_jax.layers.common import Array, FrozenParam, dropout, embedding, layer_norm, lookup
+from mluke_jax.layers.common import Array, FrozenParam, embedding, layer_norm, lookup
+from mluke_jax.layers.dropout import dropout
 from mluke_jax.layers.linear import Dense
 
 

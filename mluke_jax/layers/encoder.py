@@ -7,7 +7,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from mluke_jax.layers.attention import SelfAttention
-from mluke_jax.layers.common import Array, dropout, fold_key, layer_norm
+from mluke_jax.layers.common import Array, layer_norm
+from mluke_jax.layers.dropout import dropout, fold_key
 from mluke_jax.layers.feedforward import FeedForward
 
 
@@ -73,16 +74,38 @@ class TransformerLayer(nnx.Module):
         return x, probs, cache
 
 
+def _kernels_in(dtype, stacked: nnx.State) -> nnx.State:
+    """The stack's matmul kernels cast to the compute ``dtype`` once, before the scan.
+
+    Each :class:`~mluke_jax.layers.linear.Dense` would cast its kernel anyway; casting inside the
+    scan body makes the scan save every layer's cast copy for the backward pass (stacked again) and
+    carry the float32 gradients stacked per layer, which on XLA:CPU costs more than the cast. Cast
+    outside, the saved copy is the cast stack itself and the kernel gradients (bf16 products, as
+    they are anyway) stack in ``dtype``, converted to float32 once. Biases and LayerNorm weights
+    stay as they are (added / applied in float32).
+    """
+    if jnp.dtype(dtype) == jnp.float32:
+        return stacked
+    flat = [
+        (path, var.replace(var.get_value().astype(dtype)) if path[-1] == "kernel" and var.get_value().dtype == jnp.float32 else var)
+        for path, var in nnx.to_flat_state(stacked)
+    ]
+    return nnx.from_flat_state(flat)
+
+
 class Encoder(nnx.Module):
     """``num_layers`` identical layers, stored stacked (leading ``layers`` axis) and run with ``lax.scan``.
 
-    Compile time does not grow with depth. ``remat=True`` recomputes each layer's activations in the
-    backward pass instead of storing them.
+    With ``unroll=1`` compile time does not grow with depth; ``unroll=True`` (or N) runs all (N)
+    layers per scan iteration, as straight-line code (see ``scan_unroll`` in the configs).
+    ``remat=True`` recomputes each layer's activations in the backward pass instead of storing them.
     """
 
-    def __init__(self, spec: LayerSpec, num_layers: int, *, remat: bool = False, rngs: nnx.Rngs):
+    def __init__(self, spec: LayerSpec, num_layers: int, *, remat: bool = False, unroll: int | bool = 1, rngs: nnx.Rngs):
         self.num_layers = num_layers
         self.remat = remat
+        self.unroll = unroll
+        self.compute_dtype = spec.dtype
 
         @nnx.vmap(in_axes=0, out_axes=0, transform_metadata={nnx.PARTITION_NAME: "layers"})
         def build(layer_rngs):
@@ -121,6 +144,7 @@ class Encoder(nnx.Module):
         if unstacked is not None:
             return self._run_unstacked(unstacked, x, bias, num_words, output_mask, cache, cache_index)
         graphdef, stacked = nnx.split(self.layers)
+        stacked = _kernels_in(self.compute_dtype, stacked)
         keys = None if dropout_key is None else jax.random.split(dropout_key, self.num_layers)
 
         def body(h, layer_inputs):
@@ -135,7 +159,7 @@ class Encoder(nnx.Module):
 
         if self.remat:
             body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
-        x, (states, attentions, cache) = jax.lax.scan(body, x, (stacked, keys, cache))
+        x, (states, attentions, cache) = jax.lax.scan(body, x, (stacked, keys, cache), unroll=self.unroll)
         return x, states, attentions, cache
 
     def unstack(self) -> list[TransformerLayer]:

@@ -8,7 +8,8 @@ from flax import nnx
 from mluke_jax import validation as v
 from mluke_jax.config import LukeConfig
 from mluke_jax.heads import Pooler
-from mluke_jax.layers.common import Array, additive_mask, fold_key
+from mluke_jax.layers.common import Array, additive_mask
+from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.embeddings import EntityEmbeddings, WordEmbeddings, padding_aware_positions, sequential_positions
 from mluke_jax.layers.encoder import Encoder, LayerSpec
 from mluke_jax.modeling import PreTrainedModel
@@ -168,7 +169,7 @@ class LukeModel(LukePreTrainedModel):
             dtype=config.compute_dtype,
             param_dtype=config.params_dtype,
         )
-        self.encoder = Encoder(spec, config.num_hidden_layers, remat=config.remat, rngs=rngs)
+        self.encoder = Encoder(spec, config.num_hidden_layers, remat=config.remat, unroll=config.scan_unroll, rngs=rngs)
         self.pooler = Pooler(config.hidden_size, **kw) if config.add_pooling_layer else None
 
     def forward(

@@ -8,7 +8,8 @@ from flax import nnx
 
 from mluke_jax import validation as v
 from mluke_jax.config import XLMConfig
-from mluke_jax.layers.common import Array, additive_mask, fold_key
+from mluke_jax.layers.common import Array, additive_mask
+from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.embeddings import XLMEmbeddings
 from mluke_jax.layers.encoder import Encoder, LayerSpec
 from mluke_jax.modeling import PreTrainedModel
@@ -150,7 +151,7 @@ class XLMModel(XLMPreTrainedModel):
             dtype=config.compute_dtype,
             param_dtype=config.params_dtype,
         )
-        self.encoder = Encoder(spec, config.n_layers, remat=config.remat, rngs=rngs)
+        self.encoder = Encoder(spec, config.n_layers, remat=config.remat, unroll=config.scan_unroll, rngs=rngs)
 
     def padding_mask(self, input_ids: Array | None, attention_mask: Array | None, lengths: Array | None, batch: int, length: int) -> Array:
         """``(B, L)`` boolean mask of real tokens (transformers' ``get_masks``)."""

@@ -11,7 +11,8 @@ from mluke_jax import outputs as o
 from mluke_jax import validation as v
 from mluke_jax.config import XLMConfig
 from mluke_jax.heads import Classifier, Decoder, SequenceSummary, extractive_qa
-from mluke_jax.layers.common import Array, fold_key, layer_norm
+from mluke_jax.layers.common import Array, layer_norm
+from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.linear import Dense
 from mluke_jax.models.xlm import XLM_INPUT_KINDS, XLM_INPUTS, XLMModel, XLMPreTrainedModel, check_xlm_inputs, encoder_kwargs, language_ids
 from mluke_jax.warn import warn
