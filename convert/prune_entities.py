@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mluke_jax import checkpoint, sharding
-from mluke_jax.config import LukeConfig, read_config_dict
+from mluke_jax.config import LukeConfig
 from mluke_jax.modeling import ARCHITECTURES
 from mluke_jax.paths import local_path
 from mluke_jax.tokenizers.entity_vocab import SPECIAL_ENTITIES, find_entity_vocab, read_entity_vocab, write_entity_vocab
@@ -74,7 +74,7 @@ def prune_checkpoint(src: str | Path, dst: str | Path, *, languages: list[str] |
     if not (src / checkpoint.METADATA_FILE).is_file():
         raise ValueError(f"{src} is not a converted mluke-jax checkpoint (no {checkpoint.METADATA_FILE}); convert it first: python -m convert {src} DIR")
     metadata = checkpoint.read_metadata(src)
-    hf = read_config_dict(src / "config.json")
+    hf = checkpoint.read_config(src)
     if hf.get("model_type") != "luke":
         raise ValueError(f"{src} holds a model of model_type {hf.get('model_type')!r}: only mLUKE/LUKE checkpoints have entities")
     config = LukeConfig.from_hf_dict(hf, **metadata.get("structure", {}))
@@ -88,7 +88,7 @@ def prune_checkpoint(src: str | Path, dst: str | Path, *, languages: list[str] |
 
     axes = sharding.logical_axes(ARCHITECTURES[metadata["architecture"]].abstract(config))
     say(f"reading {src} ...")
-    params = checkpoint.read_params(src, jnp.dtype(metadata["param_dtype"]))
+    params = checkpoint.read_params(src, jnp.dtype(metadata["param_dtype"]), metadata)
     before = sum(a.size for a in params.values())
     pruned = []
     for name, names_of_axes in axes.items():

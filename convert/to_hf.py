@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from mluke_jax import checkpoint
-from mluke_jax.config import read_config_dict
 from mluke_jax.paths import local_path
 
 # transformers key -> the key whose value it takes when mluke-jax ties it (no parameter of its own)
@@ -62,7 +61,7 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
     if not (src / checkpoint.METADATA_FILE).is_file():
         raise ValueError(f"{src} is not a mluke-jax checkpoint (no {checkpoint.METADATA_FILE})")
     metadata = checkpoint.read_metadata(src)
-    hf_config = read_config_dict(src / "config.json")
+    hf_config = checkpoint.read_config(src)
     family = FAMILIES[hf_config["model_type"]]
     architecture = metadata["architecture"]
     if not hasattr(transformers, architecture):
@@ -73,7 +72,7 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
             print(message, file=sys.stderr, flush=True)
 
     say(f"reading {src} ...")
-    params = checkpoint.read_params(src, np.float32)  # written in float32 whatever the stored dtype
+    params = checkpoint.read_params(src, np.float32, metadata)  # written in float32 whatever the stored dtype
     config = family.CONFIG_CLASS.from_hf_dict(hf_config, **metadata.get("structure", {}))
     values = hf_state(params, family, architecture, config.num_hidden_layers)
     model_class = getattr(transformers, architecture)

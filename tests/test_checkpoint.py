@@ -1,5 +1,6 @@
 """save_pretrained / from_pretrained: converted directories, transformers directories, other heads."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -156,3 +157,56 @@ def test_loading_warnings_name_the_callers_line_and_every_parameter(tmp_path):
     message = next(str(w.message) for w in caught if "dropped" in str(w.message))
     count, names = re.search(r"dropped (\d+) parameters (\[.*\])", message).groups()
     assert int(count) == len(ast.literal_eval(names)) > 8, message
+
+
+def _damaged_cases(directory):
+    """Every way to damage a converted directory: each file under it removed, truncated to half,
+    or filled with other bytes of the same length."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    assert len(files) > 5
+    for path in files:
+        data = path.read_bytes()
+        yield path, "removed", None
+        yield path, "truncated", data[: len(data) // 2]
+        yield path, "garbled", bytes((b * 7 + 13) % 256 for b in data)
+
+
+def test_a_damaged_checkpoint_is_an_error_naming_it_whichever_file_is_hit(tmp_path):
+    """Orbax alone raises OUT_OF_RANGE, 'NoneType' object has no attribute 'tree', or nothing at
+    all, depending on the file: every damage must either leave the loaded values exactly right
+    (a file Orbax does not need) or raise one error that names the checkpoint and the part."""
+    directory = tmp_path / "ckpt"
+    model = mluke_jax.LukeModel.build(mluke_jax.LukeConfig(**TINY_LUKE), seed=0)
+    model.save_pretrained(directory)
+    expected = checkpoint.checkpoint_params(model)
+    outcomes = {"error": 0, "intact": 0}
+    for path, damage, content in _damaged_cases(directory):
+        original = path.read_bytes()
+        if content is None:
+            path.unlink()
+        else:
+            path.write_bytes(content)
+        try:
+            loaded = mluke_jax.LukeModel.from_pretrained(directory)
+        except (ValueError, FileNotFoundError) as e:
+            message = str(e)
+            part = path.relative_to(directory)
+            assert "incomplete or damaged" in message and str(directory) in message, (part, damage, message)
+            if part.parts[0] != "params" or part.name == "_METADATA":
+                assert str(part.parts[0]).rstrip("/") in message, (part, damage, message)
+            outcomes["error"] += 1
+        else:
+            got = checkpoint.checkpoint_params(loaded)
+            assert got.keys() == expected.keys(), (path, damage)
+            for name in expected:
+                assert np.array_equal(np.asarray(got[name]), np.asarray(expected[name])), (path, damage, name)
+            outcomes["intact"] += 1
+        finally:
+            path.write_bytes(original)
+    assert outcomes["error"] >= 20, outcomes
+    # the directory is whole again; one written before checksums were recorded loads too
+    metadata = json.loads((directory / checkpoint.METADATA_FILE).read_text())
+    assert len(metadata.pop("checksums")) == len(expected)
+    (directory / checkpoint.METADATA_FILE).write_text(json.dumps(metadata))
+    loaded = checkpoint.checkpoint_params(mluke_jax.LukeModel.from_pretrained(directory))
+    assert all(np.array_equal(np.asarray(loaded[k]), np.asarray(v)) for k, v in expected.items())

@@ -10,6 +10,7 @@ from mluke_jax.layers.attention import SelfAttention
 from mluke_jax.layers.common import Array, layer_norm
 from mluke_jax.layers.dropout import dropout, fold_key
 from mluke_jax.layers.feedforward import FeedForward
+from mluke_jax.layers.linear import CAST_KERNEL
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -74,25 +75,6 @@ class TransformerLayer(nnx.Module):
         return x, probs, cache
 
 
-def _kernels_in(dtype, stacked: nnx.State) -> nnx.State:
-    """The stack's matmul kernels cast to the compute ``dtype`` once, before the scan.
-
-    Each :class:`~mluke_jax.layers.linear.Dense` would cast its kernel anyway; casting inside the
-    scan body makes the scan save every layer's cast copy for the backward pass (stacked again) and
-    carry the float32 gradients stacked per layer, which on XLA:CPU costs more than the cast. Cast
-    outside, the saved copy is the cast stack itself and the kernel gradients (bf16 products, as
-    they are anyway) stack in ``dtype``, converted to float32 once. Biases and LayerNorm weights
-    stay as they are (added / applied in float32).
-    """
-    if jnp.dtype(dtype) == jnp.float32:
-        return stacked
-    flat = [
-        (path, var.replace(var.get_value().astype(dtype)) if path[-1] == "kernel" and var.get_value().dtype == jnp.float32 else var)
-        for path, var in nnx.to_flat_state(stacked)
-    ]
-    return nnx.from_flat_state(flat)
-
-
 class Encoder(nnx.Module):
     """``num_layers`` identical layers, stored stacked (leading ``layers`` axis) and run with ``lax.scan``.
 
@@ -105,7 +87,6 @@ class Encoder(nnx.Module):
         self.num_layers = num_layers
         self.remat = remat
         self.unroll = unroll
-        self.compute_dtype = spec.dtype
 
         @nnx.vmap(in_axes=0, out_axes=0, transform_metadata={nnx.PARTITION_NAME: "layers"})
         def build(layer_rngs):
@@ -144,7 +125,6 @@ class Encoder(nnx.Module):
         if unstacked is not None:
             return self._run_unstacked(unstacked, x, bias, num_words, output_mask, cache, cache_index)
         graphdef, stacked = nnx.split(self.layers)
-        stacked = _kernels_in(self.compute_dtype, stacked)
         keys = None if dropout_key is None else jax.random.split(dropout_key, self.num_layers)
 
         def body(h, layer_inputs):
@@ -159,6 +139,12 @@ class Encoder(nnx.Module):
 
         if self.remat:
             body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
+        else:
+            # Everything is saved for the backward pass but the kernels' compute-dtype copies: the
+            # backward casts the float32 slice (a scan input, saved anyway) again. Saving the copies
+            # makes the scan stack them per layer, which costs XLA:CPU more than the cast; casting
+            # once before the scan instead would cost every forward an extra pass over the weights.
+            body = jax.checkpoint(body, policy=jax.checkpoint_policies.save_anything_except_these_names(CAST_KERNEL), prevent_cse=False)
         x, (states, attentions, cache) = jax.lax.scan(body, x, (stacked, keys, cache), unroll=self.unroll)
         return x, states, attentions, cache
 

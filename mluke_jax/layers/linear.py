@@ -18,10 +18,14 @@ import functools
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.ad_checkpoint import checkpoint_name
 
 from mluke_jax.sharding import param_init
 
 Array = jax.Array
+
+# checkpoint_name of a Dense kernel cast to the compute dtype (a scan may choose not to save it)
+CAST_KERNEL = "cast_kernel"
 
 
 def einsum(subscripts: str, x: Array, y: Array, *, dtype, out_dtype=None) -> Array:
@@ -119,7 +123,8 @@ class Dense(nnx.Module):
             self.bias = nnx.data(None)
 
     def __call__(self, x: Array) -> Array:
-        out = einsum("...i,io->...o", x, self.kernel[...], dtype=self.dtype, out_dtype=jnp.float32)
+        kernel = checkpoint_name(self.kernel[...].astype(self.dtype), CAST_KERNEL)
+        out = einsum("...i,io->...o", x, kernel, dtype=self.dtype, out_dtype=jnp.float32)
         if self.bias is not None:
             out = out + self.bias[...].astype(jnp.float32)
         return out.astype(self.dtype)
