@@ -21,7 +21,7 @@ import numpy as np
 
 from mluke_jax import checkpoint, sharding
 from mluke_jax.config import LukeConfig
-from mluke_jax.modeling import ARCHITECTURES
+from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.paths import local_path
 from mluke_jax.tokenizers.entity_vocab import SPECIAL_ENTITIES, find_entity_vocab, read_entity_vocab, write_entity_vocab
 

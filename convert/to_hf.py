@@ -30,10 +30,9 @@ TIED = {
 
 def hf_state(params: dict[str, np.ndarray], family, architecture: str, num_layers: int) -> dict[str, np.ndarray]:
     """Our parameters (dotted paths) as transformers keys and layouts."""
-    from mluke_jax.modeling import ARCHITECTURES
+    from mluke_jax.architectures import architecture_class
 
-    model_class = ARCHITECTURES[architecture]
-    prefix = model_class.base_model_prefix + "." if model_class.has_head else ""  # as transformers' keys
+    prefix = architecture_class(architecture).encoder_prefix()  # as transformers' keys
     out: dict[str, np.ndarray] = {}
     for rule in family.rules_for(architecture, prefix):
         if rule.target not in params:

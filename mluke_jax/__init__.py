@@ -5,9 +5,12 @@ the sharding helpers. ``Class.from_pretrained(dir_or_hub_name)`` loads converted
 transformers checkpoints; ``python -m convert SRC DST`` converts.
 """
 
+from importlib import metadata as _metadata
+
 from mluke_jax.compilation_cache import enable_compilation_cache
 from mluke_jax.config import LukeConfig, XLMConfig
-from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
+from mluke_jax.architectures import ARCHITECTURES
+from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.models.luke import LukeModel, LukePreTrainedModel
 from mluke_jax.models.luke_heads import (
     LukeForEntityClassification,
@@ -32,7 +35,10 @@ from mluke_jax.tokenizers.mluke import MLukeTokenizer
 from mluke_jax.tokenizers.xlm import XLMTokenizer
 from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("mluke-jax")  # pyproject.toml's, as installed
+except _metadata.PackageNotFoundError:  # a source tree on sys.path without installing
+    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "ARCHITECTURES",

@@ -25,12 +25,13 @@ from typing import Any, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
+from flax import nnx, traverse_util
 
 from mluke_jax import sharding
 from mluke_jax.config import LukeConfig, XLMConfig, dtype_name, read_config_dict
 from mluke_jax.hf.hub import existing_or_hub, resolve_source
-from mluke_jax.modeling import ARCHITECTURES, PreTrainedModel
+from mluke_jax.architectures import architecture_class
+from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.paths import local_path
 from mluke_jax.warn import warn
 
@@ -58,28 +59,14 @@ TOKENIZER_FILES = (
 
 
 # --------------------------------------------------------------------------- paths and trees
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> ``{"a.b.c": leaf}``."""
-    out = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
+def flatten(tree: dict[str, Any]) -> dict[str, Any]:
+    """Nested dict -> ``{"a.b.c": leaf}`` (``flax.traverse_util.flatten_dict`` with dotted names)."""
+    return {".".join(map(str, path)): leaf for path, leaf in traverse_util.flatten_dict(tree).items()}
 
 
 def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     """``{"a.b.c": leaf}`` -> nested dict."""
-    tree: dict[str, Any] = {}
-    for name, value in flat.items():
-        node = tree
-        *parents, leaf = name.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return tree
+    return traverse_util.unflatten_dict({tuple(name.split(".")): leaf for name, leaf in flat.items()})
 
 
 def abstract_params(model: PreTrainedModel) -> dict[str, jax.ShapeDtypeStruct]:
@@ -353,19 +340,11 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
 
         warn_if_clm_not_causal(config, (metadata.get("source") if _is_converted(path) else None) or str(name_or_path))
     if cls is None:
-        if architecture not in ARCHITECTURES:
-            raise ValueError(f"{path}: architecture {architecture!r} is not implemented (known: {sorted(ARCHITECTURES)})")
-        cls = ARCHITECTURES[architecture]
+        cls = architecture_class(architecture, str(path))
     if cls.config_class is not config_cls:
         raise ValueError(f"{cls.__name__} cannot load a checkpoint of model_type {config_cls.model_type!r} ({path})")
     params = read(jnp.dtype(param_dtype))
     return assemble(cls, config, params, architecture, seed=seed, where=str(path))
-
-
-def _base_prefix(cls_or_name) -> str:
-    """``"luke."`` for heads (the encoder lives under ``luke``), ``""`` for the bare encoder."""
-    cls = ARCHITECTURES[cls_or_name] if isinstance(cls_or_name, str) else cls_or_name
-    return cls.base_model_prefix + "." if cls.has_head else ""
 
 
 def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_architecture: str, *, seed: int = 0, where: str = "") -> PreTrainedModel:
@@ -378,8 +357,9 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
     """
     abstract = cls.abstract(config)
     targets = abstract_params(abstract)
-    src_prefix, dst_prefix = _base_prefix(source_architecture), _base_prefix(cls)
     same = source_architecture == cls.__name__
+    src_prefix = (cls if same else architecture_class(source_architecture, where)).encoder_prefix()
+    dst_prefix = cls.encoder_prefix()
 
     filled = {}
     for name, spec in targets.items():

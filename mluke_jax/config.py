@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Mapping
 
 import jax.numpy as jnp
 
-from mluke_jax.layers.common import ACTIVATIONS
+from mluke_jax.activations import ACTIVATIONS
 from mluke_jax.warn import warn
 
 # Keys every transformers ``PretrainedConfig`` may carry (v4 and v5 ``to_dict`` output, and the

@@ -10,10 +10,6 @@ from flax import nnx
 from mluke_jax import sharding
 from mluke_jax.validation import is_traced
 
-# Architecture name (transformers class name) -> class, filled by subclasses.
-ARCHITECTURES: dict[str, type["PreTrainedModel"]] = {}
-
-
 def resolve_dropout_key(rngs: Any, deterministic: bool | None) -> jax.Array | None:
     """The dropout key of one call, or None for a deterministic (evaluation) call.
 
@@ -86,10 +82,11 @@ class PreTrainedModel(nnx.Module):
     base_model_prefix: ClassVar[str] = ""
     has_head: ClassVar[bool] = True
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if not cls.__name__.endswith("PreTrainedModel") and not cls.__name__.startswith("_"):
-            ARCHITECTURES[cls.__name__] = cls
+    @classmethod
+    def encoder_prefix(cls) -> str:
+        """Where the encoder's parameters live in this class's tree (and in transformers' keys):
+        ``"luke."`` / ``"transformer."`` for heads, ``""`` for the bare encoder."""
+        return cls.base_model_prefix + "." if cls.has_head else ""
 
     def __call__(
         self,

@@ -210,3 +210,21 @@ def test_a_damaged_checkpoint_is_an_error_naming_it_whichever_file_is_hit(tmp_pa
     (directory / checkpoint.METADATA_FILE).write_text(json.dumps(metadata))
     loaded = checkpoint.checkpoint_params(mluke_jax.LukeModel.from_pretrained(directory))
     assert all(np.array_equal(np.asarray(loaded[k]), np.asarray(v)) for k, v in expected.items())
+
+
+def test_architectures_are_listed_explicitly_and_a_subclass_is_not_added(tmp_path):
+    names = {name for name in mluke_jax.__all__ if name.startswith(("Luke", "XLM")) and not name.endswith(("Config", "Tokenizer", "PreTrainedModel"))}
+    assert set(mluke_jax.ARCHITECTURES) == names and len(names) == 16
+    with pytest.raises(TypeError):
+        mluke_jax.ARCHITECTURES["Mine"] = mluke_jax.LukeModel  # read-only
+
+    class MyEntityHead(mluke_jax.LukeForEntityClassification):
+        pass
+
+    assert "MyEntityHead" not in mluke_jax.ARCHITECTURES
+    model = MyEntityHead.build(mluke_jax.LukeConfig(**TINY_LUKE), seed=0)
+    model.save_pretrained(tmp_path / "mine")
+    again = MyEntityHead.from_pretrained(tmp_path / "mine")  # the class itself loads its checkpoint
+    assert type(again) is MyEntityHead
+    with pytest.raises(ValueError, match=r"architecture 'MyEntityHead' is not implemented \(known: \['LukeForEntityClassification'"):
+        mluke_jax.load_pretrained(tmp_path / "mine")

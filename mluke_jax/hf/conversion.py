@@ -19,7 +19,7 @@ from mluke_jax.hf import xlm as xlm_family
 from mluke_jax.hf.hub import resolve_source
 from mluke_jax.hf.rules import fill_params
 from mluke_jax.config import dtype_name, read_config_dict
-from mluke_jax.modeling import ARCHITECTURES
+from mluke_jax.architectures import architecture_class
 from mluke_jax.paths import local_path
 
 # model_type -> module with CONFIG_CLASS, architecture_of, structure_of, key_prefix, rules_for, allow_unused
@@ -67,11 +67,10 @@ def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: 
         reader = readers.CheckpointReader(src)
     keys = reader.keys()
     architecture = architecture or family.architecture_of(hf_config, keys)
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture {architecture!r} is not implemented")
+    model_class = architecture_class(architecture, str(src))
     structure = family.structure_of(architecture, keys, reader)
     config = family.CONFIG_CLASS.from_hf_dict(hf_config, **structure).replace(architectures=(architecture,))
-    targets = checkpoint.abstract_params(ARCHITECTURES[architecture].abstract(config))
+    targets = checkpoint.abstract_params(model_class.abstract(config))
     params = fill_params(
         targets,
         family.rules_for(architecture, family.key_prefix(keys)),

@@ -11,7 +11,7 @@ from mluke_jax.hf.rules import TRANSPOSE, Rule, architecture_from, model_rules
 from mluke_jax.hf.rules import linear_rules as _linear
 from mluke_jax.hf.rules import norm_rules as _norm
 from mluke_jax.config import LukeConfig
-from mluke_jax.modeling import ARCHITECTURES
+from mluke_jax.architectures import ARCHITECTURES
 
 R = Rule.make
 T = TRANSPOSE

@@ -162,6 +162,6 @@ def architecture_from(hf_config: dict, keys: Iterable[str], known: Iterable[str]
 def model_rules(model_class, encoder: list[Rule], head: list[Rule], key_prefix: str) -> list[Rule]:
     """Encoder rules with ``{p}`` filled in (the checkpoint's encoder prefix) and targets moved under
     the model's ``base_model_prefix`` when it is a head, followed by the head's rules."""
-    target_prefix = model_class.base_model_prefix + "." if model_class.has_head else ""
+    target_prefix = model_class.encoder_prefix()
     moved = [Rule(target_prefix + r.target, tuple(s.replace("{p}", key_prefix) for s in r.sources), r.transform) for r in encoder]
     return moved + list(head)

@@ -14,7 +14,7 @@ from mluke_jax.hf.rules import Rule, architecture_from, model_rules
 from mluke_jax.hf.rules import linear_rules as _linear
 from mluke_jax.hf.rules import norm_rules as _norm
 from mluke_jax.config import XLMConfig
-from mluke_jax.modeling import ARCHITECTURES
+from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.models.xlm import warn_if_clm_not_causal
 
 R = Rule.make

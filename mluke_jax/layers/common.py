@@ -1,11 +1,10 @@
 """Small pieces every layer uses: parameter factories with logical axis names, clamped lookups,
-activations, attention masks (dropout: ``layers/dropout.py``).
+attention masks (activations: ``mluke_jax/activations.py``, dropout: ``layers/dropout.py``).
 
 Shape letters used across the package: B batch, L word tokens, E entities, M mention length,
 T = L + E, D hidden, H heads, K head dim, F ffn width, V vocabulary, N layers.
 """
 
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -81,31 +80,6 @@ def lookup(table: nnx.Embed, ids: Array, padding_idx: int | None = None) -> Arra
     if padding_idx is None:
         return out
     return jnp.where((ids == padding_idx)[..., None], jax.lax.stop_gradient(out), out)
-
-
-def _gelu_tanh(x):
-    return jax.nn.gelu(x, approximate=True)
-
-
-ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
-    # transformers' "gelu" is the exact erf form; jax.nn.gelu defaults to the tanh approximation.
-    "gelu": lambda x: jax.nn.gelu(x, approximate=False),
-    "gelu_new": _gelu_tanh,
-    "gelu_fast": _gelu_tanh,
-    "gelu_pytorch_tanh": _gelu_tanh,
-    "quick_gelu": lambda x: x * jax.nn.sigmoid(1.702 * x),
-    "relu": jax.nn.relu,
-    "silu": jax.nn.silu,
-    "swish": jax.nn.silu,
-    "tanh": jnp.tanh,
-}
-
-
-def activation(name: str) -> Callable[[Array], Array]:
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(f"unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
 
 
 def additive_mask(mask: Array) -> Array:

@@ -3,7 +3,8 @@
 import jax.numpy as jnp
 from flax import nnx
 
-from mluke_jax.layers.common import Array, activation
+from mluke_jax.activations import activation
+from mluke_jax.layers.common import Array
 from mluke_jax.layers.linear import Dense
 
 

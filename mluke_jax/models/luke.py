@@ -7,7 +7,7 @@ from flax import nnx
 
 from mluke_jax import validation as v
 from mluke_jax.config import LukeConfig
-from mluke_jax.heads import Pooler
+from mluke_jax.layers.heads import Pooler
 from mluke_jax.layers.common import Array, additive_mask
 from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.embeddings import EntityEmbeddings, WordEmbeddings, padding_aware_positions, sequential_positions

@@ -8,7 +8,7 @@ from flax import nnx
 from mluke_jax import losses
 from mluke_jax import validation as v
 from mluke_jax.config import LukeConfig
-from mluke_jax.heads import Classifier, EntityPredictionHead, MaskedLMHead, extractive_qa
+from mluke_jax.layers.heads import Classifier, EntityPredictionHead, MaskedLMHead, extractive_qa
 from mluke_jax.layers.dropout import fold_key
 from mluke_jax.models.luke import LUKE_INPUT_KINDS, LUKE_INPUTS, LukeModel, LukePreTrainedModel, base_outputs, check_luke_inputs, luke_kwargs
 from mluke_jax import outputs as o

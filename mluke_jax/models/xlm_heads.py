@@ -10,7 +10,7 @@ from mluke_jax import losses
 from mluke_jax import outputs as o
 from mluke_jax import validation as v
 from mluke_jax.config import XLMConfig
-from mluke_jax.heads import Classifier, Decoder, SequenceSummary, extractive_qa
+from mluke_jax.layers.heads import Classifier, Decoder, SequenceSummary, extractive_qa
 from mluke_jax.layers.common import Array, layer_norm
 from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.linear import Dense

@@ -31,6 +31,7 @@ class BatchStream:
         self.examples, self.batch_size, self.collate = examples, batch_size, collate
         self.shuffle, self.seed = shuffle, seed
         self.epoch, self.batch = 0, 0
+        self._cached_order: tuple[int, np.ndarray] | None = None
 
     @property
     def batches_per_epoch(self) -> int:
@@ -44,9 +45,14 @@ class BatchStream:
         self.epoch, self.batch = int(position.get("epoch", 0)), int(position.get("batch", 0))
 
     def _order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.examples))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.examples))
+        """This epoch's example order, drawn once per epoch (a pure function of seed and epoch)."""
+        if self._cached_order is None or self._cached_order[0] != self.epoch:
+            if self.shuffle:
+                order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.examples))
+            else:
+                order = np.arange(len(self.examples))
+            self._cached_order = (self.epoch, order)
+        return self._cached_order[1]
 
     def __iter__(self):
         return self

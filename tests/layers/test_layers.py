@@ -11,7 +11,8 @@ from flax import nnx
 
 import mluke_jax
 from helpers import TINY_LUKE, luke_inputs
-from mluke_jax.layers.common import activation, additive_mask, layer_norm
+from mluke_jax.activations import activation
+from mluke_jax.layers.common import additive_mask, layer_norm
 from mluke_jax.layers.embeddings import EntityEmbeddings, padding_aware_positions
 from mluke_jax.modeling import _jitted_forward
 

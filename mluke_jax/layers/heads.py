@@ -5,7 +5,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from mluke_jax import losses
-from mluke_jax.layers.common import Array, activation, layer_norm, normal_init
+from mluke_jax.activations import activation
+from mluke_jax.layers.common import Array, layer_norm, normal_init
 from mluke_jax.layers.dropout import dropout
 from mluke_jax.layers.linear import Dense, einsum
 from mluke_jax.sharding import padded_param_init, padded_size
