@@ -61,7 +61,10 @@ print(json.dumps(dict(forward_first=forward_first, forward_again=forward_again, 
 def run_child(model: str, cache: str, args) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, model, cache, str(args.batch), str(args.words), str(args.entities)],
-        check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -80,21 +83,32 @@ def main() -> None:
     rows = []
     for model in ("luke", "xlm") if args.model == "all" else (args.model,):
         with tempfile.TemporaryDirectory() as cache:
-            for label, where in (("no cache", "-"), ("cache on, empty (writes)", cache), ("cache on, filled (reads)", cache)):
+            for label, where in (
+                ("no cache", "-"),
+                ("cache on, empty (writes)", cache),
+                ("cache on, filled (reads)", cache),
+            ):
                 print(f"{model}: {label} ...", file=sys.stderr)
                 rows.append((model, label, run_child(model, where, args)))
             size = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(cache) for f in files)
             rows.append((model, f"cache size on disk: {size / 2**20:.0f} MiB", None))
 
-    print(f"\nFirst calls in a fresh process, batch {args.batch} x {args.words} words (+{args.entities} entities for mLUKE), fp32; {machine()}\n")
+    print(
+        f"\nFirst calls in a fresh process, batch {args.batch} x {args.words} words (+{args.entities} entities for mLUKE), fp32; {machine()}\n"
+    )
     print("| model | process | first forward | second forward | first training step | second training step |")
     print("|---|---|---|---|---|---|")
-    names = {"luke": "LukeModel / LukeForEntityClassification, mluke-base-lite (EAA on)", "xlm": "XLMModel / XLMForSequenceClassification, xlm-mlm-ende-1024"}
+    names = {
+        "luke": "LukeModel / LukeForEntityClassification, mluke-base-lite (EAA on)",
+        "xlm": "XLMModel / XLMForSequenceClassification, xlm-mlm-ende-1024",
+    }
     for model, label, t in rows:
         if t is None:
             print(f"| {names[model]} | {label} | | | | |")
         else:
-            print(f"| {names[model]} | {label} | {t['forward_first']:.2f} s | {t['forward_again']:.2f} s | {t['train_first']:.2f} s | {t['train_again']:.2f} s |")
+            print(
+                f"| {names[model]} | {label} | {t['forward_first']:.2f} s | {t['forward_again']:.2f} s | {t['train_first']:.2f} s | {t['train_again']:.2f} s |"
+            )
 
 
 if __name__ == "__main__":

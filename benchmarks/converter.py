@@ -60,14 +60,29 @@ def main() -> None:
     try:
         start = time.perf_counter()
         print(f"building a random mluke-base-size checkpoint in {root} ...", file=sys.stderr)
-        build = [sys.executable, __file__, "--build-only", str(root / "hf"), "--entity-vocab-size", str(args.entity_vocab_size)]
+        build = [
+            sys.executable,
+            __file__,
+            "--build-only",
+            str(root / "hf"),
+            "--entity-vocab-size",
+            str(args.entity_vocab_size),
+        ]
         subprocess.run(build, check=True)
         print(f"built in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         rows = []
         for fmt, filename in (("safetensors", "model.safetensors"), ("bin", "pytorch_model.bin")):
             size = (root / "hf" / fmt / filename).stat().st_size
             out = subprocess.run(
-                [sys.executable, "-m", "convert", str(root / "hf" / fmt), str(root / f"jax-{fmt}"), "--overwrite", "--quiet"],
+                [
+                    sys.executable,
+                    "-m",
+                    "convert",
+                    str(root / "hf" / fmt),
+                    str(root / f"jax-{fmt}"),
+                    "--overwrite",
+                    "--quiet",
+                ],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -77,7 +92,9 @@ def main() -> None:
             peak = float(re.search(r"peak memory ([\d.]+) GiB", out).group(1))
             params = re.search(r"([\d,]+) parameters", out).group(1)
             rows.append((filename, size / 2**30, seconds, peak))
-        print(f"\nConverter, mluke-base size ({params} parameters, entity vocabulary {args.entity_vocab_size:,}); {machine()}\n")
+        print(
+            f"\nConverter, mluke-base size ({params} parameters, entity vocabulary {args.entity_vocab_size:,}); {machine()}\n"
+        )
         print("| file | size | convert time | peak memory | peak / size |")
         print("|---|---|---|---|---|")
         for filename, gib, seconds, peak in rows:

@@ -112,7 +112,17 @@ def xlm_rows(args, jax, torch, transformers, mluke_jax) -> None:
         for causal in (False, True):
             ref = transformers.XLMModel.from_pretrained(tmp, causal=causal).eval()
             load = lambda **kw: mluke_jax.XLMModel.from_pretrained(tmp, causal=causal, **kw)  # noqa: E731
-            rows += compare("causal" if causal else "bidirectional", args, jax, torch, ref, load, inputs, torch_inputs, ("last_hidden_state",))
+            rows += compare(
+                "causal" if causal else "bidirectional",
+                args,
+                jax,
+                torch,
+                ref,
+                load,
+                inputs,
+                torch_inputs,
+                ("last_hidden_state",),
+            )
     print(
         f"\nXLMModel forward, xlm-mlm-ende-1024 config (vocab 64699, emb 1024, 6 layers, 8 heads, 2 languages), "
         f"batch {args.batch}, {args.words} tokens (rows right-padded), {args.dtype}, median of {args.repeats}; {machine()}\n"
@@ -128,7 +138,10 @@ def compare(name, args, jax, torch, ref, load, inputs, torch_inputs, fields) -> 
         reference = ref(**torch_inputs)  # float32
 
     def max_diff(out) -> float:
-        return max(float(np.abs(np.asarray(getattr(out, f), np.float32) - getattr(reference, f).float().numpy()).max()) for f in fields)
+        return max(
+            float(np.abs(np.asarray(getattr(out, f), np.float32) - getattr(reference, f).float().numpy()).max())
+            for f in fields
+        )
 
     def run_torch():
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.dtype != "float32"):
@@ -148,22 +161,31 @@ def compare(name, args, jax, torch, ref, load, inputs, torch_inputs, fields) -> 
         models.append(ours)
     fns = [run_torch] + [lambda m=m: jax.block_until_ready(m(**inputs)) for m in models]
     torch_s, *jax_times = interleaved_medians(fns, args.repeats)
-    return [(label, torch_s, first, jax_s, diff, torch_diff) for (label, _), first, jax_s, diff in zip(variants, firsts, jax_times, diffs)]
+    return [
+        (label, torch_s, first, jax_s, diff, torch_diff)
+        for (label, _), first, jax_s, diff in zip(variants, firsts, jax_times, diffs)
+    ]
 
 
 def print_table(rows, dtype: str) -> None:
     torch_name = "PyTorch eager" if dtype == "float32" else "PyTorch autocast bf16"
-    print(f"| variant | {torch_name} | JAX first call (compile) | JAX jitted | JAX / PyTorch | JAX max abs diff vs fp32 PyTorch | PyTorch max abs diff vs fp32 |")
+    print(
+        f"| variant | {torch_name} | JAX first call (compile) | JAX jitted | JAX / PyTorch | JAX max abs diff vs fp32 PyTorch | PyTorch max abs diff vs fp32 |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, torch_s, first, jax_s, diff, torch_diff in rows:
         theirs = "0 (the reference)" if torch_diff is None else f"{torch_diff:.1e}"
-        print(f"| {name} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | {diff:.1e} | {theirs} |")
+        print(
+            f"| {name} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | {diff:.1e} | {theirs} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("luke", "xlm", "all"), default="all")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="compute dtype (PyTorch: autocast)")
+    parser.add_argument(
+        "--dtype", choices=("float32", "bfloat16"), default="float32", help="compute dtype (PyTorch: autocast)"
+    )
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--words", type=int, default=128, help="word tokens per row")
     parser.add_argument("--entities", type=int, default=16)

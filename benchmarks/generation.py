@@ -53,7 +53,9 @@ def main() -> None:
             ours = mluke_jax.XLMWithLMHeadModel.from_pretrained(tmp, causal=causal)
             ref.generation_config.eos_token_id = None
             with torch.no_grad():
-                run_torch = lambda ref=ref: ref.generate(torch.as_tensor(prompt), max_new_tokens=args.new, min_new_tokens=args.new, do_sample=False).numpy()  # noqa: E731
+                run_torch = lambda ref=ref: ref.generate(
+                    torch.as_tensor(prompt), max_new_tokens=args.new, min_new_tokens=args.new, do_sample=False
+                ).numpy()  # noqa: E731
                 expected = run_torch()
                 torch_s = median_seconds(run_torch, args.repeats)
             run_jax = lambda ours=ours: ours.generate(prompt, max_new_tokens=args.new, eos_token_id=None)  # noqa: E731
@@ -69,7 +71,9 @@ def main() -> None:
         f"\nXLMWithLMHeadModel greedy generation, xlm-mlm-ende-1024 config, batch {args.batch}, prompt {args.prompt}, "
         f"{args.new} new tokens, fp32, median of {args.repeats}; {machine()}\n"
     )
-    print("| model | transformers generate | JAX first call (compile) | JAX | transformers tokens/s | JAX tokens/s | speed-up | same tokens |")
+    print(
+        "| model | transformers generate | JAX first call (compile) | JAX | transformers tokens/s | JAX tokens/s | speed-up | same tokens |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, torch_s, first, jax_s, same in rows:
         print(

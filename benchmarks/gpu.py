@@ -76,11 +76,17 @@ def encoder_flops(layers: int, words: int, entities: int, hidden: int, ffn: int,
 
 def luke_flops(config, words: int, entities: int, with_heads: bool) -> float:
     queries = 2 if config.use_entity_aware_attention else 1
-    flops = encoder_flops(config.num_hidden_layers, words, entities, config.hidden_size, config.intermediate_size, queries)
+    flops = encoder_flops(
+        config.num_hidden_layers, words, entities, config.hidden_size, config.intermediate_size, queries
+    )
     flops += entities * 2 * config.entity_emb_size * config.hidden_size
     if with_heads:
         flops += words * 2 * (config.hidden_size**2 + config.hidden_size * config.vocab_size)
-        flops += entities * 2 * (config.hidden_size * config.entity_emb_size + config.entity_emb_size * config.entity_vocab_size)
+        flops += (
+            entities
+            * 2
+            * (config.hidden_size * config.entity_emb_size + config.entity_emb_size * config.entity_vocab_size)
+        )
     return flops
 
 
@@ -118,7 +124,12 @@ def xlm_batch(config, batch: int, words: int, rs) -> dict:
     ids = rs.randint(14, config.vocab_size, (batch, words))
     labels = np.where(rs.rand(batch, words) < 0.15, ids, -100)
     langs = np.where(np.arange(words)[None, :] < words // 2, 0, 1).repeat(batch, 0)
-    return dict(input_ids=np.where(labels >= 0, config.mask_index, ids), attention_mask=np.ones_like(ids), langs=langs, labels=labels)
+    return dict(
+        input_ids=np.where(labels >= 0, config.mask_index, ids),
+        attention_mask=np.ones_like(ids),
+        langs=langs,
+        labels=labels,
+    )
 
 
 def median_time(fn, steps: int) -> tuple[float, float]:
@@ -142,7 +153,9 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10, help="timed calls after the first (compiling) one")
     parser.add_argument("--layers", type=int, default=None, help="fewer layers for a quick run")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="the device's dense bf16 peak, if not in the table")
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="the device's dense bf16 peak, if not in the table"
+    )
     parser.add_argument("--remat", action="store_true", help="rematerialise the layers in the training step")
     parser.add_argument("--allow-cpu", action="store_true", help="run on a CPU (a smoke test of this script)")
     args = parser.parse_args()
@@ -168,13 +181,29 @@ def main() -> None:
 
     if args.model in ("luke", "all"):
         layers = {} if args.layers is None else {"num_hidden_layers": args.layers}
-        config = mluke_jax.LukeConfig.mluke_base(use_entity_aware_attention=True, dtype="bfloat16", remat=args.remat, **layers)
-        print(f"building mLUKE ({config.num_hidden_layers} layers, entity vocabulary {config.entity_vocab_size}) ...", file=sys.stderr)
+        config = mluke_jax.LukeConfig.mluke_base(
+            use_entity_aware_attention=True, dtype="bfloat16", remat=args.remat, **layers
+        )
+        print(
+            f"building mLUKE ({config.num_hidden_layers} layers, entity vocabulary {config.entity_vocab_size}) ...",
+            file=sys.stderr,
+        )
         batch = luke_batch(config, args.batch, args.words, args.entities, rs)
         inputs = {k: v for k, v in batch.items() if "labels" not in k}
         forward_model = mluke_jax.LukeModel.build(config.replace(param_dtype="bfloat16"))
-        per_row = luke_flops(config, args.words, args.entities, with_heads=False), luke_flops(config, args.words, args.entities, with_heads=True)
-        measure("mLUKE (mluke-base dims, EAA on)", forward_model, inputs, args.batch * per_row[0], mluke_jax.LukeForMaskedLM.build(config), batch, 3 * args.batch * per_row[1])
+        per_row = (
+            luke_flops(config, args.words, args.entities, with_heads=False),
+            luke_flops(config, args.words, args.entities, with_heads=True),
+        )
+        measure(
+            "mLUKE (mluke-base dims, EAA on)",
+            forward_model,
+            inputs,
+            args.batch * per_row[0],
+            mluke_jax.LukeForMaskedLM.build(config),
+            batch,
+            3 * args.batch * per_row[1],
+        )
     if args.model in ("xlm", "all"):
         layers = {} if args.layers is None else {"n_layers": args.layers}
         config = mluke_jax.XLMConfig.xlm_mlm_ende_1024(dtype="bfloat16", remat=args.remat, **layers)
@@ -182,12 +211,22 @@ def main() -> None:
         batch = xlm_batch(config, args.batch, args.words, rs)
         inputs = {k: v for k, v in batch.items() if k != "labels"}
         forward_model = mluke_jax.XLMModel.build(config.replace(param_dtype="bfloat16"))
-        measure("XLM (xlm-mlm-ende-1024)", forward_model, inputs, args.batch * xlm_flops(config, args.words, False), mluke_jax.XLMWithLMHeadModel.build(config), batch, 3 * args.batch * xlm_flops(config, args.words, True))
+        measure(
+            "XLM (xlm-mlm-ende-1024)",
+            forward_model,
+            inputs,
+            args.batch * xlm_flops(config, args.words, False),
+            mluke_jax.XLMWithLMHeadModel.build(config),
+            batch,
+            3 * args.batch * xlm_flops(config, args.words, True),
+        )
 
     tokens = args.batch * args.words
     peak_text = f"{peak:.0f} TFLOP/s dense bf16 peak" if peak else "peak unknown (pass --peak-tflops for MFU)"
-    print(f"\n{device.device_kind} ({device.platform}, {jax.device_count()} device(s), this run uses one; {peak_text}); jax {jax.__version__}; "
-          f"bf16 compute, batch {args.batch} x {args.words} words (+{args.entities} entities for mLUKE), median of {args.steps} after the first call\n")
+    print(
+        f"\n{device.device_kind} ({device.platform}, {jax.device_count()} device(s), this run uses one; {peak_text}); jax {jax.__version__}; "
+        f"bf16 compute, batch {args.batch} x {args.words} words (+{args.entities} entities for mLUKE), median of {args.steps} after the first call\n"
+    )
     print("| what | first call (compile) | time | word tokens/s | model TFLOP/s | MFU |")
     print("|---|---|---|---|---|---|")
     for name, first, seconds, flops in rows:

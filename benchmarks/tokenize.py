@@ -83,7 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=10000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--v4-python", default=None, help="a Python with transformers==4.46.3 (the reference) to time too")
+    parser.add_argument(
+        "--v4-python", default=None, help="a Python with transformers==4.46.3 (the reference) to time too"
+    )
     args = parser.parse_args()
 
     import transformers
@@ -98,15 +100,23 @@ def main() -> None:
     entities = [s.entities for s in corpus]
     mentions = sum(len(s) for s in spans)
     print(f"# {machine()}")
-    print(f"corpus: {len(texts)} sentences, {sum(map(len, texts)) / len(texts):.0f} characters and {mentions / len(texts):.1f} entity mentions per sentence, 7 languages\n")
+    print(
+        f"corpus: {len(texts)} sentences, {sum(map(len, texts)) / len(texts):.0f} characters and {mentions / len(texts):.1f} entity mentions per sentence, 7 languages\n"
+    )
 
     ours = MLukeTokenizer.from_pretrained(mluke_dir)
     v5 = transformers.MLukeTokenizer.from_pretrained(str(mluke_dir))
     tuple_spans = [[tuple(x) for x in row] for row in spans]
     rows = []
     rates = {
-        "plain": (best_rate(lambda: ours(texts), len(texts), args.repeats), best_rate(lambda: v5(texts), len(texts), args.repeats)),
-        "spans": (best_rate(lambda: ours(texts, entity_spans=spans), len(texts), args.repeats), best_rate(lambda: v5(texts, entity_spans=tuple_spans), len(texts), args.repeats)),
+        "plain": (
+            best_rate(lambda: ours(texts), len(texts), args.repeats),
+            best_rate(lambda: v5(texts), len(texts), args.repeats),
+        ),
+        "spans": (
+            best_rate(lambda: ours(texts, entity_spans=spans), len(texts), args.repeats),
+            best_rate(lambda: v5(texts, entity_spans=tuple_spans), len(texts), args.repeats),
+        ),
         "entities": (
             best_rate(lambda: ours(texts, entity_spans=spans, entities=entities), len(texts), args.repeats),
             best_rate(lambda: v5(texts, entity_spans=tuple_spans, entities=entities), len(texts), args.repeats),
@@ -115,14 +125,30 @@ def main() -> None:
     v4 = None
     if args.v4_python:
         corpus_file = work / "corpus.json"
-        corpus_file.write_text(json.dumps([{"text": s.text, "spans": s.spans, "entities": s.entities} for s in corpus], ensure_ascii=False), encoding="utf-8")
-        done = subprocess.run([args.v4_python, "-c", V4_SCRIPT, str(mluke_dir), str(corpus_file), str(args.repeats)], capture_output=True, text=True, check=True)
+        corpus_file.write_text(
+            json.dumps(
+                [{"text": s.text, "spans": s.spans, "entities": s.entities} for s in corpus], ensure_ascii=False
+            ),
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [args.v4_python, "-c", V4_SCRIPT, str(mluke_dir), str(corpus_file), str(args.repeats)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         v4 = json.loads(done.stdout.strip().splitlines()[-1])
         expected = v4.pop("ids")
         got = ours(texts[:500], entity_spans=spans[:500], entities=entities[:500])
         same = all(got[k] == expected[k] for k in expected)
-        print(f"ids vs transformers {v4['version']} on the first 500 sentences (all output fields): {'identical' if same else 'DIFFERENT'}\n")
-    labels = {"plain": "text only", "spans": "text + entity spans ([MASK] entities)", "entities": "text + spans + entity names"}
+        print(
+            f"ids vs transformers {v4['version']} on the first 500 sentences (all output fields): {'identical' if same else 'DIFFERENT'}\n"
+        )
+    labels = {
+        "plain": "text only",
+        "spans": "text + entity spans ([MASK] entities)",
+        "entities": "text + spans + entity names",
+    }
     header = "| MLukeTokenizer | mluke_jax (sent/s) | transformers 5.23 (sent/s) | speed-up |"
     if v4:
         header += f" transformers {v4['version']} (sent/s) | speed-up vs {v4['version']} |"
@@ -143,7 +169,9 @@ def main() -> None:
 
     sample = texts[:2000]
     same = xlm_ours()(sample)["input_ids"] == xlm_theirs()(sample)["input_ids"]
-    print(f"\nXLM ids vs transformers {transformers.__version__} on 2000 sentences: {'identical' if same else 'DIFFERENT'}")
+    print(
+        f"\nXLM ids vs transformers {transformers.__version__} on 2000 sentences: {'identical' if same else 'DIFFERENT'}"
+    )
     print("(each run on a fresh tokenizer: word and BPE caches start empty for both)\n")
     print("| XLMTokenizer | mluke_jax (sent/s) | transformers 5.23 (sent/s) | speed-up |")
     print("|---|---|---|---|")

@@ -12,14 +12,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m convert",
         description="Convert a transformers LUKE/mLUKE or XLM checkpoint (PyTorch) into a mluke-jax Orbax directory, or back with --to-hf.",
     )
-    parser.add_argument("src", help="transformers checkpoint directory, or a hub name such as studio-ousia/mluke-base-lite")
+    parser.add_argument(
+        "src", help="transformers checkpoint directory, or a hub name such as studio-ousia/mluke-base-lite"
+    )
     parser.add_argument("dst", help="output directory (must not exist unless --overwrite)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="parameter dtype written (default float32)")
+    parser.add_argument(
+        "--dtype", default="float32", choices=["float32", "bfloat16"], help="parameter dtype written (default float32)"
+    )
     parser.add_argument("--architecture", default=None, help="override config.json's architectures[0], e.g. LukeModel")
     parser.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DST (atomically, at the end)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--to-hf", action="store_true", help="the other way: SRC is a mluke-jax checkpoint, DST becomes a transformers directory (safetensors)")
+    parser.add_argument(
+        "--to-hf",
+        action="store_true",
+        help="the other way: SRC is a mluke-jax checkpoint, DST becomes a transformers directory (safetensors)",
+    )
     return parser
 
 

@@ -5,16 +5,29 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mluke-jax", description="mLUKE / XLM in JAX: convert, run, compare with transformers.")
+    parser = argparse.ArgumentParser(
+        prog="mluke-jax", description="mLUKE / XLM in JAX: convert, run, compare with transformers."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
         help="build (or take) an mLUKE checkpoint, convert it, run PyTorch and JAX, print parity and timings",
     )
-    demo.add_argument("--model", default=None, help="transformers checkpoint directory or hub name (default: a small random model built on the spot)")
-    demo.add_argument("--workdir", default=None, help="keep the checkpoints here (default: a temporary directory, removed)")
+    demo.add_argument(
+        "--model",
+        default=None,
+        help="transformers checkpoint directory or hub name (default: a small random model built on the spot)",
+    )
+    demo.add_argument(
+        "--workdir", default=None, help="keep the checkpoints here (default: a temporary directory, removed)"
+    )
     demo.add_argument("--repeats", type=int, default=5, help="timed calls per framework (median reported)")
-    demo.add_argument("--compilation-cache", default=None, metavar="DIR", help="JAX's persistent compilation cache (default: $MLUKE_JAX_CACHE_DIR or ~/.cache/mluke_jax/xla)")
+    demo.add_argument(
+        "--compilation-cache",
+        default=None,
+        metavar="DIR",
+        help="JAX's persistent compilation cache (default: $MLUKE_JAX_CACHE_DIR or ~/.cache/mluke_jax/xla)",
+    )
     demo.add_argument("--no-compilation-cache", action="store_true", help="compile everything anew")
     convert = commands.add_parser("convert", help="same as python -m convert SRC DST", add_help=False)
     convert.add_argument("args", nargs=argparse.REMAINDER)

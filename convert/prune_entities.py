@@ -33,10 +33,16 @@ def read_entity_list(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"entity list {path} not found")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
-def choose_entities(vocab: dict[str, int], languages: list[str] | None = None, names: list[str] | None = None) -> dict[str, int]:
+def choose_entities(
+    vocab: dict[str, int], languages: list[str] | None = None, names: list[str] | None = None
+) -> dict[str, int]:
     """The kept part of ``vocab`` (old ids): the special entities, every ``lang:title`` of
     ``languages``, and ``names``. Unknown names are an error."""
     if not languages and not names:
@@ -47,7 +53,9 @@ def choose_entities(vocab: dict[str, int], languages: list[str] | None = None, n
             raise ValueError(f"{len(unknown)} entities are not in the vocabulary, e.g. {unknown[:5]}")
     prefixes = tuple(f"{lang}:" for lang in languages or [])
     wanted = set(names or [])
-    kept = {n: i for n, i in vocab.items() if n in SPECIAL_ENTITIES or n in wanted or (prefixes and n.startswith(prefixes))}
+    kept = {
+        n: i for n, i in vocab.items() if n in SPECIAL_ENTITIES or n in wanted or (prefixes and n.startswith(prefixes))
+    }
     if languages:
         found = {n.split(":", 1)[0] for n in kept if ":" in n}
         missing = sorted(set(languages) - found)
@@ -63,7 +71,15 @@ def renumber(kept: dict[str, int]) -> tuple[np.ndarray, dict[str, int]]:
     return old_ids, {name: new_id[old] for name, old in kept.items()}
 
 
-def prune_checkpoint(src: str | Path, dst: str | Path, *, languages: list[str] | None = None, names: list[str] | None = None, overwrite: bool = False, progress: bool = True) -> dict:
+def prune_checkpoint(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    languages: list[str] | None = None,
+    names: list[str] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Write the pruned copy of the converted checkpoint ``src`` to ``dst``; returns a report."""
     src = local_path(src)
 
@@ -72,16 +88,22 @@ def prune_checkpoint(src: str | Path, dst: str | Path, *, languages: list[str] |
             print(message, file=sys.stderr, flush=True)
 
     if not (src / checkpoint.METADATA_FILE).is_file():
-        raise ValueError(f"{src} is not a converted mluke-jax checkpoint (no {checkpoint.METADATA_FILE}); convert it first: python -m convert {src} DIR")
+        raise ValueError(
+            f"{src} is not a converted mluke-jax checkpoint (no {checkpoint.METADATA_FILE}); convert it first: python -m convert {src} DIR"
+        )
     metadata = checkpoint.read_metadata(src)
     hf = checkpoint.read_config(src)
     if hf.get("model_type") != "luke":
-        raise ValueError(f"{src} holds a model of model_type {hf.get('model_type')!r}: only mLUKE/LUKE checkpoints have entities")
+        raise ValueError(
+            f"{src} holds a model of model_type {hf.get('model_type')!r}: only mLUKE/LUKE checkpoints have entities"
+        )
     config = LukeConfig.from_hf_dict(hf, **metadata.get("structure", {}))
     vocab = read_entity_vocab(find_entity_vocab(src))
     beyond = [n for n, i in vocab.items() if not 0 <= i < config.entity_vocab_size]
     if beyond:
-        raise ValueError(f"{len(beyond)} entity ids are outside the model's table of {config.entity_vocab_size} rows, e.g. {beyond[:3]}: vocabulary and checkpoint do not belong together")
+        raise ValueError(
+            f"{len(beyond)} entity ids are outside the model's table of {config.entity_vocab_size} rows, e.g. {beyond[:3]}: vocabulary and checkpoint do not belong together"
+        )
     kept = choose_entities(vocab, languages, names)
     old_ids, new_vocab = renumber(kept)
     say(f"keeping {len(old_ids):,} of {config.entity_vocab_size:,} entity rows ({len(new_vocab):,} names)")
@@ -107,20 +129,39 @@ def prune_checkpoint(src: str | Path, dst: str | Path, *, languages: list[str] |
     config = dataclasses.replace(config, entity_vocab_size=len(old_ids))
     say(f"pruned {', '.join(pruned)}: {before:,} -> {after:,} parameters; writing {dst} ...")
     with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:
-        checkpoint.write_directory(tmp, params, config, metadata["architecture"], source=f"{metadata.get('source') or src} (entities pruned)")
+        checkpoint.write_directory(
+            tmp, params, config, metadata["architecture"], source=f"{metadata.get('source') or src} (entities pruned)"
+        )
         copied = checkpoint.copy_tokenizer_files(src, tmp)
         for name in ENTITY_VOCAB_FILES:
             (tmp / name).unlink(missing_ok=True)
         write_entity_vocab(new_vocab, tmp / "entity_vocab.json")
-        (tmp / "pruned_entities.json").write_text(json.dumps({"old_ids": old_ids.tolist(), "languages": languages, "entity_file_names": len(names or [])}) + "\n")
-    return {"rows_before": rows_before, "rows_kept": len(old_ids), "parameters_before": int(before), "parameters_after": int(after), "pruned": pruned, "tokenizer_files": copied}
+        (tmp / "pruned_entities.json").write_text(
+            json.dumps({"old_ids": old_ids.tolist(), "languages": languages, "entity_file_names": len(names or [])})
+            + "\n"
+        )
+    return {
+        "rows_before": rows_before,
+        "rows_kept": len(old_ids),
+        "parameters_before": int(before),
+        "parameters_after": int(after),
+        "pruned": pruned,
+        "tokenizer_files": copied,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m convert.prune_entities", description="Keep only chosen entities in a converted mLUKE checkpoint.")
+    parser = argparse.ArgumentParser(
+        prog="python -m convert.prune_entities",
+        description="Keep only chosen entities in a converted mLUKE checkpoint.",
+    )
     parser.add_argument("src", help="converted mluke-jax checkpoint directory (python -m convert output)")
     parser.add_argument("dst", help="output directory")
-    parser.add_argument("--languages", default=None, help="comma-separated language codes: keep every entity name of these languages (en:..., de:...)")
+    parser.add_argument(
+        "--languages",
+        default=None,
+        help="comma-separated language codes: keep every entity name of these languages (en:..., de:...)",
+    )
     parser.add_argument("--entities", default=None, help="file with one entity name per line (en:Tokyo) to keep")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DST (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -128,11 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         languages = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
         names = read_entity_list(args.entities) if args.entities else None
-        report = prune_checkpoint(args.src, args.dst, languages=languages, names=names, overwrite=args.overwrite, progress=not args.quiet)
+        report = prune_checkpoint(
+            args.src, args.dst, languages=languages, names=names, overwrite=args.overwrite, progress=not args.quiet
+        )
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"{args.src} -> {args.dst}: {report['rows_kept']:,} entity rows kept, {report['parameters_before']:,} -> {report['parameters_after']:,} parameters")
+    print(
+        f"{args.src} -> {args.dst}: {report['rows_kept']:,} entity rows kept, {report['parameters_before']:,} -> {report['parameters_after']:,} parameters"
+    )
     return 0
 
 

@@ -85,7 +85,9 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
         if source in values:
             array = values[source]
             if tuple(array.shape) != tuple(tensor.shape):
-                raise ValueError(f"{key}: mluke-jax gives shape {tuple(array.shape)}, transformers' {architecture} expects {tuple(tensor.shape)}")
+                raise ValueError(
+                    f"{key}: mluke-jax gives shape {tuple(array.shape)}, transformers' {architecture} expects {tuple(tensor.shape)}"
+                )
             state[key] = torch.from_numpy(np.array(array, dtype=np.float32)).to(tensor.dtype)
         elif key not in parameters:
             state[key] = tensor  # a buffer (position_ids)

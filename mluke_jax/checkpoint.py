@@ -192,12 +192,16 @@ def _damaged(path: Path, what: str, error: BaseException | None = None) -> Damag
     if error is not None:
         first_line = (str(error).strip().splitlines() or [""])[0]
         detail = f" ({type(error).__name__}: {first_line[:300]})"
-    return DamagedCheckpointError(f"the checkpoint at {path} is incomplete or damaged: {what}{detail}; convert or save it again")
+    return DamagedCheckpointError(
+        f"the checkpoint at {path} is incomplete or damaged: {what}{detail}; convert or save it again"
+    )
 
 
 def _checksum(array) -> str:
     """CRC-32 of an array's bytes as stored (2.7 GB/s: under a second for mluke-base)."""
-    return f"{zlib.crc32(np.ascontiguousarray(array).reshape(-1).view(np.uint8)):08x}"  # a byte view: any dtype, bf16 too
+    return (
+        f"{zlib.crc32(np.ascontiguousarray(array).reshape(-1).view(np.uint8)):08x}"  # a byte view: any dtype, bf16 too
+    )
 
 
 def _checksums(params: dict[str, Any]) -> dict[str, str] | None:
@@ -215,7 +219,11 @@ def read_metadata(path: Path) -> dict[str, Any]:
             metadata = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _damaged(path, f"{METADATA_FILE} cannot be read", e) from e
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME or metadata.get("format_version", 0) > FORMAT_VERSION:
+    if (
+        not isinstance(metadata, dict)
+        or metadata.get("format") != FORMAT_NAME
+        or metadata.get("format_version", 0) > FORMAT_VERSION
+    ):
         raise ValueError(f"{path / METADATA_FILE} is not a mluke-jax format {FORMAT_VERSION} checkpoint")
     for key in ("architecture", "param_dtype"):
         if key not in metadata:
@@ -273,7 +281,10 @@ def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> di
         raise _damaged(path, f"{PARAMS_DIR}/ holds {count} values, {METADATA_FILE} records {expected_count}")
     if checksums:
         if set(checksums) != set(flat):
-            raise _damaged(path, f"{PARAMS_DIR}/ holds other parameters than {METADATA_FILE} lists: {sorted(set(flat) ^ set(checksums))[:5]}")
+            raise _damaged(
+                path,
+                f"{PARAMS_DIR}/ holds other parameters than {METADATA_FILE} lists: {sorted(set(flat) ^ set(checksums))[:5]}",
+            )
         for name in flat:
             value = np.asarray(flat[name])
             if _checksum(value) != checksums[name]:
@@ -290,11 +301,22 @@ def _is_converted(path: Path) -> bool:
 def _config_class(hf: dict[str, Any], where: Path):
     model_type = hf.get("model_type")
     if model_type not in CONFIG_CLASSES:
-        raise ValueError(f"{where / 'config.json'}: model_type {model_type!r} is not supported (supported: {sorted(CONFIG_CLASSES)})")
+        raise ValueError(
+            f"{where / 'config.json'}: model_type {model_type!r} is not supported (supported: {sorted(CONFIG_CLASSES)})"
+        )
     return CONFIG_CLASSES[model_type]
 
 
-def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=None, param_dtype=None, seed: int = 0, revision: str | None = None, **config_changes) -> PreTrainedModel:
+def load_pretrained(
+    name_or_path,
+    cls: type[PreTrainedModel] | None,
+    *,
+    dtype=None,
+    param_dtype=None,
+    seed: int = 0,
+    revision: str | None = None,
+    **config_changes,
+) -> PreTrainedModel:
     """Load a model from a converted directory, a transformers directory or a hub name.
 
     ``cls=None`` loads the architecture the checkpoint holds. A head loaded from a checkpoint of
@@ -319,7 +341,9 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
         converted = convert_in_memory(path)
         hf = converted.config.to_hf_dict()
         architecture, structure, stored_dtype = converted.architecture, converted.structure, converted.dtype
-        read = lambda target_dtype: {k: converted.params.pop(k).astype(target_dtype, copy=False) for k in list(converted.params)}  # noqa: E731
+        read = lambda target_dtype: {
+            k: converted.params.pop(k).astype(target_dtype, copy=False) for k in list(converted.params)
+        }  # noqa: E731
 
     config_cls = _config_class(hf, path)
     param_dtype = dtype_name(param_dtype) if param_dtype is not None else stored_dtype
@@ -327,7 +351,9 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
     known = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(config_changes) - known)
     if unknown:
-        raise TypeError(f"from_pretrained got unexpected keyword arguments {unknown} (not {config_cls.__name__} fields)")
+        raise TypeError(
+            f"from_pretrained got unexpected keyword arguments {unknown} (not {config_cls.__name__} fields)"
+        )
     runtime = {k: v for k, v in config_changes.items() if k in config_cls.RUNTIME_FIELDS}
     hf_changes = {k: v for k, v in config_changes.items() if k not in runtime}
     if "num_labels" in hf_changes and "id2label" not in hf_changes:
@@ -347,7 +373,15 @@ def load_pretrained(name_or_path, cls: type[PreTrainedModel] | None, *, dtype=No
     return assemble(cls, config, params, architecture, seed=seed, where=str(path))
 
 
-def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_architecture: str, *, seed: int = 0, where: str = "") -> PreTrainedModel:
+def assemble(
+    cls: type[PreTrainedModel],
+    config,
+    params: dict[str, Any],
+    source_architecture: str,
+    *,
+    seed: int = 0,
+    where: str = "",
+) -> PreTrainedModel:
     """Build ``cls`` from ``params`` (dotted paths of ``source_architecture``'s tree).
 
     Encoder parameters move between the bare-model and head layouts; head parameters are taken
@@ -372,16 +406,22 @@ def assemble(cls: type[PreTrainedModel], config, params: dict[str, Any], source_
         if source is None or source not in params:
             continue
         if tuple(params[source].shape) != tuple(spec.shape):
-            raise ValueError(f"{where}: parameter {source} has shape {tuple(params[source].shape)}, {cls.__name__} expects {tuple(spec.shape)} at {name}")
+            raise ValueError(
+                f"{where}: parameter {source} has shape {tuple(params[source].shape)}, {cls.__name__} expects {tuple(spec.shape)} at {name}"
+            )
         filled[name] = params.pop(source)  # one reference, so each host copy is freed once on the device
     missing = sorted(set(targets) - set(filled))
     unused = sorted(params)
     if same and (missing or unused):
         raise ValueError(f"{where}: checkpoint does not match {cls.__name__}: missing {missing}, unexpected {unused}")
     if unused:  # every name: the count and the list agree
-        warn(f"{cls.__name__} loaded from the {source_architecture} checkpoint: dropped {len(unused)} parameters {unused}")
+        warn(
+            f"{cls.__name__} loaded from the {source_architecture} checkpoint: dropped {len(unused)} parameters {unused}"
+        )
     if missing:
-        warn(f"{cls.__name__} loaded from the {source_architecture} checkpoint: newly initialised {missing}; train them before use")
+        warn(
+            f"{cls.__name__} loaded from the {source_architecture} checkpoint: newly initialised {missing}; train them before use"
+        )
         model = cls.build(config, seed=seed)
         state = nnx.state(model, nnx.Param)
         current = flatten(nnx.to_pure_dict(state))
@@ -408,7 +448,11 @@ def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
         value = flat.pop(name)
         if tuple(value.shape) != shapes[name]:
             value = sharding.pad_to(np.asarray(value), shapes[name])
-        out[name] = jnp.asarray(value) if specs is None else jax.device_put(value, jax.sharding.NamedSharding(mesh, specs[name]))
+        out[name] = (
+            jnp.asarray(value)
+            if specs is None
+            else jax.device_put(value, jax.sharding.NamedSharding(mesh, specs[name]))
+        )
     return out
 
 

@@ -106,8 +106,14 @@ class PretrainedConfig:
             self._set("architectures", tuple(self.architectures))
         self._set("dtype", dtype_name(self.dtype))
         self._set("param_dtype", dtype_name(self.param_dtype))
-        if not isinstance(self.scan_unroll, (int, bool)) or self.scan_unroll is not True and (self.scan_unroll is False or self.scan_unroll < 1):
-            raise self._error(f"scan_unroll must be a positive number of layers or True (all), got {self.scan_unroll!r}")
+        if (
+            not isinstance(self.scan_unroll, (int, bool))
+            or self.scan_unroll is not True
+            and (self.scan_unroll is False or self.scan_unroll < 1)
+        ):
+            raise self._error(
+                f"scan_unroll must be a positive number of layers or True (all), got {self.scan_unroll!r}"
+            )
         self._check_labels()
         self.validate()
 
@@ -310,7 +316,9 @@ class LukeConfig(PretrainedConfig):
             "num_attention_heads intermediate_size max_position_embeddings type_vocab_size"
         )
         if self.hidden_size % self.num_attention_heads:
-            raise self._error(f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads ({self.num_attention_heads})")
+            raise self._error(
+                f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads ({self.num_attention_heads})"
+            )
         if self.hidden_act not in SUPPORTED_ACTIVATIONS:
             raise self._error(f"hidden_act {self.hidden_act!r} is not one of {SUPPORTED_ACTIVATIONS}")
         if not (isinstance(self.layer_norm_eps, (int, float)) and self.layer_norm_eps > 0):
@@ -319,7 +327,9 @@ class LukeConfig(PretrainedConfig):
         if not (0 <= self.pad_token_id < self.vocab_size):
             raise self._error(f"pad_token_id {self.pad_token_id} is outside the vocabulary (size {self.vocab_size})")
         if self.entity_padding_idx is not None and not (0 <= self.entity_padding_idx < self.entity_vocab_size):
-            raise self._error(f"entity_padding_idx {self.entity_padding_idx} is outside the entity vocabulary (size {self.entity_vocab_size})")
+            raise self._error(
+                f"entity_padding_idx {self.entity_padding_idx} is outside the entity vocabulary (size {self.entity_vocab_size})"
+            )
         if self.max_position_embeddings <= self.pad_token_id + 1:
             raise self._error(
                 f"max_position_embeddings ({self.max_position_embeddings}) leaves no position after "
@@ -426,7 +436,12 @@ class XLMConfig(PretrainedConfig):
 
     model_type: ClassVar[str] = "xlm"
     IGNORED_KEYS: ClassVar[frozenset[str]] = _GENERIC_HF_KEYS | _XLM_TRAINING_KEYS
-    MUST_EQUAL: ClassVar[dict[str, Any]] = {"is_encoder": True, "use_memory": False, "is_decoder": False, "pruned_heads": {}}
+    MUST_EQUAL: ClassVar[dict[str, Any]] = {
+        "is_encoder": True,
+        "use_memory": False,
+        "is_decoder": False,
+        "pruned_heads": {},
+    }
     ALIASES: ClassVar[dict[str, str]] = {
         "n_words": "vocab_size",
         "bos_index": "bos_token_id",
@@ -489,7 +504,9 @@ class XLMConfig(PretrainedConfig):
         super().__post_init__()
 
     def validate(self) -> None:
-        self._check_positive("vocab_size emb_dim n_layers n_heads n_langs max_position_embeddings start_n_top end_n_top")
+        self._check_positive(
+            "vocab_size emb_dim n_layers n_heads n_langs max_position_embeddings start_n_top end_n_top"
+        )
         if self.emb_dim % self.n_heads:
             raise self._error(f"emb_dim ({self.emb_dim}) is not a multiple of n_heads ({self.n_heads})")
         if not (isinstance(self.layer_norm_eps, (int, float)) and self.layer_norm_eps > 0):
@@ -498,11 +515,15 @@ class XLMConfig(PretrainedConfig):
         if not (0 <= self.pad_token_id < self.vocab_size):
             raise self._error(f"pad_token_id {self.pad_token_id} is outside the vocabulary (size {self.vocab_size})")
         if self.summary_type not in _XLM_SUMMARY_TYPES:
-            raise self._error(f"summary_type {self.summary_type!r} is not supported (transformers implements {_XLM_SUMMARY_TYPES})")
+            raise self._error(
+                f"summary_type {self.summary_type!r} is not supported (transformers implements {_XLM_SUMMARY_TYPES})"
+            )
         if self.summary_activation not in (None, *SUPPORTED_ACTIVATIONS, "linear"):
             raise self._error(f"summary_activation {self.summary_activation!r} is not one of {SUPPORTED_ACTIVATIONS}")
         if self.lang2id is not None:
-            if sorted(self.id2lang) != sorted(self.lang2id.values()) or any(self.lang2id[v] != k for k, v in self.id2lang.items()):
+            if sorted(self.id2lang) != sorted(self.lang2id.values()) or any(
+                self.lang2id[v] != k for k, v in self.id2lang.items()
+            ):
                 raise self._error(f"lang2id {self.lang2id} and id2lang {self.id2lang} disagree")
             outside = {k: v for k, v in self.lang2id.items() if not 0 <= v < self.n_langs}
             if outside:
@@ -603,7 +624,9 @@ class XLMConfig(PretrainedConfig):
     @classmethod
     def xlm_mlm_xnli15_1024(cls, **changes) -> "XLMConfig":
         """``FacebookAI/xlm-mlm-xnli15-1024``: 15 XNLI languages, 12 layers."""
-        return cls._released("ar-bg-de-el-en-es-fr-hi-ru-sw-th-tr-ur-vi-zh", **{"vocab_size": 95000, "n_layers": 12, **changes})
+        return cls._released(
+            "ar-bg-de-el-en-es-fr-hi-ru-sw-th-tr-ur-vi-zh", **{"vocab_size": 95000, "n_layers": 12, **changes}
+        )
 
     @classmethod
     def xlm_mlm_17_1280(cls, **changes) -> "XLMConfig":

@@ -21,7 +21,9 @@ from mluke_jax.timing import machine_description, median_seconds
 
 # A small model of mluke-base-lite's shape: lite entity vocabulary (the 4 specials), entity
 # embeddings smaller than the hidden size, plain attention with the entity-aware weights present.
-DEMO_SIZES = dict(entity_emb_size=64, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024)
+DEMO_SIZES = dict(
+    entity_emb_size=64, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024
+)
 # Two sentences, one padded, with one- and multi-token mentions in three scripts.
 DEMO_TEXTS = ["Tokyo is a famous city, and Marie Curie lived in Paris.", "Goethe lebte in Köln; Москва is far."]
 DEMO_SPANS = [[(0, 5), (28, 39), (49, 54)], [(0, 6), (16, 20), (22, 28)]]
@@ -86,7 +88,7 @@ def tokenized_inputs(directory: Path) -> tuple[dict[str, np.ndarray], str] | Non
         mentions = []
         for span, positions in zip(spans, batch["entity_position_ids"][row]):
             pieces = tok.convert_ids_to_tokens([int(batch["input_ids"][row, p]) for p in positions if p >= 0])
-            mentions.append(f"{text[span[0]:span[1]]!r} -> tokens {[int(p) for p in positions if p >= 0]} {pieces}")
+            mentions.append(f"{text[span[0] : span[1]]!r} -> tokens {[int(p) for p in positions if p >= 0]} {pieces}")
         lines.append(f"      {text!r}: {int(batch['attention_mask'][row].sum())} tokens; " + "; ".join(mentions))
     return dict(batch), "\n".join(lines)
 
@@ -126,7 +128,13 @@ def _max_diff(ours, theirs) -> float:
     return float(np.max(np.abs(np.asarray(ours, np.float32) - theirs.detach().numpy())))
 
 
-def run_demo(model: str | None = None, workdir: str | None = None, repeats: int = 5, keep: bool = False, compilation_cache: str | bool = True) -> int:
+def run_demo(
+    model: str | None = None,
+    workdir: str | None = None,
+    repeats: int = 5,
+    keep: bool = False,
+    compilation_cache: str | bool = True,
+) -> int:
     """Build/convert/compare; returns 0 when every field is within tolerance.
 
     ``compilation_cache``: JAX's persistent compilation cache (:func:`mluke_jax.enable_compilation_cache`)
@@ -168,11 +176,20 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
         tokenized = tokenized_inputs(dst)
         if tokenized is not None:
             inputs, described = tokenized
-            _say(f"      tokenized {len(DEMO_TEXTS)} sentences with {sum(map(len, DEMO_SPANS))} entity spans (MLukeTokenizer):\n{described}")
+            _say(
+                f"      tokenized {len(DEMO_TEXTS)} sentences with {sum(map(len, DEMO_SPANS))} entity spans (MLukeTokenizer):\n{described}"
+            )
         else:
             _say("      no tokenizer files in the checkpoint: random word ids")
-            entity_vocab = json.loads((src / "entity_vocab.json").read_text()) if (src / "entity_vocab.json").exists() else {}
-            inputs = demo_inputs(hf_config["vocab_size"], hf_config.get("pad_token_id", 1), entity_vocab, hf_config["max_position_embeddings"])
+            entity_vocab = (
+                json.loads((src / "entity_vocab.json").read_text()) if (src / "entity_vocab.json").exists() else {}
+            )
+            inputs = demo_inputs(
+                hf_config["vocab_size"],
+                hf_config.get("pad_token_id", 1),
+                entity_vocab,
+                hf_config["max_position_embeddings"],
+            )
 
         rows, ok = [], True
         modes = [("entity-aware attention off", False), ("entity-aware attention on", True)]
@@ -194,13 +211,17 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
             torch_inputs = {k: torch.as_tensor(v) for k, v in inputs.items()}
             with torch.no_grad():
                 expected = ref(**torch_inputs, output_hidden_states=True)
-                torch_seconds = median_seconds(lambda: ref(**torch_inputs), repeats, min_seconds=TIMING_SECONDS, warmup=2)
+                torch_seconds = median_seconds(
+                    lambda: ref(**torch_inputs), repeats, min_seconds=TIMING_SECONDS, warmup=2
+                )
             compile_start = time.perf_counter()
             got = ours(**inputs, output_hidden_states=True)
             jax.block_until_ready(got)
             first_call = time.perf_counter() - compile_start
             ours(**inputs)  # compile the call without hidden states too
-            jax_seconds = median_seconds(lambda: jax.block_until_ready(ours(**inputs)), repeats, min_seconds=TIMING_SECONDS, warmup=2)
+            jax_seconds = median_seconds(
+                lambda: jax.block_until_ready(ours(**inputs)), repeats, min_seconds=TIMING_SECONDS, warmup=2
+            )
             for name, value in expected.items():
                 if value is None or name == "loss":
                     continue
@@ -210,8 +231,10 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
             rows.append((label, "timing", (torch_seconds, first_call, jax_seconds)))
 
         _say("[4/4] results")
-        print(f"\nmluke-jax demo: {architecture} from {'a random checkpoint' if model is None else model}, "
-              f"batch 2 x {inputs['input_ids'].shape[1]} words, {inputs['entity_ids'].shape[1]} entities; {jax.devices()[0].platform.upper()}\n")
+        print(
+            f"\nmluke-jax demo: {architecture} from {'a random checkpoint' if model is None else model}, "
+            f"batch 2 x {inputs['input_ids'].shape[1]} words, {inputs['entity_ids'].shape[1]} entities; {jax.devices()[0].platform.upper()}\n"
+        )
         print(f"| mode | output | max abs diff vs transformers | within {TOLERANCE:g} |")
         print("|---|---|---|---|")
         for label, name, value in rows:
@@ -229,8 +252,12 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
             "On a model this small both are dominated by per-call overhead; benchmarks/forward.py times the real sizes."
         )
         if cache_dir is not None:
-            print(f"JAX's first calls read or write the compilation cache in {cache_dir} (run the demo again: they only load); --no-compilation-cache turns it off.")
-        print(f"\n{'PASS' if ok else 'FAIL'}: every output within {TOLERANCE:g}; total {time.perf_counter() - start:.1f} s")
+            print(
+                f"JAX's first calls read or write the compilation cache in {cache_dir} (run the demo again: they only load); --no-compilation-cache turns it off."
+            )
+        print(
+            f"\n{'PASS' if ok else 'FAIL'}: every output within {TOLERANCE:g}; total {time.perf_counter() - start:.1f} s"
+        )
         if keep or workdir:
             print(f"checkpoints kept in {root}")
         return 0 if ok else 1
@@ -239,7 +266,9 @@ def run_demo(model: str | None = None, workdir: str | None = None, repeats: int 
             shutil.rmtree(root, ignore_errors=True)
 
 
-def build_small_model(directory: str | Path, family: str = "luke", architecture: str | None = None, *, seed: int = 0, **config_changes) -> Path:
+def build_small_model(
+    directory: str | Path, family: str = "luke", architecture: str | None = None, *, seed: int = 0, **config_changes
+) -> Path:
     """A small randomly initialised mluke-jax checkpoint with a tokenizer learned on the spot, in
     ``directory`` (no torch, no download): what the notebooks use when no real checkpoint is given.
 
@@ -254,15 +283,31 @@ def build_small_model(directory: str | Path, family: str = "luke", architecture:
         if family == "luke":
             tokenizer_dir = write_toy_mluke_tokenizer(Path(tmp) / "tok")
             tok = mluke_jax.MLukeTokenizer.from_pretrained(tokenizer_dir)
-            sizes = dict(DEMO_SIZES, vocab_size=len(tok), entity_vocab_size=max(tok.entity_vocab.values()) + 1, max_position_embeddings=130)
-            config = mluke_jax.LukeConfig.mluke_base_lite(**{**sizes, "use_entity_aware_attention": True, **config_changes})
+            sizes = dict(
+                DEMO_SIZES,
+                vocab_size=len(tok),
+                entity_vocab_size=max(tok.entity_vocab.values()) + 1,
+                max_position_embeddings=130,
+            )
+            config = mluke_jax.LukeConfig.mluke_base_lite(
+                **{**sizes, "use_entity_aware_attention": True, **config_changes}
+            )
             architecture = architecture or "LukeForMaskedLM"
         elif family == "xlm":
             tokenizer_dir = write_toy_xlm_tokenizer(Path(tmp) / "tok")
             vocab = json.loads((tokenizer_dir / "vocab.json").read_text(encoding="utf-8"))
             lang2id = json.loads((tokenizer_dir / "tokenizer_config.json").read_text(encoding="utf-8"))["lang2id"]
             config = mluke_jax.XLMConfig(
-                **{"vocab_size": len(vocab), "emb_dim": 128, "n_layers": 2, "n_heads": 4, "n_langs": len(lang2id), "lang2id": lang2id, "max_position_embeddings": 128, **config_changes}
+                **{
+                    "vocab_size": len(vocab),
+                    "emb_dim": 128,
+                    "n_layers": 2,
+                    "n_heads": 4,
+                    "n_langs": len(lang2id),
+                    "lang2id": lang2id,
+                    "max_position_embeddings": 128,
+                    **config_changes,
+                }
             )
             architecture = architecture or "XLMWithLMHeadModel"
         else:

@@ -54,8 +54,22 @@ def _choose(logits: jax.Array, key: jax.Array, step: jax.Array, sampling: tuple 
     return jax.random.categorical(jax.random.fold_in(key, step), filtered, axis=-1).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "prompt_length", "max_new_tokens", "cached", "sampling", "mask_id", "eos_id", "pad_id"))
-def _decode(graphdef, state, prompt, langs, key, *, prompt_length, max_new_tokens, cached, sampling, mask_id, eos_id, pad_id):
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "graphdef",
+        "prompt_length",
+        "max_new_tokens",
+        "cached",
+        "sampling",
+        "mask_id",
+        "eos_id",
+        "pad_id",
+    ),
+)
+def _decode(
+    graphdef, state, prompt, langs, key, *, prompt_length, max_new_tokens, cached, sampling, mask_id, eos_id, pad_id
+):
     """Returns the ``(B, P + max_new_tokens)`` token buffer and the number of steps taken."""
     model = nnx.merge(graphdef, state)
     encoder = model.transformer
@@ -76,7 +90,9 @@ def _decode(graphdef, state, prompt, langs, key, *, prompt_length, max_new_token
     if cached:
         cache = encoder.init_cache(batch, total)
         first = jnp.concatenate([prompt, mask_column], axis=1)
-        states, cache = encoder.forward_cached(first, None if langs is None else langs[:, : prompt_length + 1], jnp.int32(0), cache, layers)
+        states, cache = encoder.forward_cached(
+            first, None if langs is None else langs[:, : prompt_length + 1], jnp.int32(0), cache, layers
+        )
         last_states = states[:, -1]
     else:
         cache = None
@@ -85,7 +101,10 @@ def _decode(graphdef, state, prompt, langs, key, *, prompt_length, max_new_token
             position = prompt_length + step
             visible = jnp.arange(total)[None, :] <= position
             out = encoder.forward(
-                input_ids=jnp.where(visible, tokens, pad_id), attention_mask=jnp.broadcast_to(visible, (batch, total)), langs=langs, unstacked_layers=layers
+                input_ids=jnp.where(visible, tokens, pad_id),
+                attention_mask=jnp.broadcast_to(visible, (batch, total)),
+                langs=langs,
+                unstacked_layers=layers,
             )
             return jax.lax.dynamic_index_in_dim(out.last_hidden_state, position, axis=1, keepdims=False)
 
@@ -191,7 +210,9 @@ def generate(
         )
     mask_id = config.mask_token_id
     if mask_id is None or not 0 <= mask_id < config.vocab_size:
-        raise ValueError(f"config.mask_token_id {mask_id} is not a token id: XLM generation predicts at an appended mask token")
+        raise ValueError(
+            f"config.mask_token_id {mask_id} is not a token id: XLM generation predicts at an appended mask token"
+        )
     if mask_id == config.pad_token_id:
         raise ValueError(
             f"config.mask_token_id equals pad_token_id ({mask_id}): transformers would treat the appended mask as padding"
@@ -200,7 +221,9 @@ def generate(
         raise ValueError(f"pad_token_id {pad_id} is outside the vocabulary (size {config.vocab_size})")
     cached = config.causal if use_cache is None else bool(use_cache)
     if cached and not config.causal:
-        raise ValueError("use_cache=True needs a causal model (config.causal); bidirectional states change with every new token")
+        raise ValueError(
+            "use_cache=True needs a causal model (config.causal); bidirectional states change with every new token"
+        )
     eos_id = config.eos_token_id if eos_token_id == _NO_EOS else eos_token_id
     if eos_id is not None and not 0 <= eos_id < config.vocab_size:
         raise ValueError(f"eos_token_id {eos_id} is outside the vocabulary (size {config.vocab_size})")

@@ -45,7 +45,9 @@ def span_extraction_loss(start_logits: Array, end_logits: Array, start_positions
     length = start_logits.shape[1]
     start = jnp.clip(start_positions.reshape(start_positions.shape[0], -1)[:, 0], 0, length)
     end = jnp.clip(end_positions.reshape(end_positions.shape[0], -1)[:, 0], 0, length)
-    return (cross_entropy(start_logits, start, ignore_index=length) + cross_entropy(end_logits, end, ignore_index=length)) / 2
+    return (
+        cross_entropy(start_logits, start, ignore_index=length) + cross_entropy(end_logits, end, ignore_index=length)
+    ) / 2
 
 
 def problem_type_of(problem_type: str | None, num_labels: int, labels: Array) -> str:

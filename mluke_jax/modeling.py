@@ -10,6 +10,7 @@ from flax import nnx
 from mluke_jax import sharding
 from mluke_jax.validation import is_traced
 
+
 def resolve_dropout_key(rngs: Any, deterministic: bool | None) -> jax.Array | None:
     """The dropout key of one call, or None for a deterministic (evaluation) call.
 
@@ -101,7 +102,9 @@ class PreTrainedModel(nnx.Module):
     ):
         unknown = sorted(set(inputs) - set(self.input_names))
         if unknown:
-            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments {unknown}; accepted: {list(self.input_names)}")
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword arguments {unknown}; accepted: {list(self.input_names)}"
+            )
         arrays = self.prepare_inputs({"input_ids": input_ids, **inputs})
         dropout_key = resolve_dropout_key(rngs, deterministic)
         flags = dict(output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states))
@@ -146,7 +149,9 @@ class PreTrainedModel(nnx.Module):
 
     # ------------------------------------------------------------ checkpoints
     @classmethod
-    def from_pretrained(cls, name_or_path, *, dtype=None, param_dtype=None, seed: int = 0, revision: str | None = None, **config_changes):
+    def from_pretrained(
+        cls, name_or_path, *, dtype=None, param_dtype=None, seed: int = 0, revision: str | None = None, **config_changes
+    ):
         """Load a converted (Orbax) directory, a transformers directory or a hub name.
 
         Args:

@@ -12,7 +12,21 @@ from pathlib import Path
 HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
 
 # File names no hub repository id ends with: checkpoint, tokenizer and data files.
-FILE_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".ckpt", ".json", ".jsonl", ".tsv", ".txt", ".model", ".msgpack", ".h5", ".npz")
+FILE_SUFFIXES = (
+    ".pth",
+    ".pt",
+    ".bin",
+    ".safetensors",
+    ".ckpt",
+    ".json",
+    ".jsonl",
+    ".tsv",
+    ".txt",
+    ".model",
+    ".msgpack",
+    ".h5",
+    ".npz",
+)
 
 
 def local_path(path: str | os.PathLike) -> Path:

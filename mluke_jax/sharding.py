@@ -49,7 +49,9 @@ LOGICAL_AXIS_RULES: tuple[tuple[str, str | tuple[str, ...] | None], ...] = (
 PADDED_AXES = ("vocab", "entity_vocab")
 
 
-def make_mesh(data: int = -1, fsdp: int = 1, tensor: int = 1, devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
+def make_mesh(
+    data: int = -1, fsdp: int = 1, tensor: int = 1, devices: Sequence[jax.Device] | None = None
+) -> jax.sharding.Mesh:
     """A ``(data, fsdp, tensor)`` mesh with ``Auto`` axis types; ``-1`` takes the remaining devices."""
     devices = list(devices if devices is not None else jax.devices())
     sizes = [data, fsdp, tensor]
@@ -175,12 +177,18 @@ def partition_specs(state) -> object:
 def named_shardings(state, mesh: jax.sharding.Mesh) -> object:
     """``NamedSharding`` tree of a model state on ``mesh`` (see :func:`partition_specs`)."""
     specs = partition_specs(state)
-    return jax.tree.map(lambda p: jax.sharding.NamedSharding(mesh, p), specs, is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec))
+    return jax.tree.map(
+        lambda p: jax.sharding.NamedSharding(mesh, p),
+        specs,
+        is_leaf=lambda x: isinstance(x, jax.sharding.PartitionSpec),
+    )
 
 
 def unpadded_shape(shape: tuple[int, ...], axes: tuple[str | None, ...], sizes: dict[str, int]) -> tuple[int, ...]:
     """The shape without vocabulary padding: each :data:`PADDED_AXES` dimension at its real size."""
-    return tuple(min(dim, sizes[name]) if name in PADDED_AXES and name in sizes else dim for dim, name in zip(shape, axes))
+    return tuple(
+        min(dim, sizes[name]) if name in PADDED_AXES and name in sizes else dim for dim, name in zip(shape, axes)
+    )
 
 
 def unpad(value, axes: tuple[str | None, ...], sizes: dict[str, int]):
@@ -200,4 +208,7 @@ def pad_to(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 def logical_axes(model) -> dict[str, tuple[str | None, ...]]:
     """``{"dotted.param.path": logical axis names}`` of a model's parameters (abstract or real)."""
-    return {".".join(map(str, path)): tuple(var.get_metadata().get("out_sharding") or ()) for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+    return {
+        ".".join(map(str, path)): tuple(var.get_metadata().get("out_sharding") or ())
+        for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param))
+    }

@@ -80,7 +80,9 @@ def check_class_labels(name: str, labels: Any, num_classes: int, ignore_index: i
     check_range(name, labels, 0, num_classes, "the label ids", allowed)
 
 
-def check_class_ids(name: str, labels: Any, shape: tuple[int, ...], what: str, num_classes: int, ignore_index: int = -100) -> None:
+def check_class_ids(
+    name: str, labels: Any, shape: tuple[int, ...], what: str, num_classes: int, ignore_index: int = -100
+) -> None:
     """Integer class ids of ``shape`` in ``[0, num_classes)`` (or ``ignore_index``)."""
     check_shape(name, labels, shape, f"{what} class ids")
     if not np.issubdtype(labels.dtype, np.integer):
@@ -100,7 +102,9 @@ def check_sequence_labels(labels: Any, batch: int, num_labels: int, problem_type
         raise ValueError(f"labels must have shape (batch,) regression targets, got {tuple(labels.shape)}")
 
 
-def span_positions(raw: dict[str, Any], batch: int, names: tuple[str, ...] = ("start_positions", "end_positions")) -> dict[str, Any]:
+def span_positions(
+    raw: dict[str, Any], batch: int, names: tuple[str, ...] = ("start_positions", "end_positions")
+) -> dict[str, Any]:
     """Question-answering ``(batch,)`` (or ``(batch, 1)``) integer positions; both or neither."""
     out = {}
     for name in names:

@@ -12,6 +12,7 @@ def fake_cpu_devices(count: int) -> str:
     threads can lag that much, so the limit is raised (a real hang still ends at the test timeout)."""
     return f"--xla_force_host_platform_device_count={count} --xla_cpu_collective_call_terminate_timeout_seconds=600"
 
+
 # Tiny dimensions, all different, so that a swapped axis shows as a shape error.
 TINY_LUKE = dict(
     vocab_size=37,
@@ -196,7 +197,9 @@ def xlm_inputs(config: dict, batch: int = 3, length: int = 9, seed: int = 0, rig
     return dict(input_ids=ids, attention_mask=mask, langs=langs)
 
 
-def save_original_xlm(model, path: Path, *, objective: str = "mlm", module_prefix: bool = True, legacy: bool = False) -> Path:
+def save_original_xlm(
+    model, path: Path, *, objective: str = "mlm", module_prefix: bool = True, legacy: bool = False
+) -> Path:
     """Write an ``XLMWithLMHeadModel`` as facebookresearch/XLM saved its models (the inverse mapping).
 
     ``{"model": state dict without "transformer." (``module.`` added by DataParallel), "params":
@@ -212,7 +215,9 @@ def save_original_xlm(model, path: Path, *, objective: str = "mlm", module_prefi
             continue
         name = key[len("transformer.") :] if key.startswith("transformer.") else key
         state[("module." if module_prefix else "") + name] = tensor.detach().clone()
-    state[("module." if module_prefix else "") + "pred_layer.proj.weight"] = model.transformer.embeddings.weight.detach().clone()
+    state[("module." if module_prefix else "") + "pred_layer.proj.weight"] = (
+        model.transformer.embeddings.weight.detach().clone()
+    )
     langs = sorted(config.lang2id) if getattr(config, "lang2id", None) else ["en"]
     steps = [(lang, None) for lang in langs]
     params = {
@@ -260,7 +265,9 @@ def save_original_xlm(model, path: Path, *, objective: str = "mlm", module_prefi
     return path
 
 
-def save_hf(model, directory: Path, fmt: str = "save_pretrained", drop: tuple[str, ...] = (), config_changes: dict | None = None) -> Path:
+def save_hf(
+    model, directory: Path, fmt: str = "save_pretrained", drop: tuple[str, ...] = (), config_changes: dict | None = None
+) -> Path:
     """Write ``model`` to ``directory``.
 
     ``fmt``: ``save_pretrained`` (transformers' own writer: safetensors without the tied duplicates),
@@ -319,7 +326,9 @@ def convert(src: Path, dst: Path, *extra: str) -> Path:
     return dst
 
 
-def luke_inputs(config: dict, batch: int = 3, length: int = 9, entities: int = 3, mention: int = 4, seed: int = 0) -> dict:
+def luke_inputs(
+    config: dict, batch: int = 3, length: int = 9, entities: int = 3, mention: int = 4, seed: int = 0
+) -> dict:
     """Inputs with right and left padding, multi-token mentions, a padded entity and token types."""
     rs = np.random.RandomState(seed)
     pad = config["pad_token_id"]
@@ -398,7 +407,9 @@ def compare_outputs(ours, theirs, atol: float = 1e-4) -> dict[str, float]:
 
 
 def luke_task_labels(architecture: str, inputs: dict, config: dict, rs: np.random.RandomState) -> dict:
-    batch, length = inputs["input_ids"].shape[-2:] if architecture != "LukeForMultipleChoice" else inputs["input_ids"].shape[::2]
+    batch, length = (
+        inputs["input_ids"].shape[-2:] if architecture != "LukeForMultipleChoice" else inputs["input_ids"].shape[::2]
+    )
     entities = inputs["entity_ids"].shape[-1]
     num_labels = config.get("num_labels", 2)
     if architecture == "LukeForMaskedLM":
@@ -407,7 +418,11 @@ def luke_task_labels(architecture: str, inputs: dict, config: dict, rs: np.rando
         entity_labels = np.full((batch, entities), -100)
         entity_labels[:, 0] = rs.randint(0, config["entity_vocab_size"], batch)
         return dict(labels=labels, entity_labels=entity_labels)
-    if architecture in ("LukeForEntityClassification", "LukeForEntityPairClassification", "LukeForSequenceClassification"):
+    if architecture in (
+        "LukeForEntityClassification",
+        "LukeForEntityPairClassification",
+        "LukeForSequenceClassification",
+    ):
         return dict(labels=rs.randint(0, num_labels, batch))
     if architecture == "LukeForEntitySpanClassification":
         return dict(labels=rs.randint(0, num_labels, (batch, entities)))

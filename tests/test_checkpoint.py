@@ -71,7 +71,10 @@ def test_new_head_on_a_base_checkpoint_and_base_from_a_head(tmp_path):
     assert any("newly initialised ['classifier.linear.bias', 'classifier.linear.kernel']" in m for m in messages)
     assert any("dropped 10 parameters" in m for m in messages)
     assert ner.classifier.linear.kernel[...].shape == (72, 5)
-    np.testing.assert_array_equal(np.asarray(ner.luke.embeddings.word_embeddings.embedding[...]), np.asarray(mlm.luke.embeddings.word_embeddings.embedding[...]))
+    np.testing.assert_array_equal(
+        np.asarray(ner.luke.embeddings.word_embeddings.embedding[...]),
+        np.asarray(mlm.luke.embeddings.word_embeddings.embedding[...]),
+    )
     with pytest.warns(UserWarning, match="dropped"):
         base = mluke_jax.LukeModel.from_pretrained(tmp_path / "mlm")
     ner.save_pretrained(tmp_path / "ner")
@@ -79,7 +82,9 @@ def test_new_head_on_a_base_checkpoint_and_base_from_a_head(tmp_path):
         warnings.simplefilter("error")
         mluke_jax.LukeForEntitySpanClassification.from_pretrained(tmp_path / "ner")
     inputs = luke_inputs(TINY_LUKE)
-    np.testing.assert_allclose(np.asarray(base(**inputs).last_hidden_state), np.asarray(mlm.luke(**inputs).last_hidden_state), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(base(**inputs).last_hidden_state), np.asarray(mlm.luke(**inputs).last_hidden_state), atol=1e-6
+    )
 
 
 @pytest.mark.torch
@@ -121,9 +126,9 @@ def test_a_converted_model_runs_without_torch(tmp_path):
         sys.path.insert(0, {str(Path_tests())!r})
         import numpy as np, mluke_jax
         from helpers import TINY_LUKE, luke_inputs
-        model = mluke_jax.LukeForMaskedLM.from_pretrained({str(tmp_path / 'ckpt')!r})
+        model = mluke_jax.LukeForMaskedLM.from_pretrained({str(tmp_path / "ckpt")!r})
         got = np.asarray(model(**luke_inputs(TINY_LUKE)).logits)
-        assert np.array_equal(got, np.load({str(tmp_path / 'expected.npy')!r}))
+        assert np.array_equal(got, np.load({str(tmp_path / "expected.npy")!r}))
         assert "torch" not in sys.modules and "transformers" not in sys.modules
         print("ran without torch")
         """
@@ -213,7 +218,11 @@ def test_a_damaged_checkpoint_is_an_error_naming_it_whichever_file_is_hit(tmp_pa
 
 
 def test_architectures_are_listed_explicitly_and_a_subclass_is_not_added(tmp_path):
-    names = {name for name in mluke_jax.__all__ if name.startswith(("Luke", "XLM")) and not name.endswith(("Config", "Tokenizer", "PreTrainedModel"))}
+    names = {
+        name
+        for name in mluke_jax.__all__
+        if name.startswith(("Luke", "XLM")) and not name.endswith(("Config", "Tokenizer", "PreTrainedModel"))
+    }
     assert set(mluke_jax.ARCHITECTURES) == names and len(names) == 16
     with pytest.raises(TypeError):
         mluke_jax.ARCHITECTURES["Mine"] = mluke_jax.LukeModel  # read-only
@@ -226,5 +235,7 @@ def test_architectures_are_listed_explicitly_and_a_subclass_is_not_added(tmp_pat
     model.save_pretrained(tmp_path / "mine")
     again = MyEntityHead.from_pretrained(tmp_path / "mine")  # the class itself loads its checkpoint
     assert type(again) is MyEntityHead
-    with pytest.raises(ValueError, match=r"architecture 'MyEntityHead' is not implemented \(known: \['LukeForEntityClassification'"):
+    with pytest.raises(
+        ValueError, match=r"architecture 'MyEntityHead' is not implemented \(known: \['LukeForEntityClassification'"
+    ):
         mluke_jax.load_pretrained(tmp_path / "mine")

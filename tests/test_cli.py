@@ -19,7 +19,11 @@ def test_demo_builds_converts_compares_and_times(tmp_path, capsys):
     assert "'Marie Curie' -> tokens" in captured.err
     assert code == 0, out
     assert "PASS: every output within 0.0001" in out
-    for needle in ("| entity-aware attention off | logits |", "| entity-aware attention on | entity_logits |", "JAX / PyTorch"):
+    for needle in (
+        "| entity-aware attention off | logits |",
+        "| entity-aware attention on | entity_logits |",
+        "JAX / PyTorch",
+    ):
         assert needle in out
     assert "JAX / PyTorch is JAX's time divided by PyTorch's: below 1 JAX is faster" in out
     assert "cores, JAX on cpu" in out  # the machine the times were taken on

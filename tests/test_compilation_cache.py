@@ -28,7 +28,9 @@ print(json.dumps({"path": str(path), "hits": len(hits)}))
 
 def run_child(cache: str, cwd: Path) -> dict:
     tests = str(Path(__file__).resolve().parent)
-    out = subprocess.run([sys.executable, "-c", CHILD, cache, tests], cwd=cwd, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, cache, tests], cwd=cwd, check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -21,7 +21,14 @@ def test_reads_the_released_mluke_base_lite_config():
 
 
 def test_round_trip_through_the_hf_dict():
-    config = LukeConfig(**TINY_LUKE, id2label={0: "O", 1: "PER", 2: "LOC"}, classifier_dropout=0.2, dtype="bfloat16", remat=True, scan_unroll=True)
+    config = LukeConfig(
+        **TINY_LUKE,
+        id2label={0: "O", 1: "PER", 2: "LOC"},
+        classifier_dropout=0.2,
+        dtype="bfloat16",
+        remat=True,
+        scan_unroll=True,
+    )
     data = json.loads(config.to_json_string())
     assert not {"dtype", "remat", "scan_unroll"} & set(data)  # runtime fields stay out of config.json
     assert data["id2label"] == {"0": "O", "1": "PER", "2": "LOC"} and data["label2id"]["LOC"] == 2
@@ -45,7 +52,12 @@ def test_unknown_key_is_an_error_naming_it():
 
 @pytest.mark.parametrize(
     "key, value",
-    [("is_decoder", True), ("add_cross_attention", True), ("position_embedding_type", "relative_key"), ("pruned_heads", {"0": [1]})],
+    [
+        ("is_decoder", True),
+        ("add_cross_attention", True),
+        ("position_embedding_type", "relative_key"),
+        ("pruned_heads", {"0": [1]}),
+    ],
 )
 def test_keys_that_would_change_the_maths_are_refused(key, value):
     with pytest.raises(ValueError, match=key):

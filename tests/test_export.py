@@ -33,10 +33,14 @@ XLM_CLASSES = sorted(name for name in mluke_jax.ARCHITECTURES if name.startswith
 
 def check_portable(exported: export.Exported) -> None:
     assert tuple(exported.platforms) == PLATFORMS
-    assert not exported.ordered_effects and not exported.unordered_effects, "the program has side effects (a host callback?)"
+    assert not exported.ordered_effects and not exported.unordered_effects, (
+        "the program has side effects (a host callback?)"
+    )
     text = exported.mlir_module()
     calls = set(CUSTOM_CALL.findall(text))
-    assert calls <= PORTABLE_CUSTOM_CALLS, f"custom calls that may exist only on CPU: {sorted(calls - PORTABLE_CUSTOM_CALLS)}"
+    assert calls <= PORTABLE_CUSTOM_CALLS, (
+        f"custom calls that may exist only on CPU: {sorted(calls - PORTABLE_CUSTOM_CALLS)}"
+    )
     assert "callback" not in text
 
 
@@ -58,7 +62,9 @@ def test_forward_exports_for_tpu_and_gpu(name, dtype):
     model, inputs, _ = model_and_inputs(name, dtype)
     graphdef, state = nnx.split(model)
     arrays = model.prepare_inputs(dict(inputs))
-    exported = export.export(_jitted_forward, platforms=PLATFORMS)(graphdef, state, arrays, None, output_attentions=True, output_hidden_states=True)
+    exported = export.export(_jitted_forward, platforms=PLATFORMS)(
+        graphdef, state, arrays, None, output_attentions=True, output_hidden_states=True
+    )
     check_portable(exported)
 
 
@@ -80,7 +86,17 @@ def test_generation_exports_for_tpu_and_gpu(causal, dtype):
     langs = np.ones((2, 9), np.int32)
     for sampling in (None, (0.8, 5, 0.9)):  # greedy, and sampling with temperature, top-k and top-p
         exported = export.export(_decode, platforms=PLATFORMS)(
-            graphdef, state, prompt, langs, jax.random.key(0),
-            prompt_length=4, max_new_tokens=5, cached=causal, sampling=sampling, mask_id=config.mask_token_id, eos_id=1, pad_id=config.pad_token_id,
+            graphdef,
+            state,
+            prompt,
+            langs,
+            jax.random.key(0),
+            prompt_length=4,
+            max_new_tokens=5,
+            cached=causal,
+            sampling=sampling,
+            mask_id=config.mask_token_id,
+            eos_id=1,
+            pad_id=config.pad_token_id,
         )
         check_portable(exported)

@@ -55,10 +55,16 @@ def test_convert_load_save_and_tokenize_with_relative_names(in_workdir):
     model = mluke_jax.LukeForMaskedLM.from_pretrained("rel-jax")
     inputs = luke_inputs(model.config.to_hf_dict())
     expected = np.asarray(model(**inputs).logits)
-    for loaded in (mluke_jax.load_pretrained("rel-jax"), mluke_jax.LukeForMaskedLM.from_pretrained("hf"), mluke_jax.load_pretrained("./rel-jax/")):
+    for loaded in (
+        mluke_jax.load_pretrained("rel-jax"),
+        mluke_jax.LukeForMaskedLM.from_pretrained("hf"),
+        mluke_jax.load_pretrained("./rel-jax/"),
+    ):
         assert np.array_equal(np.asarray(loaded(**inputs).logits), expected)
     model.save_pretrained("saved/model")  # a relative path two levels deep
-    assert np.array_equal(np.asarray(mluke_jax.LukeForMaskedLM.from_pretrained("saved/model")(**inputs).logits), expected)
+    assert np.array_equal(
+        np.asarray(mluke_jax.LukeForMaskedLM.from_pretrained("saved/model")(**inputs).logits), expected
+    )
     tok = mluke_jax.MLukeTokenizer.from_pretrained("rel-jax")
     assert tok("Tokyo", entity_spans=[(0, 5)])["entity_ids"]
 
@@ -79,9 +85,18 @@ def test_export_and_prune_with_relative_names(in_workdir):
     assert convert_main(["hf", "jax", "--quiet", "--overwrite"]) == 0
     assert convert_main(["--to-hf", "jax", "back", "--quiet", "--overwrite"]) == 0
     assert (in_workdir / "back" / "model.safetensors").is_file()
-    languages = sorted({name.split(":")[0] for name in json.loads((in_workdir / "jax" / "entity_vocab.json").read_text()) if ":" in name})
+    languages = sorted(
+        {
+            name.split(":")[0]
+            for name in json.loads((in_workdir / "jax" / "entity_vocab.json").read_text())
+            if ":" in name
+        }
+    )
     assert prune_main(["jax", "pruned", "--languages", languages[0], "--quiet", "--overwrite"]) == 0
-    assert mluke_jax.LukeModel.from_pretrained("pruned").config.entity_vocab_size < mluke_jax.LukeModel.from_pretrained("jax").config.entity_vocab_size
+    assert (
+        mluke_jax.LukeModel.from_pretrained("pruned").config.entity_vocab_size
+        < mluke_jax.LukeModel.from_pretrained("jax").config.entity_vocab_size
+    )
 
 
 def test_finetune_and_training_checkpoints_with_relative_names(in_workdir):
@@ -92,7 +107,24 @@ def test_finetune_and_training_checkpoints_with_relative_names(in_workdir):
     shutil.copy(DATA / "xnli_train.tsv", "train.tsv")
     shutil.copy(DATA / "xnli_eval.tsv", "eval.tsv")
     shutil.rmtree("runs", ignore_errors=True)
-    args = ["xnli", "--model", "jax", "--train", "train.tsv", "--eval", "eval.tsv", "--output", "runs/xnli", "--epochs", "1", "--max-length", "24", "--save-every", "2", "--quiet"]
+    args = [
+        "xnli",
+        "--model",
+        "jax",
+        "--train",
+        "train.tsv",
+        "--eval",
+        "eval.tsv",
+        "--output",
+        "runs/xnli",
+        "--epochs",
+        "1",
+        "--max-length",
+        "24",
+        "--save-every",
+        "2",
+        "--quiet",
+    ]
     assert finetune_main(args) == 0
     assert finetune_main(args) == 0  # the rerun resumes from runs/xnli/checkpoints
     assert (in_workdir / "runs" / "xnli" / "checkpoints").is_dir()
@@ -107,7 +139,18 @@ def test_demo_with_a_relative_workdir(in_workdir, capsys):
     assert "PASS" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["mlm_ende_1024.pth", "models/mine/", "./mluke", "~/nowhere/model", "../mluke-lite", "a/b/c", "weights.safetensors"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mlm_ende_1024.pth",
+        "models/mine/",
+        "./mluke",
+        "~/nowhere/model",
+        "../mluke-lite",
+        "a/b/c",
+        "weights.safetensors",
+    ],
+)
 def test_a_missing_local_path_is_not_a_hub_name(name, in_workdir, unreachable_hub, capsys):
     """No download attempt (one would fail with another error): the path is reported at once."""
     from convert.__main__ import main as convert_main
@@ -138,7 +181,10 @@ def test_a_hub_name_without_network_fails_within_seconds(tmp_path, monkeypatch, 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     start = time.perf_counter()
     for load in (mluke_jax.LukeModel.from_pretrained, mluke_jax.XLMTokenizer.from_pretrained):
-        with pytest.raises(OSError, match="could not download 'FacebookAI/xlm-mlm-ende-1024' from the Hugging Face hub .* Are you offline"):
+        with pytest.raises(
+            OSError,
+            match="could not download 'FacebookAI/xlm-mlm-ende-1024' from the Hugging Face hub .* Are you offline",
+        ):
             load("FacebookAI/xlm-mlm-ende-1024")
     assert time.perf_counter() - start < 5
 
@@ -159,5 +205,7 @@ def test_a_convert_py_in_the_working_directory_does_not_shadow_the_library(workd
     shutil.copytree(workdir / "hf", user / "hf")
     (user / "convert.py").write_text("raise SystemExit('the user convert.py was imported')\n")
     env = {**os.environ, "PYTHONPATH": str(TESTS)}
-    result = subprocess.run([sys.executable, "-c", SHADOWED], cwd=user, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", SHADOWED], cwd=user, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0 and "ok (1," in result.stdout, result.stderr[-3000:]

@@ -30,7 +30,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = (ROOT / "README.md", ROOT / "docs" / "api.md")
-BLOCK = re.compile(r"(?:<!-- readme-test: skip \((?P<skip>.*?)\) -->\n)?^```(?P<lang>python|bash)\n(?P<code>.*?)^```$", re.S | re.M)
+BLOCK = re.compile(
+    r"(?:<!-- readme-test: skip \((?P<skip>.*?)\) -->\n)?^```(?P<lang>python|bash)\n(?P<code>.*?)^```$", re.S | re.M
+)
 HUB_COMMIT = "0" * 40
 
 pytestmark = pytest.mark.torch
@@ -74,14 +76,31 @@ def workspace(tmp_path_factory):
 
     build = tmp_path_factory.mktemp("readme-sources")
     mluke = save_luke_with_test_tokenizer(
-        build / "mluke", "LukeForMaskedLM", hidden_size=48, entity_emb_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=80, type_vocab_size=1
+        build / "mluke",
+        "LukeForMaskedLM",
+        hidden_size=48,
+        entity_emb_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=96,
+        max_position_embeddings=80,
+        type_vocab_size=1,
     )
     tokenizer = write_toy_xlm_tokenizer(build / "xlm-tokenizer", sentences=1500, merges=300)
     settings = json.loads((tokenizer / "tokenizer_config.json").read_text(encoding="utf-8"))
     settings.update(lang2id={"de": 0, "en": 1}, id2lang={"0": "de", "1": "en"})
     (tokenizer / "tokenizer_config.json").write_text(json.dumps(settings), encoding="utf-8")
     vocab = json.loads((tokenizer / "vocab.json").read_text(encoding="utf-8"))
-    model = hf_xlm("XLMWithLMHeadModel", vocab_size=len(vocab), emb_dim=32, n_layers=2, n_heads=4, n_langs=2, lang2id={"de": 0, "en": 1}, max_position_embeddings=64)
+    model = hf_xlm(
+        "XLMWithLMHeadModel",
+        vocab_size=len(vocab),
+        emb_dim=32,
+        n_layers=2,
+        n_heads=4,
+        n_langs=2,
+        lang2id={"de": 0, "en": 1},
+        max_position_embeddings=64,
+    )
     xlm = save_hf(model, build / "xlm")
     for path in tokenizer.iterdir():
         shutil.copy(path, xlm / path.name)
@@ -97,7 +116,12 @@ def workspace(tmp_path_factory):
     (work / "tests" / "data").mkdir(parents=True)
     shutil.copytree(ROOT / "tests" / "data" / "finetune", work / "tests" / "data" / "finetune")
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+    }
     env.pop("PYTHONPATH", None)
     return work, env, bin_dir
 
@@ -116,5 +140,7 @@ def test_block_runs_as_written(where, lang, code, skip, workspace):
     else:
         command = [sys.executable, "-c", code]
     result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{where} ({lang}) failed:\n{code}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
+    assert result.returncode == 0, (
+        f"{where} ({lang}) failed:\n{code}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
+    )
     print(f"{where}: ok\n{result.stdout[-1500:]}")

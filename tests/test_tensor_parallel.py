@@ -117,7 +117,11 @@ SCRIPT = textwrap.dedent(
 
 def test_released_vocabularies_shard_over_any_mesh(tmp_path):
     tests = str(Path(__file__).resolve().parent)
-    script = SCRIPT.format(xla_flags=fake_cpu_devices(8), tests=tests, ckpt_luke=str(tmp_path / "luke"), ckpt_xlm=str(tmp_path / "xlm"))
+    script = SCRIPT.format(
+        xla_flags=fake_cpu_devices(8), tests=tests, ckpt_luke=str(tmp_path / "luke"), ckpt_xlm=str(tmp_path / "xlm")
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0 and "tensor parallel ok" in result.stdout, result.stdout[-2000:] + result.stderr[-5000:]
+    assert result.returncode == 0 and "tensor parallel ok" in result.stdout, (
+        result.stdout[-2000:] + result.stderr[-5000:]
+    )
     print(result.stdout)

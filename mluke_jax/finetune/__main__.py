@@ -20,14 +20,24 @@ def parse_mesh(text: str | None) -> dict[str, int] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mluke_jax.finetune", description="Fine-tune mLUKE / XLM on a task and evaluate it.")
-    p.add_argument("task", choices=sorted(TASKS), help="ner (CoNLL-2003), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD JSON), xnli (premise/hypothesis/label TSV)")
-    p.add_argument("--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files")
+    p = argparse.ArgumentParser(
+        prog="python -m mluke_jax.finetune", description="Fine-tune mLUKE / XLM on a task and evaluate it."
+    )
+    p.add_argument(
+        "task",
+        choices=sorted(TASKS),
+        help="ner (CoNLL-2003), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD JSON), xnli (premise/hypothesis/label TSV)",
+    )
+    p.add_argument(
+        "--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files"
+    )
     p.add_argument("--train", required=True, help="training data file")
     p.add_argument("--eval", required=True, help="evaluation data file")
     p.add_argument("--output", required=True, help="output directory: checkpoints/, model/, metrics.json")
     p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--batch-size", type=int, default=16, help="examples per micro-batch (divisible by the mesh's data x fsdp)")
+    p.add_argument(
+        "--batch-size", type=int, default=16, help="examples per micro-batch (divisible by the mesh's data x fsdp)"
+    )
     p.add_argument("--eval-batch-size", type=int, default=32)
     p.add_argument("--learning-rate", type=float, default=2e-5)
     p.add_argument("--warmup-ratio", type=float, default=0.06)
@@ -42,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action="store_true", help="bfloat16 compute, float32 parameters and optimiser state")
     p.add_argument("--remat", action="store_true", help="recompute each layer in the backward pass (less memory)")
     p.add_argument(
-        "--unroll-layers", action="store_true", help="run the encoder layers as straight-line code, not a scan: faster steps on CPU, longer compile"
+        "--unroll-layers",
+        action="store_true",
+        help="run the encoder layers as straight-line code, not a scan: faster steps on CPU, longer compile",
     )
     p.add_argument("--mesh", default=None, help="device mesh, e.g. data=2,fsdp=4 (default: one device)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in steps")
@@ -56,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     from mluke_jax.finetune.run import RunConfig, run
 
     try:
-        settings = Settings(max_length=args.max_length, max_entities=args.max_entities, max_span_words=args.max_span_words, language=args.language)
+        settings = Settings(
+            max_length=args.max_length,
+            max_entities=args.max_entities,
+            max_span_words=args.max_span_words,
+            language=args.language,
+        )
         config = RunConfig(
             task=args.task,
             model=args.model,

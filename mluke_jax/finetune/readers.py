@@ -136,7 +136,9 @@ def read_tacred(path: str | Path) -> list[RelationExample]:
             raise DataError(f"{path}: example {number}: missing or bad field {e}") from None
         for name, (a, b) in (("subj", head), ("obj", tail)):
             if not 0 <= a <= b < len(tokens):
-                raise DataError(f"{path}: example {number}: {name}_start/{name}_end {a}..{b} outside the {len(tokens)} tokens")
+                raise DataError(
+                    f"{path}: example {number}: {name}_start/{name}_end {a}..{b} outside the {len(tokens)} tokens"
+                )
         out.append(RelationExample(tokens, head, tail, relation))
     return out
 
@@ -159,11 +161,18 @@ def read_open_entity(path: str | Path) -> list[TypingExample]:
     out = []
     for number, item in items:
         try:
-            text, start, end, labels = str(item["sent"]), int(item["start"]), int(item["end"]), [str(x) for x in item["labels"]]
+            text, start, end, labels = (
+                str(item["sent"]),
+                int(item["start"]),
+                int(item["end"]),
+                [str(x) for x in item["labels"]],
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"{path}: {where} {number}: missing or bad field {e}") from None
         if not 0 <= start < end <= len(text):
-            raise DataError(f"{path}: {where} {number}: mention {start}..{end} outside the sentence (length {len(text)})")
+            raise DataError(
+                f"{path}: {where} {number}: mention {start}..{end} outside the sentence (length {len(text)})"
+            )
         out.append(TypingExample(text, (start, end), labels))
     return out
 
@@ -188,7 +197,9 @@ def read_squad(path: str | Path) -> list[QAExample]:
                     raise DataError(f"{path}: question {qa.get('id', '?')}: missing or bad field {e}") from None
                 for text, start in answers:
                     if context[start : start + len(text)] != text:
-                        raise DataError(f"{path}: question {example.id}: answer {text!r} is not at character {start} of its context")
+                        raise DataError(
+                            f"{path}: question {example.id}: answer {text!r} is not at character {start} of its context"
+                        )
                 out.append(example)
     return out
 
@@ -200,8 +211,12 @@ def read_pairs(path: str | Path) -> list[PairExample]:
             continue
         fields = line.split("\t")
         if len(fields) not in (3, 4):
-            raise DataError(f"{path}:{number}: expected premise<TAB>hypothesis<TAB>label[<TAB>language], got {len(fields)} columns")
+            raise DataError(
+                f"{path}:{number}: expected premise<TAB>hypothesis<TAB>label[<TAB>language], got {len(fields)} columns"
+            )
         if number == 1 and fields[2].strip().lower() == "label":
             continue  # header
-        out.append(PairExample(fields[0], fields[1], fields[2].strip(), fields[3].strip() if len(fields) == 4 else None))
+        out.append(
+            PairExample(fields[0], fields[1], fields[2].strip(), fields[3].strip() if len(fields) == 4 else None)
+        )
     return out

@@ -72,7 +72,9 @@ def collate(features: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.stack([f[k] for f in features]) for k in features[0]}
 
 
-def predict(model, prepared: Prepared, batch_size: int, label_keys: tuple[str, ...], progress: bool) -> list[dict[str, np.ndarray]]:
+def predict(
+    model, prepared: Prepared, batch_size: int, label_keys: tuple[str, ...], progress: bool
+) -> list[dict[str, np.ndarray]]:
     """Model outputs per feature (eval mode); the last batch is filled up with copies of its first
     row so that every batch has one shape."""
     outputs = []
@@ -83,7 +85,11 @@ def predict(model, prepared: Prepared, batch_size: int, label_keys: tuple[str, .
         chunk = chunk + [chunk[0]] * (batch_size - real)
         batch = {k: v for k, v in collate(chunk).items() if k not in label_keys}
         out = model(**batch)
-        fields = {name: np.asarray(getattr(out, name)) for name in ("logits", "start_logits", "end_logits") if getattr(out, name, None) is not None}
+        fields = {
+            name: np.asarray(getattr(out, name))
+            for name in ("logits", "start_logits", "end_logits")
+            if getattr(out, name, None) is not None
+        }
         outputs.extend({k: v[i] for k, v in fields.items()} for i in range(real))
     return outputs
 
@@ -99,7 +105,9 @@ def run(config: RunConfig) -> dict[str, Any]:
     task = TASKS[config.task]
     family = _family(config.model)
     if family not in task.heads:
-        raise ValueError(f"task {task.name} needs an mLUKE model (its head is {task.heads['luke']}); {config.model} is {family}")
+        raise ValueError(
+            f"task {task.name} needs an mLUKE model (its head is {task.heads['luke']}); {config.model} is {family}"
+        )
     output = local_path(config.output)  # created when training starts, after every input is checked
 
     def say(message: str) -> None:
@@ -113,20 +121,34 @@ def run(config: RunConfig) -> dict[str, Any]:
     eval_examples = task.read(config.eval)
     labels = task.label_set(train_examples)
     task.check_labels(eval_examples, labels, config.eval)
-    say(f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples, {len(labels)} labels")
+    say(
+        f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples, {len(labels)} labels"
+    )
     tokenizer = load_tokenizer(config.model, family, task.name, config.settings)
-    train = task.prepare(train_examples, tokenizer, labels, config.settings, True, lambda xs: bar(xs, "tokenizing train"))
-    evaluation = task.prepare(eval_examples, tokenizer, labels, config.settings, False, lambda xs: bar(xs, "tokenizing eval"))
+    train = task.prepare(
+        train_examples, tokenizer, labels, config.settings, True, lambda xs: bar(xs, "tokenizing train")
+    )
+    evaluation = task.prepare(
+        eval_examples, tokenizer, labels, config.settings, False, lambda xs: bar(xs, "tokenizing eval")
+    )
 
-    mesh_context = contextlib.nullcontext() if not config.mesh else mluke_jax.use_mesh(mluke_jax.make_mesh(**config.mesh))
+    mesh_context = (
+        contextlib.nullcontext() if not config.mesh else mluke_jax.use_mesh(mluke_jax.make_mesh(**config.mesh))
+    )
     with mesh_context:
         head = getattr(mluke_jax, task.heads[family])
-        changes: dict[str, Any] = dict(dtype="bfloat16" if config.bf16 else None, remat=config.remat, scan_unroll=True if config.unroll_layers else None)
+        changes: dict[str, Any] = dict(
+            dtype="bfloat16" if config.bf16 else None,
+            remat=config.remat,
+            scan_unroll=True if config.unroll_layers else None,
+        )
         if labels:
             changes.update(num_labels=len(labels), id2label=dict(enumerate(labels)))
         if task.multi_label:
             changes["problem_type"] = "multi_label_classification"
-        model = head.from_pretrained(config.model, seed=config.seed, **{k: v for k, v in changes.items() if v is not None})
+        model = head.from_pretrained(
+            config.model, seed=config.seed, **{k: v for k, v in changes.items() if v is not None}
+        )
         import jax
 
         shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
@@ -143,10 +165,17 @@ def run(config: RunConfig) -> dict[str, Any]:
         )
         trainer = Trainer(model, optimizer, seed=config.seed)
         trainer.check_batch_size(config.batch_size)
-        say(f"training {head.__name__} for {plural(steps, 'step')} of {config.batch_size} ({plural(config.epochs, 'epoch')})")
+        say(
+            f"training {head.__name__} for {plural(steps, 'step')} of {config.batch_size} ({plural(config.epochs, 'epoch')})"
+        )
         started = time.perf_counter()
-        with _removed_on_failure(output), TrainCheckpointer(output / "checkpoints", save_every=config.save_every, keep=config.keep) as checkpointer:
-            losses = fit(trainer, stream, steps, checkpointer=checkpointer, resume=config.resume, progress=config.progress)
+        with (
+            _removed_on_failure(output),
+            TrainCheckpointer(output / "checkpoints", save_every=config.save_every, keep=config.keep) as checkpointer,
+        ):
+            losses = fit(
+                trainer, stream, steps, checkpointer=checkpointer, resume=config.resume, progress=config.progress
+            )
         seconds = time.perf_counter() - started
         trained = trainer.model
         label_keys = ("labels", "start_positions", "end_positions")

@@ -43,7 +43,10 @@ def _drop_entities(encoded: dict) -> dict:
 
 
 def _array(encoded: dict) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v[0] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == 1 else v) for k, v in encoded.items()}
+    return {
+        k: np.asarray(v[0] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == 1 else v)
+        for k, v in encoded.items()
+    }
 
 
 def word_offsets(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
@@ -73,10 +76,14 @@ class Task:
     def labels_of(self, examples: list) -> list[str]:
         raise NotImplementedError
 
-    def prepare(self, examples: list, tokenizer, labels: list[str], settings: Settings, training: bool, progress: Callable) -> Prepared:
+    def prepare(
+        self, examples: list, tokenizer, labels: list[str], settings: Settings, training: bool, progress: Callable
+    ) -> Prepared:
         raise NotImplementedError
 
-    def evaluate(self, prepared: Prepared, outputs: list[dict[str, np.ndarray]], labels: list[str], settings: Settings, tokenizer) -> dict[str, float]:
+    def evaluate(
+        self, prepared: Prepared, outputs: list[dict[str, np.ndarray]], labels: list[str], settings: Settings, tokenizer
+    ) -> dict[str, float]:
         raise NotImplementedError
 
 
@@ -117,7 +124,9 @@ class NER(Task):
                     return_tensors="np",
                 )
                 if encoded["input_ids"].shape[1] > settings.max_length:
-                    raise DataError(f"sentence {number + 1} has {encoded['input_ids'].shape[1]} tokens, more than --max-length {settings.max_length}")
+                    raise DataError(
+                        f"sentence {number + 1} has {encoded['input_ids'].shape[1]} tokens, more than --max-length {settings.max_length}"
+                    )
                 feature = _array(encoded)
                 target = np.full(settings.max_entities, -100, np.int32)
                 target[: len(group)] = [index[gold.get(span, "O")] for span in group]
@@ -169,9 +178,19 @@ class Relation(Task):
         for number, example in enumerate(progress(examples)):
             text, offsets = word_offsets(example.tokens)
             spans = [(offsets[a][0], offsets[b][1]) for a, b in (example.head, example.tail)]
-            encoded = tokenizer(text, entity_spans=spans, task="entity_pair_classification", padding="max_length", truncation=True, max_length=settings.max_length, return_tensors="np")
+            encoded = tokenizer(
+                text,
+                entity_spans=spans,
+                task="entity_pair_classification",
+                padding="max_length",
+                truncation=True,
+                max_length=settings.max_length,
+                return_tensors="np",
+            )
             if encoded["entity_attention_mask"].sum() < 2:
-                raise DataError(f"example {number + 1}: an entity lies beyond --max-length {settings.max_length} tokens")
+                raise DataError(
+                    f"example {number + 1}: an entity lies beyond --max-length {settings.max_length} tokens"
+                )
             feature = _array(encoded)
             feature["labels"] = np.int32(index[example.relation])
             features.append(feature)
@@ -201,9 +220,19 @@ class EntityTyping(Task):
         index = {name: i for i, name in enumerate(labels)}
         features = []
         for number, example in enumerate(progress(examples)):
-            encoded = tokenizer(example.text, entity_spans=[example.span], task="entity_classification", padding="max_length", truncation=True, max_length=settings.max_length, return_tensors="np")
+            encoded = tokenizer(
+                example.text,
+                entity_spans=[example.span],
+                task="entity_classification",
+                padding="max_length",
+                truncation=True,
+                max_length=settings.max_length,
+                return_tensors="np",
+            )
             if encoded["entity_attention_mask"].sum() < 1:
-                raise DataError(f"example {number + 1}: the mention lies beyond --max-length {settings.max_length} tokens")
+                raise DataError(
+                    f"example {number + 1}: the mention lies beyond --max-length {settings.max_length} tokens"
+                )
             feature = _array(encoded)
             target = np.zeros(len(labels), np.float32)
             target[[index[label] for label in example.labels]] = 1.0
@@ -234,12 +263,16 @@ class QuestionAnswering(Task):
     def prepare(self, examples, tokenizer, labels, settings, training, progress):
         features, keys, skipped = [], [], 0  # skipped: answers cut off by the truncation
         for number, example in enumerate(progress(examples)):
-            common = dict(padding="max_length", truncation="only_second", max_length=settings.max_length, return_tensors="np")
+            common = dict(
+                padding="max_length", truncation="only_second", max_length=settings.max_length, return_tensors="np"
+            )
             if training:
                 if not example.answers:
                     raise DataError(f"question {example.id} has no answer to train on")
                 text, start = example.answers[0]
-                encoded = tokenizer(example.question, example.context, entity_spans_pair=[(start, start + len(text))], **common)
+                encoded = tokenizer(
+                    example.question, example.context, entity_spans_pair=[(start, start + len(text))], **common
+                )
                 inside = encoded["entity_position_ids"][0, 0]
                 inside = inside[inside >= 0]
                 if inside.size == 0:  # the answer was cut off by the truncation
@@ -297,7 +330,11 @@ class NLI(Task):
         for example in progress(examples):
             if xlm:
                 language = example.language or settings.language
-                encoded = tokenizer(example.premise, example.hypothesis, lang=language, **common) if language and tokenizer.lang2id else tokenizer(example.premise, example.hypothesis, **common)
+                encoded = (
+                    tokenizer(example.premise, example.hypothesis, lang=language, **common)
+                    if language and tokenizer.lang2id
+                    else tokenizer(example.premise, example.hypothesis, **common)
+                )
             else:
                 encoded = tokenizer(example.premise, example.hypothesis, **common)
             feature = _array(encoded)

@@ -8,7 +8,6 @@ download), ``rules`` (the mapping machinery), ``luke`` / ``xlm`` (the tables), `
 (facebookresearch/XLM checkpoints), ``conversion`` (the drivers).
 """
 
-
 from mluke_jax.hf.conversion import Converted, convert_checkpoint, convert_in_memory
 from mluke_jax.hf.hub import resolve_source
 

@@ -41,11 +41,15 @@ class Converted:
 def _family(hf_config: dict[str, Any], where: Path):
     model_type = hf_config.get("model_type")
     if model_type not in FAMILIES:
-        raise ValueError(f"{where / 'config.json'}: model_type {model_type!r} cannot be converted (supported: {sorted(FAMILIES)})")
+        raise ValueError(
+            f"{where / 'config.json'}: model_type {model_type!r} cannot be converted (supported: {sorted(FAMILIES)})"
+        )
     return FAMILIES[model_type]
 
 
-def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: str | None = None, progress: bool = True) -> Converted:
+def convert_in_memory(
+    src: str | Path, *, dtype: str = "float32", architecture: str | None = None, progress: bool = True
+) -> Converted:
     """Read a transformers directory (or an original XLM ``.pth``) and return the JAX parameter tree
     (numpy, dotted paths)."""
     start = time.perf_counter()
@@ -80,7 +84,9 @@ def convert_in_memory(src: str | Path, *, dtype: str = "float32", architecture: 
         allow_unused=family.allow_unused,
         progress=progress,
     )
-    return Converted(architecture, structure, config, params, dtype_name(dtype), time.perf_counter() - start, extra_files)
+    return Converted(
+        architecture, structure, config, params, dtype_name(dtype), time.perf_counter() - start, extra_files
+    )
 
 
 def peak_memory_bytes() -> int:
@@ -137,7 +143,9 @@ def convert_checkpoint(
         "dtype": converted.dtype,
         "structure": converted.structure,
         "tokenizer_files": copied,
-        "source_bytes": src_dir.stat().st_size if src_dir.is_file() else sum(p.stat().st_size for p in readers.weight_files(src_dir)),
+        "source_bytes": src_dir.stat().st_size
+        if src_dir.is_file()
+        else sum(p.stat().st_size for p in readers.weight_files(src_dir)),
         "seconds": time.perf_counter() - start,
         "peak_memory_bytes": peak_memory_bytes(),
     }

@@ -82,7 +82,9 @@ def download_from_hub(repo_id: str, revision: str | None = None, weights: bool =
             files = [s.rfilename for s in info.siblings or ()]
             # safetensors when there are some; never optimizer or training-args pickles
             patterns += ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model*.bin"]
-        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns, etag_timeout=HUB_TIMEOUT_SECONDS))
+        return Path(
+            snapshot_download(repo_id, revision=revision, allow_patterns=patterns, etag_timeout=HUB_TIMEOUT_SECONDS)
+        )
     except (hub_errors.RepositoryNotFoundError, hub_errors.RevisionNotFoundError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise FileNotFoundError(f"no such file or directory, and no hub repository {repo_id!r} ({reason})") from None

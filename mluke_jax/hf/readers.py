@@ -35,6 +35,7 @@ _SAFETENSORS_DTYPES = {
     "BOOL": np.bool_,
 }
 
+
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read as it claims to be."""
 
@@ -52,7 +53,9 @@ class SafetensorsFile:
                 raise CheckpointError(f"{self.path} is truncated: {size} bytes, not even a safetensors header")
             (header_len,) = struct.unpack("<Q", head)
             if header_len > size - 8 or header_len > 100_000_000:
-                raise CheckpointError(f"{self.path} is truncated or not safetensors: header of {header_len} bytes in a {size}-byte file")
+                raise CheckpointError(
+                    f"{self.path} is truncated or not safetensors: header of {header_len} bytes in a {size}-byte file"
+                )
             try:
                 header = json.loads(f.read(header_len))
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -68,7 +71,9 @@ class SafetensorsFile:
             begin, end = (int(x) for x in info["data_offsets"])
             expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
             if end - begin != expected:
-                raise CheckpointError(f"{self.path}: tensor {key} claims {end - begin} bytes for shape {shape} {info['dtype']}")
+                raise CheckpointError(
+                    f"{self.path}: tensor {key} claims {end - begin} bytes for shape {shape} {info['dtype']}"
+                )
             if self.data_start + end > size:
                 raise CheckpointError(
                     f"{self.path} is truncated: tensor {key} ends at byte {self.data_start + end}, the file has {size} bytes"
@@ -99,7 +104,9 @@ def require_torch(purpose: str = "reading PyTorch .bin checkpoints"):
     try:
         import torch
     except ImportError:
-        raise ImportError(f"{purpose} needs torch: pip install 'mluke-jax[torch]' (safetensors checkpoints need no torch)") from None
+        raise ImportError(
+            f"{purpose} needs torch: pip install 'mluke-jax[torch]' (safetensors checkpoints need no torch)"
+        ) from None
     return torch
 
 
@@ -125,7 +132,9 @@ class TorchBinFile:
                     f"refusing to load {self.path}: it is not a plain weights file and unpickling it could run code "
                     f"(torch.load(weights_only=True) said: {str(e).splitlines()[0]})"
                 ) from None
-            raise CheckpointError(f"could not read {self.path} (truncated or not a PyTorch checkpoint): {name}: {e}") from None
+            raise CheckpointError(
+                f"could not read {self.path} (truncated or not a PyTorch checkpoint): {name}: {e}"
+            ) from None
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
         if not isinstance(state, dict):
@@ -207,7 +216,9 @@ class CheckpointReader:
         for f in self.files:
             for key in f.keys():
                 if key in self.where:
-                    raise CheckpointError(f"tensor {key} appears in two checkpoint files ({self.where[key].path.name}, {f.path.name})")
+                    raise CheckpointError(
+                        f"tensor {key} appears in two checkpoint files ({self.where[key].path.name}, {f.path.name})"
+                    )
                 self.where[key] = f
 
     @staticmethod

@@ -105,7 +105,9 @@ def fill_params(
         expected = rule.transform.source_shape(layer_shape)
         for key in chosen:
             if tuple(reader.shape(key)) != tuple(expected):
-                raise ConversionError(f"checkpoint key {key} has shape {tuple(reader.shape(key))}; the model expects {tuple(expected)}")
+                raise ConversionError(
+                    f"checkpoint key {key} has shape {tuple(reader.shape(key))}; the model expects {tuple(expected)}"
+                )
         plan[target] = (chosen, rule.transform, rule.stacked)
     unused = sorted(k for k in available - used if not allow_unused(k))
     if missing or unused:
@@ -144,7 +146,9 @@ def norm_rules(target: str, source: str) -> list[Rule]:
     return [Rule.make(f"{target}.scale", f"{source}.weight"), Rule.make(f"{target}.bias", f"{source}.bias")]
 
 
-def architecture_from(hf_config: dict, keys: Iterable[str], known: Iterable[str], family: str, head_prefix: str, bare_architecture: str) -> str:
+def architecture_from(
+    hf_config: dict, keys: Iterable[str], known: Iterable[str], family: str, head_prefix: str, bare_architecture: str
+) -> str:
     """The checkpoint's class: the first known name in config.json's ``architectures``; without one,
     ``bare_architecture`` when no key carries ``head_prefix`` (an error otherwise)."""
     known = set(known)
@@ -153,15 +157,22 @@ def architecture_from(hf_config: dict, keys: Iterable[str], known: Iterable[str]
         if name in known:
             return name
     if names:
-        raise ValueError(f"config.json architectures {names} name no {family} class this converter knows ({sorted(known)}); pass --architecture")
+        raise ValueError(
+            f"config.json architectures {names} name no {family} class this converter knows ({sorted(known)}); pass --architecture"
+        )
     if not any(k.startswith(head_prefix) for k in keys):
         return bare_architecture
-    raise ValueError(f"config.json names no architecture and the keys carry the {head_prefix!r} prefix of a head; pass --architecture")
+    raise ValueError(
+        f"config.json names no architecture and the keys carry the {head_prefix!r} prefix of a head; pass --architecture"
+    )
 
 
 def model_rules(model_class, encoder: list[Rule], head: list[Rule], key_prefix: str) -> list[Rule]:
     """Encoder rules with ``{p}`` filled in (the checkpoint's encoder prefix) and targets moved under
     the model's ``base_model_prefix`` when it is a head, followed by the head's rules."""
     target_prefix = model_class.encoder_prefix()
-    moved = [Rule(target_prefix + r.target, tuple(s.replace("{p}", key_prefix) for s in r.sources), r.transform) for r in encoder]
+    moved = [
+        Rule(target_prefix + r.target, tuple(s.replace("{p}", key_prefix) for s in r.sources), r.transform)
+        for r in encoder
+    ]
     return moved + list(head)

@@ -53,10 +53,14 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
             f"unpickling them could run code ({str(e).splitlines()[0]})"
         ) from None
     if isinstance(data, dict) and "encoder" in data and "decoder" in data:
-        raise ValueError(f"{path} is an encoder-decoder (translation) checkpoint; only encoder checkpoints (a 'model' entry) convert")
+        raise ValueError(
+            f"{path} is an encoder-decoder (translation) checkpoint; only encoder checkpoints (a 'model' entry) convert"
+        )
     if not isinstance(data, dict) or "model" not in data or "params" not in data:
         keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"{path} is not an original XLM checkpoint: expected the keys 'model' and 'params', found {keys}")
+        raise ValueError(
+            f"{path} is not an original XLM checkpoint: expected the keys 'model' and 'params', found {keys}"
+        )
     return data
 
 
@@ -90,9 +94,13 @@ def hf_config(params: dict[str, Any], weights: dict[str, np.ndarray]) -> dict[st
     if params.get("asm"):
         raise ValueError("the checkpoint was trained with adaptive softmax (asm=True), which is not supported")
     if params.get("use_memory"):
-        raise ValueError("the checkpoint has product-key memory layers (use_memory=True), which transformers' XLM does not have")
+        raise ValueError(
+            "the checkpoint has product-key memory layers (use_memory=True), which transformers' XLM does not have"
+        )
     if not params.get("encoder_only", True):
-        raise ValueError("the checkpoint is an encoder-decoder (translation) model; only encoders (encoder_only=True) convert")
+        raise ValueError(
+            "the checkpoint is an encoder-decoder (translation) model; only encoders (encoder_only=True) convert"
+        )
     vocab_size, emb_dim = weights["transformer.embeddings.weight"].shape
     n_layers = len({k.split(".")[2] for k in weights if k.startswith("transformer.attentions.")})
     clm, mlm = bool(params.get("clm_steps")), bool(params.get("mlm_steps"))
@@ -121,7 +129,9 @@ def hf_config(params: dict[str, Any], weights: dict[str, np.ndarray]) -> dict[st
         **_lang_maps(params),
     }
     if config["n_langs"] > 1 and config["use_lang_emb"] and "transformer.lang_embeddings.weight" not in weights:
-        raise ValueError("params say the model has language embeddings (n_langs > 1, use_lang_emb) but the weights have no lang_embeddings")
+        raise ValueError(
+            "params say the model has language embeddings (n_langs > 1, use_lang_emb) but the weights have no lang_embeddings"
+        )
     return config
 
 
@@ -131,4 +141,7 @@ def vocab_json(data: dict[str, Any]) -> dict[str, int]:
     word2id = data.get("dico_word2id")
     if not word2id:
         return {}
-    return {(w + "</w>" if "@@" not in w and i >= _SPECIAL_WORDS else w.replace("@@", "")): int(i) for w, i in word2id.items()}
+    return {
+        (w + "</w>" if "@@" not in w and i >= _SPECIAL_WORDS else w.replace("@@", "")): int(i)
+        for w, i in word2id.items()
+    }

@@ -5,7 +5,6 @@ Shape letters used across the package: B batch, L word tokens, E entities, M men
 T = L + E, D hidden, H heads, K head dim, F ffn width, V vocabulary, N layers.
 """
 
-
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -29,7 +28,9 @@ def normal_init(stddev: float = 0.02):
     return nnx.initializers.normal(stddev)
 
 
-def layer_norm(features: int, epsilon: float, axis_name: str = "embed", *, param_dtype=jnp.float32, rngs: nnx.Rngs) -> nnx.LayerNorm:
+def layer_norm(
+    features: int, epsilon: float, axis_name: str = "embed", *, param_dtype=jnp.float32, rngs: nnx.Rngs
+) -> nnx.LayerNorm:
     """LayerNorm as torch computes it: the configured epsilon and the exact (two-pass) variance.
 
     Computed and returned in float32 whatever the compute dtype (as under ``torch.autocast``): the
@@ -48,7 +49,15 @@ def layer_norm(features: int, epsilon: float, axis_name: str = "embed", *, param
     )
 
 
-def embedding(num: int, features: int, axes: tuple[str | None, str | None], *, param_dtype=jnp.float32, stddev: float = 0.02, rngs: nnx.Rngs) -> nnx.Embed:
+def embedding(
+    num: int,
+    features: int,
+    axes: tuple[str | None, str | None],
+    *,
+    param_dtype=jnp.float32,
+    stddev: float = 0.02,
+    rngs: nnx.Rngs,
+) -> nnx.Embed:
     """``nnx.Embed`` with a ``(num, features)`` table named ``axes``; lookups return float32 rows
     (summed and normalised in float32, like the LayerNorms).
 

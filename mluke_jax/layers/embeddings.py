@@ -62,7 +62,11 @@ class WordEmbeddings(nnx.Module):
         dropout_key: Array | None = None,
     ) -> Array:
         words = lookup(self.word_embeddings, input_ids, self.padding_idx) if inputs_embeds is None else inputs_embeds
-        x = words + lookup(self.position_embeddings, position_ids, self.padding_idx) + lookup(self.token_type_embeddings, token_type_ids)
+        x = (
+            words
+            + lookup(self.position_embeddings, position_ids, self.padding_idx)
+            + lookup(self.token_type_embeddings, token_type_ids)
+        )
         return dropout(self.norm(x), self.dropout_rate, dropout_key)
 
 
@@ -95,7 +99,9 @@ class EntityEmbeddings(nnx.Module):
         tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.dropout_rate = dropout_rate
         self.padding_idx = padding_idx
-        self.entity_embeddings = embedding(entity_vocab_size, entity_emb_size, ("entity_vocab", "entity_embed"), **tables)
+        self.entity_embeddings = embedding(
+            entity_vocab_size, entity_emb_size, ("entity_vocab", "entity_embed"), **tables
+        )
         if entity_emb_size != hidden_size:
             self.projection = Dense(entity_emb_size, hidden_size, ("entity_embed", "embed"), use_bias=False, **kw)
         else:
@@ -165,14 +171,18 @@ class XLMEmbeddings(nnx.Module):
         self.dropout_rate = dropout_rate
         self.padding_idx = padding_idx
         self.word_embeddings = embedding(vocab_size, hidden_size, ("vocab", "embed"), stddev=embed_stddev, **tables)
-        self.position_embeddings = embedding(max_positions, hidden_size, ("positions", "embed"), stddev=embed_stddev, **tables)
+        self.position_embeddings = embedding(
+            max_positions, hidden_size, ("positions", "embed"), stddev=embed_stddev, **tables
+        )
         if sinusoidal:
             table = self.position_embeddings.embedding
             self.position_embeddings.embedding = FrozenParam(
                 jnp.asarray(sinusoidal_table(max_positions, hidden_size), param_dtype), **table.get_metadata()
             )
         if num_languages > 1:
-            self.lang_embeddings = embedding(num_languages, hidden_size, ("languages", "embed"), stddev=embed_stddev, **tables)
+            self.lang_embeddings = embedding(
+                num_languages, hidden_size, ("languages", "embed"), stddev=embed_stddev, **tables
+            )
         else:
             self.lang_embeddings = None
         self.norm = layer_norm(hidden_size, layer_norm_eps, **tables)

@@ -83,7 +83,9 @@ class Encoder(nnx.Module):
     ``remat=True`` recomputes each layer's activations in the backward pass instead of storing them.
     """
 
-    def __init__(self, spec: LayerSpec, num_layers: int, *, remat: bool = False, unroll: int | bool = 1, rngs: nnx.Rngs):
+    def __init__(
+        self, spec: LayerSpec, num_layers: int, *, remat: bool = False, unroll: int | bool = 1, rngs: nnx.Rngs
+    ):
         self.num_layers = num_layers
         self.remat = remat
         self.unroll = unroll
@@ -131,7 +133,13 @@ class Encoder(nnx.Module):
             layer_state, key, layer_cache = layer_inputs
             layer = nnx.merge(graphdef, layer_state)
             h, probs, layer_cache = layer(
-                h, bias, num_words=num_words, entity_aware=entity_aware, dropout_key=key, cache=layer_cache, cache_index=cache_index
+                h,
+                bias,
+                num_words=num_words,
+                entity_aware=entity_aware,
+                dropout_key=key,
+                cache=layer_cache,
+                cache_index=cache_index,
             )
             if output_mask is not None:
                 h = h * output_mask.astype(h.dtype)
@@ -144,7 +152,9 @@ class Encoder(nnx.Module):
             # backward casts the float32 slice (a scan input, saved anyway) again. Saving the copies
             # makes the scan stack them per layer, which costs XLA:CPU more than the cast; casting
             # once before the scan instead would cost every forward an extra pass over the weights.
-            body = jax.checkpoint(body, policy=jax.checkpoint_policies.save_anything_except_these_names(CAST_KERNEL), prevent_cse=False)
+            body = jax.checkpoint(
+                body, policy=jax.checkpoint_policies.save_anything_except_these_names(CAST_KERNEL), prevent_cse=False
+            )
         x, (states, attentions, cache) = jax.lax.scan(body, x, (stacked, keys, cache), unroll=self.unroll)
         return x, states, attentions, cache
 
@@ -161,7 +171,9 @@ class Encoder(nnx.Module):
     def _run_unstacked(layers, x, bias, num_words, output_mask, cache, cache_index):
         new_cache = [] if cache is not None else None
         for i, layer in enumerate(layers):
-            x, _, layer_cache = layer(x, bias, num_words=num_words, cache=None if cache is None else cache[i], cache_index=cache_index)
+            x, _, layer_cache = layer(
+                x, bias, num_words=num_words, cache=None if cache is None else cache[i], cache_index=cache_index
+            )
             if output_mask is not None:
                 x = x * output_mask.astype(x.dtype)
             if new_cache is not None:

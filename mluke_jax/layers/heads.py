@@ -16,7 +16,9 @@ class Pooler(nnx.Module):
     """``tanh(dense(h[:, 0]))``: ``(B, L, D) -> (B, D)``."""
 
     def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
-        self.dense = Dense(hidden_size, hidden_size, ("embed", "hidden"), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.dense = Dense(
+            hidden_size, hidden_size, ("embed", "hidden"), dtype=dtype, param_dtype=param_dtype, rngs=rngs
+        )
 
     def __call__(self, hidden_states: Array) -> Array:
         return jnp.tanh(self.dense(hidden_states[:, 0]))
@@ -30,7 +32,18 @@ class Decoder(nnx.Module):
     past ``V`` to divide over the vocabulary's mesh axis; the logits are cut back to ``V``.
     """
 
-    def __init__(self, in_features: int, vocab_size: int, axes: tuple[str, str], *, tied: bool, use_bias: bool = True, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_features: int,
+        vocab_size: int,
+        axes: tuple[str, str],
+        *,
+        tied: bool,
+        use_bias: bool = True,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         self.dtype = dtype
         self.vocab_size = vocab_size
         padded = padded_size(vocab_size, axes[1])
@@ -62,7 +75,17 @@ class Decoder(nnx.Module):
 class MaskedLMHead(nnx.Module):
     """RoBERTa LM head: ``decoder(LN(gelu(dense(h))))``; gelu is the exact erf form whatever the config says."""
 
-    def __init__(self, hidden_size: int, vocab_size: int, layer_norm_eps: float, *, tied: bool, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        hidden_size: int,
+        vocab_size: int,
+        layer_norm_eps: float,
+        *,
+        tied: bool,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.dense = Dense(hidden_size, hidden_size, ("embed", "hidden"), **kw)
@@ -82,7 +105,19 @@ class EntityPredictionHead(nnx.Module):
     own ``bias`` after it; here that bias is the decoder's ``bias`` parameter.
     """
 
-    def __init__(self, hidden_size: int, entity_emb_size: int, entity_vocab_size: int, act: str, layer_norm_eps: float, *, tied: bool, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        hidden_size: int,
+        entity_emb_size: int,
+        entity_vocab_size: int,
+        act: str,
+        layer_norm_eps: float,
+        *,
+        tied: bool,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.act_name = act
@@ -98,15 +133,35 @@ class EntityPredictionHead(nnx.Module):
 class Classifier(nnx.Module):
     """``linear(dropout(features))``: ``(..., in) -> (..., C)``."""
 
-    def __init__(self, in_features: int, num_labels: int, dropout_rate: float, *, use_bias: bool = True, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_features: int,
+        num_labels: int,
+        dropout_rate: float,
+        *,
+        use_bias: bool = True,
+        dtype=jnp.float32,
+        param_dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
         self.dropout_rate = dropout_rate
-        self.linear = Dense(in_features, num_labels, ("embed", "classes"), use_bias=use_bias, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.linear = Dense(
+            in_features,
+            num_labels,
+            ("embed", "classes"),
+            use_bias=use_bias,
+            dtype=dtype,
+            param_dtype=param_dtype,
+            rngs=rngs,
+        )
 
     def __call__(self, features: Array, dropout_key: Array | None = None) -> Array:
         return self.linear(dropout(features, self.dropout_rate, dropout_key))
 
 
-def extractive_qa(qa_outputs: Classifier, hidden_states: Array, start_positions: Array | None, end_positions: Array | None):
+def extractive_qa(
+    qa_outputs: Classifier, hidden_states: Array, start_positions: Array | None, end_positions: Array | None
+):
     """Start / end logits ``(B, L)`` from a 2-class linear layer, and the span loss when positions are given."""
     logits = qa_outputs(hidden_states)
     start_logits, end_logits = logits[..., 0], logits[..., 1]
@@ -142,7 +197,11 @@ class SequenceSummary(nnx.Module):
         self.act_name = None if act in (None, "linear") else act
         self.first_dropout = first_dropout
         self.last_dropout = last_dropout
-        self.summary = Dense(hidden_size, proj_size, proj_axes, dtype=dtype, param_dtype=param_dtype, rngs=rngs) if proj_size else None
+        self.summary = (
+            Dense(hidden_size, proj_size, proj_axes, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+            if proj_size
+            else None
+        )
 
     def __call__(self, hidden_states: Array, cls_index: Array | None = None, dropout_key: Array | None = None) -> Array:
         if self.summary_type == "first":

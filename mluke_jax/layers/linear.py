@@ -128,4 +128,3 @@ class Dense(nnx.Module):
         if self.bias is not None:
             out = out + self.bias[...].astype(jnp.float32)
         return out.astype(self.dtype)
-

@@ -40,7 +40,9 @@ LUKE_INPUT_KINDS = {
 }
 
 
-def check_luke_inputs(config: LukeConfig, raw: dict[str, Any], *, min_entities: int = 0, head: str = "LukeModel") -> dict[str, Any]:
+def check_luke_inputs(
+    config: LukeConfig, raw: dict[str, Any], *, min_entities: int = 0, head: str = "LukeModel"
+) -> dict[str, Any]:
     """Convert and check the LUKE inputs; returns arrays (numpy, or tracers as given) keyed by name.
 
     Raises ``ValueError`` naming the argument for: a missing or doubled word input, wrong ranks or
@@ -81,7 +83,9 @@ def check_luke_inputs(config: LukeConfig, raw: dict[str, Any], *, min_entities: 
 
     entity_ids = a["entity_ids"]
     if entity_ids is None:
-        given = [n for n in ("entity_attention_mask", "entity_token_type_ids", "entity_position_ids") if a[n] is not None]
+        given = [
+            n for n in ("entity_attention_mask", "entity_token_type_ids", "entity_position_ids") if a[n] is not None
+        ]
         if given:
             raise ValueError(f"{given[0]} was given without entity_ids")
         if min_entities:
@@ -94,7 +98,9 @@ def check_luke_inputs(config: LukeConfig, raw: dict[str, Any], *, min_entities: 
     if num_entities < min_entities:
         raise ValueError(f"{head} needs at least {min_entities} entities per example, entity_ids has {num_entities}")
     if a["entity_position_ids"] is None:
-        raise ValueError("entity_ids needs entity_position_ids: (batch, entities, mention_length) token indices padded with -1")
+        raise ValueError(
+            "entity_ids needs entity_position_ids: (batch, entities, mention_length) token indices padded with -1"
+        )
     positions = a["entity_position_ids"]
     v.check_ndim("entity_position_ids", positions, 3, "(batch, entities, mention_length)")
     if positions.shape[:2] != (batch, num_entities):
@@ -104,8 +110,21 @@ def check_luke_inputs(config: LukeConfig, raw: dict[str, Any], *, min_entities: 
     for name in ("entity_attention_mask", "entity_token_type_ids"):
         v.check_shape(name, a[name], (batch, num_entities), "(batch, entities) of entity_ids")
     v.check_range("entity_ids", entity_ids, 0, config.entity_vocab_size, "the entity vocabulary")
-    v.check_range("entity_token_type_ids", a["entity_token_type_ids"], 0, config.type_vocab_size, "the token types (type_vocab_size)")
-    v.check_range("entity_position_ids", positions, 0, min(length, config.max_position_embeddings), "the word sequence", allowed=(-1,))
+    v.check_range(
+        "entity_token_type_ids",
+        a["entity_token_type_ids"],
+        0,
+        config.type_vocab_size,
+        "the token types (type_vocab_size)",
+    )
+    v.check_range(
+        "entity_position_ids",
+        positions,
+        0,
+        min(length, config.max_position_embeddings),
+        "the word sequence",
+        allowed=(-1,),
+    )
     return a
 
 
@@ -206,7 +225,9 @@ class LukeModel(LukePreTrainedModel):
                 position_ids = sequential_positions(batch, length, config.pad_token_id + 1)
         if token_type_ids is None:
             token_type_ids = jnp.zeros((batch, length), jnp.int32)
-        x = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds=inputs_embeds, dropout_key=fold_key(dropout_key, 1))
+        x = self.embeddings(
+            input_ids, position_ids, token_type_ids, inputs_embeds=inputs_embeds, dropout_key=fold_key(dropout_key, 1)
+        )
 
         padded = attention_mask is not None or entity_attention_mask is not None
         mask = attention_mask if attention_mask is not None else jnp.ones((batch, length), jnp.float32)
@@ -215,9 +236,15 @@ class LukeModel(LukePreTrainedModel):
             num_entities = entity_ids.shape[1]
             if entity_token_type_ids is None:
                 entity_token_type_ids = jnp.zeros((batch, num_entities), jnp.int32)
-            entities = self.entity_embeddings(entity_ids, entity_position_ids, entity_token_type_ids, dropout_key=fold_key(dropout_key, 2))
+            entities = self.entity_embeddings(
+                entity_ids, entity_position_ids, entity_token_type_ids, dropout_key=fold_key(dropout_key, 2)
+            )
             x = jnp.concatenate([x, entities.astype(x.dtype)], axis=1)
-            entity_mask = entity_attention_mask if entity_attention_mask is not None else jnp.ones((batch, num_entities), jnp.float32)
+            entity_mask = (
+                entity_attention_mask
+                if entity_attention_mask is not None
+                else jnp.ones((batch, num_entities), jnp.float32)
+            )
             mask = jnp.concatenate([mask, entity_mask], axis=1)
 
         embedded = x
@@ -252,7 +279,9 @@ class LukeModel(LukePreTrainedModel):
 
 def base_outputs(out: BaseLukeModelOutputWithPooling) -> dict[str, Any]:
     """The per-layer fields every head passes through."""
-    return dict(hidden_states=out.hidden_states, entity_hidden_states=out.entity_hidden_states, attentions=out.attentions)
+    return dict(
+        hidden_states=out.hidden_states, entity_hidden_states=out.entity_hidden_states, attentions=out.attentions
+    )
 
 
 def luke_kwargs(arrays: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,15 @@ from mluke_jax import validation as v
 from mluke_jax.config import LukeConfig
 from mluke_jax.layers.heads import Classifier, EntityPredictionHead, MaskedLMHead, extractive_qa
 from mluke_jax.layers.dropout import fold_key
-from mluke_jax.models.luke import LUKE_INPUT_KINDS, LUKE_INPUTS, LukeModel, LukePreTrainedModel, base_outputs, check_luke_inputs, luke_kwargs
+from mluke_jax.models.luke import (
+    LUKE_INPUT_KINDS,
+    LUKE_INPUTS,
+    LukeModel,
+    LukePreTrainedModel,
+    base_outputs,
+    check_luke_inputs,
+    luke_kwargs,
+)
 from mluke_jax import outputs as o
 
 HEAD_DROPOUT_TAG = 100  # fold_key tag of every head's dropout
@@ -64,7 +72,9 @@ class LukeForMaskedLM(_LukeHead):
     def __init__(self, config: LukeConfig, *, rngs: nnx.Rngs):
         super().__init__(config, rngs=rngs)
         kw = dict(**_kw(config), rngs=rngs)
-        self.lm_head = MaskedLMHead(config.hidden_size, config.vocab_size, config.layer_norm_eps, tied=config.word_decoder_tied, **kw)
+        self.lm_head = MaskedLMHead(
+            config.hidden_size, config.vocab_size, config.layer_norm_eps, tied=config.word_decoder_tied, **kw
+        )
         self.entity_predictions = EntityPredictionHead(
             config.hidden_size,
             config.entity_emb_size,
@@ -89,7 +99,16 @@ class LukeForMaskedLM(_LukeHead):
             v.check_class_labels("entity_labels", a["entity_labels"], self.config.entity_vocab_size)
         return a
 
-    def forward(self, labels=None, entity_labels=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
+    def forward(
+        self,
+        labels=None,
+        entity_labels=None,
+        *,
+        dropout_key=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        **inputs,
+    ):
         out = self.encode(inputs, dropout_key, output_attentions, output_hidden_states)
         word_table = self.luke.embeddings.word_embeddings.embedding[...]
         logits = self.lm_head(out.last_hidden_state, word_table)
@@ -137,7 +156,9 @@ class _EntityFeatureClassifier(_LukeHead):
             if labels.ndim == 1:
                 v.check_class_ids("labels", labels, (batch,), "(batch,)", self.config.num_labels)
             else:
-                v.check_shape("labels", labels, (batch, self.config.num_labels), "(batch, num_labels) multi-label targets")
+                v.check_shape(
+                    "labels", labels, (batch, self.config.num_labels), "(batch, num_labels) multi-label targets"
+                )
         return a
 
     def forward(self, labels=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
@@ -178,7 +199,9 @@ class LukeForEntitySpanClassification(_LukeHead):
 
     def __init__(self, config: LukeConfig, *, rngs: nnx.Rngs):
         super().__init__(config, rngs=rngs)
-        self.classifier = Classifier(config.hidden_size * 3, config.num_labels, config.hidden_dropout_prob, **_kw(config), rngs=rngs)
+        self.classifier = Classifier(
+            config.hidden_size * 3, config.num_labels, config.hidden_dropout_prob, **_kw(config), rngs=rngs
+        )
 
     def prepare_inputs(self, raw):
         a = super().prepare_inputs(raw)
@@ -195,10 +218,22 @@ class LukeForEntitySpanClassification(_LukeHead):
             if labels.ndim == 2:
                 v.check_class_ids("labels", labels, shape, "(batch, entities)", self.config.num_labels)
             else:
-                v.check_shape("labels", labels, shape + (self.config.num_labels,), "(batch, entities, num_labels) targets")
+                v.check_shape(
+                    "labels", labels, shape + (self.config.num_labels,), "(batch, entities, num_labels) targets"
+                )
         return a
 
-    def forward(self, entity_start_positions=None, entity_end_positions=None, labels=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
+    def forward(
+        self,
+        entity_start_positions=None,
+        entity_end_positions=None,
+        labels=None,
+        *,
+        dropout_key=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        **inputs,
+    ):
         out = self.encode(inputs, dropout_key, output_attentions, output_hidden_states)
         words = out.last_hidden_state
         starts = jnp.take_along_axis(words, entity_start_positions[..., None], axis=1)
@@ -220,7 +255,9 @@ class LukeForSequenceClassification(_LukeHead):
 
     def __init__(self, config: LukeConfig, *, rngs: nnx.Rngs):
         super().__init__(config, rngs=rngs)
-        self.classifier = Classifier(config.hidden_size, config.num_labels, _classifier_dropout(config), **_kw(config), rngs=rngs)
+        self.classifier = Classifier(
+            config.hidden_size, config.num_labels, _classifier_dropout(config), **_kw(config), rngs=rngs
+        )
 
     def prepare_inputs(self, raw):
         a = super().prepare_inputs(raw)
@@ -248,7 +285,9 @@ class LukeForTokenClassification(_LukeHead):
 
     def __init__(self, config: LukeConfig, *, rngs: nnx.Rngs):
         super().__init__(config, rngs=rngs)
-        self.classifier = Classifier(config.hidden_size, config.num_labels, _classifier_dropout(config), **_kw(config), rngs=rngs)
+        self.classifier = Classifier(
+            config.hidden_size, config.num_labels, _classifier_dropout(config), **_kw(config), rngs=rngs
+        )
 
     def prepare_inputs(self, raw):
         a = super().prepare_inputs(raw)
@@ -281,10 +320,23 @@ class LukeForQuestionAnswering(_LukeHead):
         a.update(v.span_positions(raw, _batch_length(a)[0]))
         return a
 
-    def forward(self, start_positions=None, end_positions=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
+    def forward(
+        self,
+        start_positions=None,
+        end_positions=None,
+        *,
+        dropout_key=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        **inputs,
+    ):
         out = self.encode(inputs, dropout_key, output_attentions, output_hidden_states)
-        start_logits, end_logits, loss = extractive_qa(self.qa_outputs, out.last_hidden_state, start_positions, end_positions)
-        return o.LukeQuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits, **base_outputs(out))
+        start_logits, end_logits, loss = extractive_qa(
+            self.qa_outputs, out.last_hidden_state, start_positions, end_positions
+        )
+        return o.LukeQuestionAnsweringModelOutput(
+            loss=loss, start_logits=start_logits, end_logits=end_logits, **base_outputs(out)
+        )
 
 
 # Number of trailing axes that stay when (batch, choices, ...) inputs are flattened to (batch * choices, ...).
@@ -303,7 +355,10 @@ _CHOICE_AXES = {
 
 def _flatten_choices(arrays: dict[str, Any]) -> dict[str, Any]:
     """``(B, C, ...) -> (B * C, ...)`` for every LUKE input."""
-    return {k: None if a is None else a.reshape((-1,) + tuple(a.shape[a.ndim - _CHOICE_AXES[k] :])) for k, a in arrays.items()}
+    return {
+        k: None if a is None else a.reshape((-1,) + tuple(a.shape[a.ndim - _CHOICE_AXES[k] :]))
+        for k, a in arrays.items()
+    }
 
 
 class LukeForMultipleChoice(_LukeHead):
@@ -321,11 +376,15 @@ class LukeForMultipleChoice(_LukeHead):
         if word is None:
             raise ValueError("pass exactly one of input_ids and inputs_embeds")
         if word.ndim != (3 if a["input_ids"] is not None else 4):
-            raise ValueError(f"LukeForMultipleChoice inputs are (batch, num_choices, ...), got shape {tuple(word.shape)}")
+            raise ValueError(
+                f"LukeForMultipleChoice inputs are (batch, num_choices, ...), got shape {tuple(word.shape)}"
+            )
         batch, choices = word.shape[:2]
         for name, arr in a.items():
             if arr is not None and tuple(arr.shape[:2]) != (batch, choices):
-                raise ValueError(f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = {(batch, choices)}")
+                raise ValueError(
+                    f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = {(batch, choices)}"
+                )
         check_luke_inputs(self.config, _flatten_choices(a), head="LukeForMultipleChoice")
         labels = a["labels"] = v.to_array("labels", raw.get("labels"), "int")
         v.check_shape("labels", labels, (batch,), "(batch,)")

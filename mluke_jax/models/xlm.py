@@ -60,17 +60,29 @@ def check_xlm_inputs(config: XLMConfig, raw: dict[str, Any]) -> dict[str, Any]:
     if batch == 0 or length == 0:
         raise ValueError(f"{'input_ids' if ids is not None else 'inputs_embeds'} is empty: shape {(batch, length)}")
     raw = dict(raw, langs=language_ids(config, raw.get("langs"), (batch, length)))
-    a = {name: v.to_array(name, raw.get(name), kind) for name, kind in XLM_INPUT_KINDS.items() if name not in ("input_ids", "inputs_embeds")}
+    a = {
+        name: v.to_array(name, raw.get(name), kind)
+        for name, kind in XLM_INPUT_KINDS.items()
+        if name not in ("input_ids", "inputs_embeds")
+    }
     a["input_ids"], a["inputs_embeds"] = ids, embeds
     for name in ("attention_mask", "langs", "token_type_ids", "position_ids"):
         v.check_shape(name, a[name], (batch, length), "(batch, length) of input_ids")
     v.check_range("input_ids", ids, 0, config.vocab_size, "the vocabulary")
-    v.check_range("token_type_ids", a["token_type_ids"], 0, config.vocab_size, "the vocabulary (XLM looks token types up in the word table)")
+    v.check_range(
+        "token_type_ids",
+        a["token_type_ids"],
+        0,
+        config.vocab_size,
+        "the vocabulary (XLM looks token types up in the word table)",
+    )
     v.check_range("langs", a["langs"], 0, config.n_langs, f"the languages (n_langs={config.n_langs})")
     if a["position_ids"] is not None:
         v.check_range("position_ids", a["position_ids"], 0, config.max_position_embeddings, "the position table")
     elif length > config.max_position_embeddings:
-        raise ValueError(f"the sequence has {length} tokens; the model allows at most max_position_embeddings={config.max_position_embeddings}")
+        raise ValueError(
+            f"the sequence has {length} tokens; the model allows at most max_position_embeddings={config.max_position_embeddings}"
+        )
     lengths = a["lengths"]
     if lengths is not None:
         v.check_shape("lengths", lengths, (batch,), "(batch,)")
@@ -153,7 +165,9 @@ class XLMModel(XLMPreTrainedModel):
         )
         self.encoder = Encoder(spec, config.n_layers, remat=config.remat, unroll=config.scan_unroll, rngs=rngs)
 
-    def padding_mask(self, input_ids: Array | None, attention_mask: Array | None, lengths: Array | None, batch: int, length: int) -> Array:
+    def padding_mask(
+        self, input_ids: Array | None, attention_mask: Array | None, lengths: Array | None, batch: int, length: int
+    ) -> Array:
         """``(B, L)`` boolean mask of real tokens (transformers' ``get_masks``)."""
         if attention_mask is not None:
             return attention_mask != 0
@@ -190,7 +204,14 @@ class XLMModel(XLMPreTrainedModel):
         if position_ids is None:
             position_ids = jnp.broadcast_to(jnp.arange(length, dtype=jnp.int32), (batch, length))
         keep = mask[..., None]
-        x = self.embeddings(input_ids, position_ids, langs, token_type_ids, inputs_embeds=inputs_embeds, dropout_key=fold_key(dropout_key, 1))
+        x = self.embeddings(
+            input_ids,
+            position_ids,
+            langs,
+            token_type_ids,
+            inputs_embeds=inputs_embeds,
+            dropout_key=fold_key(dropout_key, 1),
+        )
         x = x * keep.astype(x.dtype)
         positions = jnp.arange(length)
         bias = causal_bias(positions, positions) if config.causal else additive_mask(mask)
@@ -219,7 +240,9 @@ class XLMModel(XLMPreTrainedModel):
         shape = (batch, max_length, c.n_heads, c.head_dim)
         return [(jnp.zeros(shape, c.compute_dtype), jnp.zeros(shape, c.compute_dtype)) for _ in range(c.n_layers)]
 
-    def forward_cached(self, input_ids: Array, langs: Array | None, start: Array, cache: list, layers: list) -> tuple[Array, list]:
+    def forward_cached(
+        self, input_ids: Array, langs: Array | None, start: Array, cache: list, layers: list
+    ) -> tuple[Array, list]:
         """Causal decoding step: ``(B, T)`` new tokens at positions ``start .. start + T - 1``.
 
         ``layers`` is ``self.encoder.unstack()`` (sliced once, outside the decoding loop). The new

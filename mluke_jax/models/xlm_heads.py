@@ -14,7 +14,15 @@ from mluke_jax.layers.heads import Classifier, Decoder, SequenceSummary, extract
 from mluke_jax.layers.common import Array, layer_norm
 from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.linear import Dense
-from mluke_jax.models.xlm import XLM_INPUT_KINDS, XLM_INPUTS, XLMModel, XLMPreTrainedModel, check_xlm_inputs, encoder_kwargs, language_ids
+from mluke_jax.models.xlm import (
+    XLM_INPUT_KINDS,
+    XLM_INPUTS,
+    XLMModel,
+    XLMPreTrainedModel,
+    check_xlm_inputs,
+    encoder_kwargs,
+    language_ids,
+)
 from mluke_jax.warn import warn
 
 HEAD_DROPOUT_TAG = 100  # fold_key tag of every head's dropout
@@ -40,7 +48,9 @@ class _XLMHead(XLMPreTrainedModel):
         self.config = config
         self.transformer = XLMModel(config, rngs=rngs)
 
-    def encode(self, arrays: dict[str, Any], dropout_key, output_attentions: bool, output_hidden_states: bool) -> o.BaseModelOutput:
+    def encode(
+        self, arrays: dict[str, Any], dropout_key, output_attentions: bool, output_hidden_states: bool
+    ) -> o.BaseModelOutput:
         return self.transformer.forward(
             **encoder_kwargs(arrays),
             dropout_key=fold_key(dropout_key, 0),
@@ -89,7 +99,9 @@ class XLMWithLMHeadModel(_XLMHead):
                 "implementation is broken and no released XLM checkpoint uses it"
             )
         super().__init__(config, rngs=rngs)
-        self.pred_layer = Decoder(config.emb_dim, config.vocab_size, ("embed", "vocab"), tied=config.decoder_tied, **_kw(config), rngs=rngs)
+        self.pred_layer = Decoder(
+            config.emb_dim, config.vocab_size, ("embed", "vocab"), tied=config.decoder_tied, **_kw(config), rngs=rngs
+        )
 
     def prepare_inputs(self, raw):
         a = super().prepare_inputs(raw)
@@ -108,7 +120,21 @@ class XLMWithLMHeadModel(_XLMHead):
         loss = losses.cross_entropy(logits, labels) if labels is not None else None
         return o.MaskedLMOutput(loss=loss, logits=logits, **_layer_outputs(out))
 
-    def generate(self, input_ids, *, langs=None, max_new_tokens: int = 20, do_sample: bool = False, temperature: float = 1.0, top_k: int | None = 50, top_p: float = 1.0, seed: int = 0, use_cache: bool | None = None, eos_token_id: int | None = -1, pad_token_id: int | None = None):
+    def generate(
+        self,
+        input_ids,
+        *,
+        langs=None,
+        max_new_tokens: int = 20,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_k: int | None = 50,
+        top_p: float = 1.0,
+        seed: int = 0,
+        use_cache: bool | None = None,
+        eos_token_id: int | None = -1,
+        pad_token_id: int | None = None,
+    ):
         """Generate ``max_new_tokens`` tokens after ``input_ids``, the way transformers does for XLM.
 
         See :func:`mluke_jax.generation.generate` for the arguments and what differs.
@@ -169,7 +195,9 @@ class XLMForQuestionAnsweringSimple(_XLMHead):
 
     def __init__(self, config: XLMConfig, *, rngs: nnx.Rngs):
         if config.num_labels != 2:
-            raise ValueError(f"XLMForQuestionAnsweringSimple needs num_labels=2 (start and end), got {config.num_labels}")
+            raise ValueError(
+                f"XLMForQuestionAnsweringSimple needs num_labels=2 (start and end), got {config.num_labels}"
+            )
         super().__init__(config, rngs=rngs)
         self.qa_outputs = Classifier(config.emb_dim, 2, 0.0, **_kw(config), rngs=rngs)
 
@@ -178,10 +206,23 @@ class XLMForQuestionAnsweringSimple(_XLMHead):
         a.update(v.span_positions(raw, _batch_length(a)[0]))
         return a
 
-    def forward(self, start_positions=None, end_positions=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
+    def forward(
+        self,
+        start_positions=None,
+        end_positions=None,
+        *,
+        dropout_key=None,
+        output_attentions=False,
+        output_hidden_states=False,
+        **inputs,
+    ):
         out = self.encode(inputs, dropout_key, output_attentions, output_hidden_states)
-        start_logits, end_logits, loss = extractive_qa(self.qa_outputs, out.last_hidden_state, start_positions, end_positions)
-        return o.QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits, **_layer_outputs(out))
+        start_logits, end_logits, loss = extractive_qa(
+            self.qa_outputs, out.last_hidden_state, start_positions, end_positions
+        )
+        return o.QuestionAnsweringModelOutput(
+            loss=loss, start_logits=start_logits, end_logits=end_logits, **_layer_outputs(out)
+        )
 
 
 def _apply_p_mask(logits: Array, p_mask: Array | None) -> Array:
@@ -210,7 +251,9 @@ class SquadStartLogits(nnx.Module):
 class SquadEndLogits(nnx.Module):
     """``dense_1(LN(tanh(dense_0([h; start]))))``: ``(..., D)`` pairs -> ``(...)`` end logits."""
 
-    def __init__(self, hidden_size: int, layer_norm_eps: float, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self, hidden_size: int, layer_norm_eps: float, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
         self.dense_0 = Dense(2 * hidden_size, hidden_size, ("mlp", "embed"), **kw)
@@ -271,7 +314,9 @@ class XLMForQuestionAnswering(_XLMHead):
         a["is_impossible"] = v.to_array("is_impossible", raw.get("is_impossible"), "float")
         if a["is_impossible"] is not None:
             if a["is_impossible"].size != batch:
-                raise ValueError(f"is_impossible must have shape (batch,) = ({batch},), got {tuple(a['is_impossible'].shape)}")
+                raise ValueError(
+                    f"is_impossible must have shape (batch,) = ({batch},), got {tuple(a['is_impossible'].shape)}"
+                )
             a["is_impossible"] = a["is_impossible"].reshape(batch)
         a["p_mask"] = v.to_array("p_mask", raw.get("p_mask"), "float")
         v.check_shape("p_mask", a["p_mask"], (batch, length), "(batch, length)")
@@ -296,7 +341,9 @@ class XLMForQuestionAnswering(_XLMHead):
         if start_positions is not None and end_positions is not None:
             start_states = jnp.broadcast_to(_gather_positions(h, jnp.maximum(start_positions, 0)[:, None]), h.shape)
             end_logits = self.end_logits(h, start_states, p_mask)
-            loss = (losses.cross_entropy(start_logits, start_positions) + losses.cross_entropy(end_logits, end_positions)) / 2
+            loss = (
+                losses.cross_entropy(start_logits, start_positions) + losses.cross_entropy(end_logits, end_positions)
+            ) / 2
             if cls_index is not None and is_impossible is not None:
                 start_state = _gather_positions(h, jnp.maximum(start_positions, 0)[:, None])[:, 0]
                 cls_logits = self.answer_class(h, start_state, cls_index)
@@ -352,7 +399,15 @@ class XLMForTokenClassification(_XLMHead):
 
 
 # Number of trailing axes that stay when (batch, choices, ...) inputs are flattened.
-_CHOICE_AXES = {"input_ids": 1, "attention_mask": 1, "langs": 1, "token_type_ids": 1, "position_ids": 1, "inputs_embeds": 2, "lengths": 0}
+_CHOICE_AXES = {
+    "input_ids": 1,
+    "attention_mask": 1,
+    "langs": 1,
+    "token_type_ids": 1,
+    "position_ids": 1,
+    "inputs_embeds": 2,
+    "lengths": 0,
+}
 
 
 class XLMForMultipleChoice(_XLMHead):
@@ -366,7 +421,9 @@ class XLMForMultipleChoice(_XLMHead):
 
     def __init__(self, config: XLMConfig, *, rngs: nnx.Rngs):
         if _summary_size(config) != config.num_labels:
-            raise ValueError("XLMForMultipleChoice needs summary_use_proj and summary_proj_to_labels (the summary feeds a num_labels -> 1 projection)")
+            raise ValueError(
+                "XLMForMultipleChoice needs summary_use_proj and summary_proj_to_labels (the summary feeds a num_labels -> 1 projection)"
+            )
         super().__init__(config, rngs=rngs)
         self.sequence_summary = _sequence_summary(config, rngs)
         self.logits_proj = Dense(config.num_labels, 1, ("classes", None), **_kw(config), rngs=rngs)
@@ -381,12 +438,16 @@ class XLMForMultipleChoice(_XLMHead):
         if word is None:
             raise ValueError("pass exactly one of input_ids and inputs_embeds")
         if word.ndim != (3 if a["input_ids"] is not None else 4):
-            raise ValueError(f"XLMForMultipleChoice inputs are (batch, num_choices, ...), got shape {tuple(word.shape)}")
+            raise ValueError(
+                f"XLMForMultipleChoice inputs are (batch, num_choices, ...), got shape {tuple(word.shape)}"
+            )
         batch, choices = word.shape[:2]
         a["langs"] = v.to_array("langs", language_ids(self.config, raw.get("langs"), tuple(word.shape[:3])), "int")
         for name, arr in a.items():
             if arr is not None and tuple(arr.shape[:2]) != (batch, choices):
-                raise ValueError(f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = {(batch, choices)}")
+                raise ValueError(
+                    f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = {(batch, choices)}"
+                )
         check_xlm_inputs(self.config, _flatten_choices(a))
         a["labels"] = v.to_array("labels", raw.get("labels"), "int")
         v.check_shape("labels", a["labels"], (batch,), "(batch,)")
@@ -395,7 +456,9 @@ class XLMForMultipleChoice(_XLMHead):
 
     def forward(self, labels=None, *, dropout_key=None, output_attentions=False, output_hidden_states=False, **inputs):
         word = inputs["input_ids"] if inputs.get("input_ids") is not None else inputs["inputs_embeds"]
-        out = self.encode(_flatten_choices(encoder_kwargs(inputs)), dropout_key, output_attentions, output_hidden_states)
+        out = self.encode(
+            _flatten_choices(encoder_kwargs(inputs)), dropout_key, output_attentions, output_hidden_states
+        )
         summary = self.sequence_summary(out.last_hidden_state, dropout_key=fold_key(dropout_key, HEAD_DROPOUT_TAG))
         logits = self.logits_proj(summary).reshape(-1, word.shape[1])
         loss = losses.cross_entropy(logits, labels) if labels is not None else None
@@ -404,4 +467,7 @@ class XLMForMultipleChoice(_XLMHead):
 
 def _flatten_choices(arrays: dict[str, Any]) -> dict[str, Any]:
     """``(B, C, ...) -> (B * C, ...)`` for every XLM input."""
-    return {k: None if a is None else a.reshape((-1,) + tuple(a.shape[a.ndim - _CHOICE_AXES[k] :])) for k, a in arrays.items()}
+    return {
+        k: None if a is None else a.reshape((-1,) + tuple(a.shape[a.ndim - _CHOICE_AXES[k] :]))
+        for k, a in arrays.items()
+    }

@@ -55,7 +55,9 @@ def padding_strategy(padding: bool | str) -> str:
     return padding
 
 
-def truncate_pair(first: list, second: list | None, remove: int, strategy: str, what: str = "tokens") -> tuple[list, list | None]:
+def truncate_pair(
+    first: list, second: list | None, remove: int, strategy: str, what: str = "tokens"
+) -> tuple[list, list | None]:
     """Remove ``remove`` items from the ends of ``first`` / ``second`` as transformers does.
 
     ``longest_first`` on a pair first evens out the two lengths, then removes the rest half and half
@@ -68,11 +70,15 @@ def truncate_pair(first: list, second: list | None, remove: int, strategy: str, 
         raise ValueError("truncation='only_second' needs a pair of sequences")
     if strategy == "only_first" or (strategy == "longest_first" and second is None):
         if len(first) <= remove:
-            raise ValueError(f"cannot remove {remove} {what} from a first sequence of {len(first)}: use another truncation strategy or a larger max_length")
+            raise ValueError(
+                f"cannot remove {remove} {what} from a first sequence of {len(first)}: use another truncation strategy or a larger max_length"
+            )
         return first[:-remove], second
     if strategy == "only_second":
         if len(second) <= remove:
-            raise ValueError(f"cannot remove {remove} {what} from a second sequence of {len(second)}: use another truncation strategy or a larger max_length")
+            raise ValueError(
+                f"cannot remove {remove} {what} from a second sequence of {len(second)}: use another truncation strategy or a larger max_length"
+            )
         return first, second[:-remove]
     uneven = min(abs(len(first) - len(second)), remove)
     rest = remove - uneven

@@ -66,4 +66,6 @@ def find_entity_vocab(directory: str | os.PathLike) -> Path:
     for name in ("entity_vocab.json", "entity_vocab.jsonl", "entity_vocab.tsv"):
         if (directory / name).is_file():
             return directory / name
-    raise FileNotFoundError(f"{directory} has no entity vocabulary (entity_vocab.json, entity_vocab.jsonl or entity_vocab.tsv)")
+    raise FileNotFoundError(
+        f"{directory} has no entity vocabulary (entity_vocab.json, entity_vocab.jsonl or entity_vocab.tsv)"
+    )

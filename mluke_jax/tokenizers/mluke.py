@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mluke_jax.hf.hub import tokenizer_directory
-from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, round_up, to_arrays, truncate_pair, truncation_strategy
+from mluke_jax.tokenizers.common import (
+    without_garbage_collection,
+    padding_strategy,
+    round_up,
+    to_arrays,
+    truncate_pair,
+    truncation_strategy,
+)
 from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
 
 logger = logging.getLogger(__name__)
@@ -115,13 +122,22 @@ class MLukeTokenizer:
         self.entity_token_1_id, self.entity_token_2_id = ent, ent2
         self.added_tokens = {**WORD_SPECIALS, "<mask>": self.mask_token_id, "<ent>": ent, "<ent2>": ent2}
         self._added_by_id = {i: t for t, i in self.added_tokens.items()}
-        self._added_split = re.compile("(" + "|".join(re.escape(t) for t in sorted(self.added_tokens, key=len, reverse=True)) + ")")
+        self._added_split = re.compile(
+            "(" + "|".join(re.escape(t) for t in sorted(self.added_tokens, key=len, reverse=True)) + ")"
+        )
 
         self.entity_vocab = dict(entity_vocab)
-        self.entity_special_tokens = {"unk": entity_unk_token, "pad": entity_pad_token, "mask": entity_mask_token, "mask2": entity_mask2_token}
+        self.entity_special_tokens = {
+            "unk": entity_unk_token,
+            "pad": entity_pad_token,
+            "mask": entity_mask_token,
+            "mask2": entity_mask2_token,
+        }
         missing = [t for t in self.entity_special_tokens.values() if t not in self.entity_vocab]
         if missing:
-            raise ValueError(f"the entity vocabulary lacks the special entities {missing}: is it an mLUKE entity vocabulary?")
+            raise ValueError(
+                f"the entity vocabulary lacks the special entities {missing}: is it an mLUKE entity vocabulary?"
+            )
         self.entity_unk_token_id = self.entity_vocab[entity_unk_token]
         self.entity_pad_token_id = self.entity_vocab[entity_pad_token]
         self.entity_mask_token_id = self.entity_vocab[entity_mask_token]
@@ -129,7 +145,9 @@ class MLukeTokenizer:
 
     # --------------------------------------------------------------------------- loading
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike, *, revision: str | None = None, **overrides) -> "MLukeTokenizer":
+    def from_pretrained(
+        cls, name_or_path: str | os.PathLike, *, revision: str | None = None, **overrides
+    ) -> "MLukeTokenizer":
         """Read ``sentencepiece.bpe.model``, the entity vocabulary (``entity_vocab.json``, or the
         original ``entity_vocab.jsonl`` / ``.tsv``), ``tokenizer_config.json`` and ``added_tokens.json``
         from a directory (a converted model directory has them) or a hub repository.
@@ -145,7 +163,10 @@ class MLukeTokenizer:
             added[_token_name(token, "")] = int(key)
         if (path / "added_tokens.json").is_file():
             added.update(json.loads((path / "added_tokens.json").read_text(encoding="utf-8")))
-        ent, ent2 = _token_name(settings.get("entity_token_1"), "<ent>"), _token_name(settings.get("entity_token_2"), "<ent2>")
+        ent, ent2 = (
+            _token_name(settings.get("entity_token_1"), "<ent>"),
+            _token_name(settings.get("entity_token_2"), "<ent2>"),
+        )
         kwargs: dict[str, Any] = {}
         if ent in added and ent2 in added:
             kwargs["entity_token_ids"] = (int(added[ent]), int(added[ent2]))
@@ -167,9 +188,25 @@ class MLukeTokenizer:
         path.mkdir(parents=True, exist_ok=True)
         (path / SPM_FILE).write_bytes(self._spm_bytes)
         write_entity_vocab(self.entity_vocab, path / "entity_vocab.json")
-        (path / "added_tokens.json").write_text(json.dumps({"<ent>": self.entity_token_1_id, "<ent2>": self.entity_token_2_id}) + "\n")
-        names = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>"}
-        mask = {"content": "<mask>", "lstrip": True, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"}
+        (path / "added_tokens.json").write_text(
+            json.dumps({"<ent>": self.entity_token_1_id, "<ent2>": self.entity_token_2_id}) + "\n"
+        )
+        names = {
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "sep_token": "</s>",
+            "cls_token": "<s>",
+            "unk_token": "<unk>",
+            "pad_token": "<pad>",
+        }
+        mask = {
+            "content": "<mask>",
+            "lstrip": True,
+            "rstrip": False,
+            "single_word": False,
+            "normalized": True,
+            "__type": "AddedToken",
+        }
         config = {
             "tokenizer_class": "MLukeTokenizer",
             **names,
@@ -183,7 +220,9 @@ class MLukeTokenizer:
             "max_mention_length": self.max_mention_length,
             "model_max_length": self.model_max_length,
         }
-        (path / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (path / "tokenizer_config.json").write_text(
+            json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         special = {**names, "mask_token": mask, "additional_special_tokens": ["<ent>", "<ent2>"]}
         (path / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
 
@@ -324,7 +363,9 @@ class MLukeTokenizer:
             return self.entity_vocab.get(f"{language}:{name}", self.entity_unk_token_id)
         return self.entity_unk_token_id
 
-    def _plan(self, text: str, spans, entities, where: str, language: str | None, default_entity: int | None = None) -> _Sequence:
+    def _plan(
+        self, text: str, spans, entities, where: str, language: str | None, default_entity: int | None = None
+    ) -> _Sequence:
         """Cut ``text`` at the span boundaries (transformers' rule: a space before a boundary
         belongs to the following piece) and look the entities up."""
         if not isinstance(text, str):
@@ -336,7 +377,9 @@ class MLukeTokenizer:
         spans = [self._check_span(span, text, where) for span in spans]
         if entities is not None:
             if isinstance(entities, str) or len(entities) != len(spans):
-                raise ValueError(f"{where}: entities and entity_spans must be lists of the same length, got {_count(entities)} entities and {len(spans)} spans")
+                raise ValueError(
+                    f"{where}: entities and entity_spans must be lists of the same length, got {_count(entities)} entities and {len(spans)} spans"
+                )
             entity_ids = [self.entity_id(name, language) for name in entities]
         else:
             entity_ids = [self.entity_mask_token_id if default_entity is None else default_entity] * len(spans)
@@ -358,9 +401,13 @@ class MLukeTokenizer:
             start, end = span
             start, end = operator.index(start), operator.index(end)
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: an entity span must be a (start, end) pair of character offsets, got {span!r}") from None
+            raise ValueError(
+                f"{where}: an entity span must be a (start, end) pair of character offsets, got {span!r}"
+            ) from None
         if not 0 <= start < end <= len(text):
-            raise ValueError(f"{where}: entity span {(start, end)} is outside the text (length {len(text)}) or empty: need 0 <= start < end <= length")
+            raise ValueError(
+                f"{where}: entity span {(start, end)} is outside the text (length {len(text)}) or empty: need 0 <= start < end <= length"
+            )
         return start, end
 
     def _mark_mentions(self, sequence: _Sequence, task: str, where: str) -> None:
@@ -374,7 +421,9 @@ class MLukeTokenizer:
             return
         (head_start, head_end), (tail_start, tail_end) = spans
         if max(head_start, tail_start) < min(head_end, tail_end):
-            raise ValueError(f"{where}: the two entity spans overlap; entity_pair_classification needs separate mentions")
+            raise ValueError(
+                f"{where}: the two entity spans overlap; entity_pair_classification needs separate mentions"
+            )
         # Markers go in from the right so that earlier positions stay valid.
         order = [((head_start, head_end), self.entity_token_1_id), ((tail_start, tail_end), self.entity_token_2_id)]
         for (start, end), marker in sorted(order, key=lambda item: item[0][0], reverse=True):
@@ -443,7 +492,14 @@ class MLukeTokenizer:
                     raise ValueError(f"{name} has {len(values)} rows but text has {rows}")
                 return list(values)
 
-            args = zip(text, column(text_pair, "text_pair"), column(entity_spans, "entity_spans"), column(entity_spans_pair, "entity_spans_pair"), column(entities, "entities"), column(entities_pair, "entities_pair"))
+            args = zip(
+                text,
+                column(text_pair, "text_pair"),
+                column(entity_spans, "entity_spans"),
+                column(entity_spans_pair, "entity_spans_pair"),
+                column(entities, "entities"),
+                column(entities_pair, "entities_pair"),
+            )
         else:
             if text_pair is not None and not isinstance(text_pair, str):
                 raise ValueError("text is a single string, so text_pair must be one too")
@@ -464,15 +520,38 @@ class MLukeTokenizer:
             raise ValueError("token_type_ids need add_special_tokens=True (as in transformers)")
         with_entities = any(s is not None and s.entity_ids is not None for pair in plans for s in pair)
         encoded = [
-            self._prepare(first, second, with_entities, task, add_special_tokens, strategy, max_length, max_entity_length, bool(return_token_type_ids), return_special_tokens_mask)
+            self._prepare(
+                first,
+                second,
+                with_entities,
+                task,
+                add_special_tokens,
+                strategy,
+                max_length,
+                max_entity_length,
+                bool(return_token_type_ids),
+                return_special_tokens_mask,
+            )
             for first, second in plans
         ]
         outputs = {key: [row[key] for row in encoded] for key in encoded[0]} if encoded else {"input_ids": []}
         for row in outputs["input_ids"]:
             if len(row) > self.model_max_length:
-                logger.warning("a sequence of %d tokens is longer than this model's %d: truncate it (truncation=True) before running the model", len(row), self.model_max_length)
+                logger.warning(
+                    "a sequence of %d tokens is longer than this model's %d: truncate it (truncation=True) before running the model",
+                    len(row),
+                    self.model_max_length,
+                )
                 break
-        self._pad(outputs, padding_kind, max_length, max_entity_length, pad_to_multiple_of, padding_side or self.padding_side, return_attention_mask is not False)
+        self._pad(
+            outputs,
+            padding_kind,
+            max_length,
+            max_entity_length,
+            pad_to_multiple_of,
+            padding_side or self.padding_side,
+            return_attention_mask is not False,
+        )
         outputs = to_arrays(outputs, return_tensors, max_length if padding_kind == "max_length" else None)
         if not batched and return_tensors is None:
             outputs = {k: v[0] for k, v in outputs.items()}
@@ -482,13 +561,21 @@ class MLukeTokenizer:
         where = f"row {index}"
         if task is None:
             first = self._plan(text, spans, entities, where, language)
-            second = None if text_pair is None else self._plan(text_pair, spans_pair, entities_pair, where + " (text_pair)", language)
+            second = (
+                None
+                if text_pair is None
+                else self._plan(text_pair, spans_pair, entities_pair, where + " (text_pair)", language)
+            )
             return first, second
         if text_pair is not None or spans_pair is not None:
-            raise ValueError(f"task {task!r} takes a single text: text_pair / entity_spans_pair are not used by it (transformers ignores them silently)")
+            raise ValueError(
+                f"task {task!r} takes a single text: text_pair / entity_spans_pair are not used by it (transformers ignores them silently)"
+            )
         if entities is not None or entities_pair is not None:
             raise ValueError(f"task {task!r} sets the entities itself ([MASK], [MASK2]): do not pass entities")
-        count = {"entity_classification": "exactly one", "entity_pair_classification": "exactly two"}.get(task, "at least one")
+        count = {"entity_classification": "exactly one", "entity_pair_classification": "exactly two"}.get(
+            task, "at least one"
+        )
         wanted = {"entity_classification": (1,), "entity_pair_classification": (2,)}.get(task)
         if spans is None or isinstance(spans, str) or (wanted and len(spans) not in wanted) or len(spans) == 0:
             raise ValueError(f"{where}: task {task!r} needs {count} entity span(s), got {_count(spans)}")
@@ -497,7 +584,19 @@ class MLukeTokenizer:
             first.entity_ids = [self.entity_mask_token_id, self.entity_mask2_token_id]
         return first, None
 
-    def _prepare(self, first: _Sequence, second: _Sequence | None, with_entities, task, add_special_tokens, strategy, max_length, max_entity_length, token_types, special_mask) -> dict[str, list]:
+    def _prepare(
+        self,
+        first: _Sequence,
+        second: _Sequence | None,
+        with_entities,
+        task,
+        add_special_tokens,
+        strategy,
+        max_length,
+        max_entity_length,
+        token_types,
+        special_mask,
+    ) -> dict[str, list]:
         """One row: truncate, add the special tokens, keep the entities whose mentions survive."""
         ids, pair_ids = first.ids, None if second is None else second.ids
         specials = (2 if pair_ids is None else 4) if add_special_tokens else 0
@@ -514,7 +613,11 @@ class MLukeTokenizer:
         if token_types:
             row["token_type_ids"] = [0] * len(sequence)
         if special_mask:
-            row["special_tokens_mask"] = ([1] + [0] * len(ids) + [1] + ([] if pair_ids is None else [1] + [0] * len(pair_ids) + [1])) if add_special_tokens else [0] * len(sequence)
+            row["special_tokens_mask"] = (
+                ([1] + [0] * len(ids) + [1] + ([] if pair_ids is None else [1] + [0] * len(pair_ids) + [1]))
+                if add_special_tokens
+                else [0] * len(sequence)
+            )
         if not with_entities:
             return row
 
@@ -531,12 +634,19 @@ class MLukeTokenizer:
         if entity_ids is None:  # entities only in text_pair (transformers drops them all)
             entity_ids, spans = [], []
         pair_entity_ids, pair_spans = surviving(second, pair_ids)
-        dropped = len(first.entity_ids or []) + len((second.entity_ids if second else None) or []) - len(entity_ids) - len(pair_entity_ids or [])
+        dropped = (
+            len(first.entity_ids or [])
+            + len((second.entity_ids if second else None) or [])
+            - len(entity_ids)
+            - len(pair_entity_ids or [])
+        )
         if dropped:
             logger.warning("%d entities are dropped: truncation cut their mentions", dropped)
         total_entities = len(entity_ids) + len(pair_entity_ids or [])
         if strategy != "do_not_truncate" and total_entities > max_entity_length:
-            entity_ids, pair_entity_ids = truncate_pair(entity_ids, pair_entity_ids, total_entities - max_entity_length, strategy, "entities")
+            entity_ids, pair_entity_ids = truncate_pair(
+                entity_ids, pair_entity_ids, total_entities - max_entity_length, strategy, "entities"
+            )
             spans = spans[: len(entity_ids)]
             pair_spans = None if pair_spans is None else pair_spans[: len(pair_entity_ids)]
         row["entity_ids"] = entity_ids + (pair_entity_ids or [])
@@ -557,7 +667,9 @@ class MLukeTokenizer:
             row["entity_token_type_ids"] = [0] * len(row["entity_ids"])
         return row
 
-    def _pad(self, outputs: dict[str, list], kind: str, max_length, max_entity_length, multiple, side: str, attention: bool) -> None:
+    def _pad(
+        self, outputs: dict[str, list], kind: str, max_length, max_entity_length, multiple, side: str, attention: bool
+    ) -> None:
         """Attention masks, then padding in place: words and entities each to their own length."""
         has_entities = "entity_ids" in outputs
         if attention:

@@ -14,7 +14,10 @@ from pathlib import Path
 
 # (language, entity titles, filler words). Titles are what mentions look like in the text.
 _LANGUAGES = {
-    "en": (["Tokyo", "New York", "Marie Curie", "Mount Everest", "the Beatles"], "the of and in was city river famous old new is a on with".split()),
+    "en": (
+        ["Tokyo", "New York", "Marie Curie", "Mount Everest", "the Beatles"],
+        "the of and in was city river famous old new is a on with".split(),
+    ),
     "de": (["München", "Köln", "Goethe", "Bodensee"], "der die das und ist eine Stadt über schön groß".split()),
     "fr": (["Paris", "Élysée", "Côte d'Azur"], "le la et est une ville près très été où".split()),
     "ru": (["Москва", "Пушкин", "Байкал"], "и в на это город река был очень".split()),
@@ -22,7 +25,24 @@ _LANGUAGES = {
     "zh": (["北京", "长江"], "的 是 在 城市 很 大".split()),
     "ja": (["東京", "富士山", "フジテレビジョン"], "は の に です 日本 とても".split()),
 }
-_EXTRAS = ["2020", "３月", "ＴＯＫＹＯ", "１２３", "😀", "🎉", "«quoted»", "(note)", "e-mail", "x²", "ﬁne", "Ⅻ", "…", "!!", "?", "—"]
+_EXTRAS = [
+    "2020",
+    "３月",
+    "ＴＯＫＹＯ",
+    "１２３",
+    "😀",
+    "🎉",
+    "«quoted»",
+    "(note)",
+    "e-mail",
+    "x²",
+    "ﬁne",
+    "Ⅻ",
+    "…",
+    "!!",
+    "?",
+    "—",
+]
 LITE_ENTITY_VOCAB = {"[MASK]": 0, "[UNK]": 1, "[PAD]": 2, "[MASK2]": 3}  # mluke-base-lite's
 _SEPARATORS = [" "] * 12 + ["  ", "   ", " , ", ". ", "; "]
 
@@ -105,7 +125,9 @@ def train_sentencepiece(directory: str | Path, sentences: list[str], vocab_size:
     return path
 
 
-def write_toy_mluke_tokenizer(directory: str | Path, sentences: int = 2000, vocab_size: int = 400, seed: int = 0, lite: bool = False) -> Path:
+def write_toy_mluke_tokenizer(
+    directory: str | Path, sentences: int = 2000, vocab_size: int = 400, seed: int = 0, lite: bool = False
+) -> Path:
     """A complete mLUKE tokenizer directory in the hub layout (no ``tokenizer.json``).
 
     ``lite=True`` writes the -lite entity vocabulary (the four special entities only); otherwise
@@ -123,7 +145,9 @@ def write_toy_mluke_tokenizer(directory: str | Path, sentences: int = 2000, voca
     else:
         names = ["[PAD]", "[UNK]", "[MASK]"] + entity_names() + ["[MASK2]"]
         entity_vocab = {name: i for i, name in enumerate(names)}
-    (directory / "entity_vocab.json").write_text(json.dumps(entity_vocab, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (directory / "entity_vocab.json").write_text(
+        json.dumps(entity_vocab, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     (directory / "added_tokens.json").write_text(json.dumps({"<ent>": size + 2, "<ent2>": size + 3}) + "\n")
     config = {
         "tokenizer_class": "MLukeTokenizer",
@@ -137,9 +161,30 @@ def write_toy_mluke_tokenizer(directory: str | Path, sentences: int = 2000, voca
         "cls_token": "<s>",
         "unk_token": "<unk>",
         "pad_token": "<pad>",
-        "mask_token": {"content": "<mask>", "lstrip": True, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"},
-        "entity_token_1": {"content": "<ent>", "lstrip": False, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"},
-        "entity_token_2": {"content": "<ent2>", "lstrip": False, "rstrip": False, "single_word": False, "normalized": True, "__type": "AddedToken"},
+        "mask_token": {
+            "content": "<mask>",
+            "lstrip": True,
+            "rstrip": False,
+            "single_word": False,
+            "normalized": True,
+            "__type": "AddedToken",
+        },
+        "entity_token_1": {
+            "content": "<ent>",
+            "lstrip": False,
+            "rstrip": False,
+            "single_word": False,
+            "normalized": True,
+            "__type": "AddedToken",
+        },
+        "entity_token_2": {
+            "content": "<ent2>",
+            "lstrip": False,
+            "rstrip": False,
+            "single_word": False,
+            "normalized": True,
+            "__type": "AddedToken",
+        },
         "entity_unk_token": "[UNK]",
         "entity_pad_token": "[PAD]",
         "entity_mask_token": "[MASK]",
@@ -149,7 +194,9 @@ def write_toy_mluke_tokenizer(directory: str | Path, sentences: int = 2000, voca
     return directory
 
 
-def learn_bpe(corpus: list[str], num_merges: int, special_tokens: list[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+def learn_bpe(
+    corpus: list[str], num_merges: int, special_tokens: list[str]
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """A small XLM-style BPE (``</w>`` word ends) learned from lowercased ``corpus``: vocab and merges."""
 
     words = collections.Counter()
@@ -198,6 +245,10 @@ def write_toy_xlm_tokenizer(directory: str | Path, sentences: int = 2000, merges
     (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     (directory / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in pairs), encoding="utf-8")
     languages = sorted(_LANGUAGES)
-    config = {"do_lowercase_and_remove_accent": True, "lang2id": {lang: i for i, lang in enumerate(languages)}, "id2lang": {str(i): lang for i, lang in enumerate(languages)}}
+    config = {
+        "do_lowercase_and_remove_accent": True,
+        "lang2id": {lang: i for i, lang in enumerate(languages)},
+        "id2lang": {str(i): lang for i, lang in enumerate(languages)},
+    }
     (directory / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
     return directory

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from mluke_jax.hf.hub import tokenizer_directory
-from mluke_jax.tokenizers.common import without_garbage_collection, padding_strategy, to_arrays, truncate_pair, truncation_strategy
+from mluke_jax.tokenizers.common import (
+    without_garbage_collection,
+    padding_strategy,
+    to_arrays,
+    truncate_pair,
+    truncation_strategy,
+)
 
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
 _SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")")
@@ -53,7 +59,18 @@ def romanian_preprocessing(text: str) -> str:
     """Sennrich's WMT16 Romanian normalisation (cedilla -> comma forms, then diacritics removed)."""
     for source, target in (("\u015e", "\u0218"), ("\u015f", "\u0219"), ("\u0162", "\u021a"), ("\u0163", "\u021b")):
         text = text.replace(source, target)
-    for source, target in (("\u0218", "S"), ("\u0219", "s"), ("\u021a", "T"), ("\u021b", "t"), ("\u0102", "A"), ("\u0103", "a"), ("\u00c2", "A"), ("\u00e2", "a"), ("\u00ce", "I"), ("\u00ee", "i")):
+    for source, target in (
+        ("\u0218", "S"),
+        ("\u0219", "s"),
+        ("\u021a", "T"),
+        ("\u021b", "t"),
+        ("\u0102", "A"),
+        ("\u0103", "a"),
+        ("\u00c2", "A"),
+        ("\u00e2", "a"),
+        ("\u00ce", "I"),
+        ("\u00ee", "i"),
+    ):
         text = text.replace(source, target)
     return text
 
@@ -141,7 +158,11 @@ class XLMTokenizer:
         if (path / "tokenizer_config.json").is_file():
             settings = json.loads((path / "tokenizer_config.json").read_text(encoding="utf-8"))
         elif (path / "config.json").is_file():  # a converted model directory: languages from the model
-            settings = {k: v for k, v in json.loads((path / "config.json").read_text(encoding="utf-8")).items() if k == "lang2id"}
+            settings = {
+                k: v
+                for k, v in json.loads((path / "config.json").read_text(encoding="utf-8")).items()
+                if k == "lang2id"
+            }
         if (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
             vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
             merges = read_merges(path / "merges.txt")
@@ -149,7 +170,9 @@ class XLMTokenizer:
             vocab_file = next(iter(sorted(path.glob("vocab")) + sorted(path.glob("vocab_*"))), None)
             codes_file = next(iter(sorted(path.glob("codes")) + sorted(path.glob("codes_*"))), None)
             if vocab_file is None or codes_file is None:
-                raise FileNotFoundError(f"{path} has neither vocab.json + merges.txt (transformers) nor vocab + codes (original XLM)")
+                raise FileNotFoundError(
+                    f"{path} has neither vocab.json + merges.txt (transformers) nor vocab + codes (original XLM)"
+                )
             vocab, merges = read_original_vocab(vocab_file), read_merges(codes_file)
         return cls(
             vocab,
@@ -163,7 +186,9 @@ class XLMTokenizer:
         """Write ``vocab.json``, ``merges.txt`` and ``tokenizer_config.json`` (transformers' layout)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "vocab.json").write_text(json.dumps(self.encoder, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        (path / "vocab.json").write_text(
+            json.dumps(self.encoder, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
         merges = sorted(self.bpe_ranks, key=self.bpe_ranks.get)
         (path / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
         config = {
@@ -225,7 +250,9 @@ class XLMTokenizer:
             try:
                 import Mykytea
             except ImportError:
-                raise ImportError("Japanese tokenisation needs KyTea and its Python wrapper: install KyTea (github.com/neubig/kytea), then pip install kytea") from None
+                raise ImportError(
+                    "Japanese tokenisation needs KyTea and its Python wrapper: install KyTea (github.com/neubig/kytea), then pip install kytea"
+                ) from None
             model = os.environ.get("KYTEA_MODEL", os.path.expanduser("~/local/share/kytea/model.bin"))
             if not os.path.isfile(model):
                 raise FileNotFoundError(f"KyTea model {model} not found: set KYTEA_MODEL to its model.bin")
@@ -350,7 +377,10 @@ class XLMTokenizer:
         padding = padding_strategy(padding)
         if max_length is None and (strategy != "do_not_truncate" or padding == "max_length"):
             max_length = self.model_max_length
-        rows = [self._encode_row(a, b, lang, lang_pair, add_special_tokens, strategy, max_length) for a, b in zip(texts, pairs)]
+        rows = [
+            self._encode_row(a, b, lang, lang_pair, add_special_tokens, strategy, max_length)
+            for a, b in zip(texts, pairs)
+        ]
         out = {"input_ids": [r[0] for r in rows]}
         if return_token_type_ids:
             out["token_type_ids"] = [r[1] for r in rows]
@@ -373,7 +403,11 @@ class XLMTokenizer:
 
     def _encode_row(self, a, b, lang, lang_pair, add_special_tokens, strategy, max_length):
         ids_a = self.convert_tokens_to_ids(self.tokenize(a, lang))
-        ids_b = None if b is None else self.convert_tokens_to_ids(self.tokenize(b, lang_pair if lang_pair is not None else lang))
+        ids_b = (
+            None
+            if b is None
+            else self.convert_tokens_to_ids(self.tokenize(b, lang_pair if lang_pair is not None else lang))
+        )
         if strategy != "do_not_truncate":
             total = len(ids_a) + len(ids_b or []) + (0 if not add_special_tokens else 2 if ids_b is None else 3)
             ids_a, ids_b = truncate_pair(ids_a, ids_b, total - max_length, strategy)

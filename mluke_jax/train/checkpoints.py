@@ -38,18 +38,24 @@ class TrainCheckpointer:
         asynchronous: write in the background while training goes on.
     """
 
-    def __init__(self, directory: str | os.PathLike, *, save_every: int = 100, keep: int = 3, asynchronous: bool = True):
+    def __init__(
+        self, directory: str | os.PathLike, *, save_every: int = 100, keep: int = 3, asynchronous: bool = True
+    ):
         if save_every < 1 or keep < 1:
             raise ValueError(f"save_every and keep must be >= 1, got {save_every} and {keep}")
         self.directory = local_path(directory)
-        options = ocp.CheckpointManagerOptions(save_interval_steps=save_every, max_to_keep=keep, enable_async_checkpointing=asynchronous)
+        options = ocp.CheckpointManagerOptions(
+            save_interval_steps=save_every, max_to_keep=keep, enable_async_checkpointing=asynchronous
+        )
         self.manager = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "record"))
 
     def save(self, trainer: Trainer, data_position: dict[str, Any] | None = None, *, force: bool = False) -> bool:
         """Save at ``trainer.step`` if due (or ``force``); returns whether a save started."""
         step = trainer.step
         record = {**model_fingerprint(trainer), "step": step, "data_position": data_position or {}}
-        args = ocp.args.Composite(state=ocp.args.StandardSave(trainer.checkpoint_state()), record=ocp.args.JsonSave(record))
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(trainer.checkpoint_state()), record=ocp.args.JsonSave(record)
+        )
         return bool(self.manager.save(step, args=args, force=force))
 
     def latest_step(self) -> int | None:
@@ -63,12 +69,19 @@ class TrainCheckpointer:
             raise FileNotFoundError(f"no complete checkpoint in {self.directory}")
         record = self.manager.restore(step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))["record"]
         expected = model_fingerprint(trainer)
-        if record.get("architecture") != expected["architecture"] or record.get("parameter_shapes_sha256") != expected["parameter_shapes_sha256"]:
+        if (
+            record.get("architecture") != expected["architecture"]
+            or record.get("parameter_shapes_sha256") != expected["parameter_shapes_sha256"]
+        ):
             raise ValueError(
                 f"{self.directory} holds checkpoints of another model ({record.get('architecture')}, parameter shapes "
                 f"{record.get('parameter_shapes_sha256')}); this run trains {expected['architecture']} ({expected['parameter_shapes_sha256']})"
             )
-        changed = sorted(k for k in set(record["config"]) | set(expected["config"]) if record["config"].get(k) != expected["config"].get(k))
+        changed = sorted(
+            k
+            for k in set(record["config"]) | set(expected["config"])
+            if record["config"].get(k) != expected["config"].get(k)
+        )
         if changed:
             raise ValueError(f"{self.directory} holds checkpoints of a model with another config: {changed} differ")
         target = trainer.checkpoint_target()

@@ -20,7 +20,16 @@ class BatchStream:
             global batches and keeps its own ``batch_size / process_count`` rows of each.
     """
 
-    def __init__(self, examples: Sequence[Any], batch_size: int, collate: Callable[[list], dict], *, shuffle: bool = True, seed: int = 0, shard: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        examples: Sequence[Any],
+        batch_size: int,
+        collate: Callable[[list], dict],
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        shard: tuple[int, int] | None = None,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.shard = shard

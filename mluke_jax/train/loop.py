@@ -55,7 +55,11 @@ def fit(
             rate = examples / (now - started)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", examples_per_s=f"{rate:.1f}")
             if lines and (now - last_line >= line_seconds or trainer.step == steps):
-                print(f"step {trainer.step}/{steps}: loss {losses[-1]:.4f}, {rate:.1f} examples/s", file=sys.stderr, flush=True)
+                print(
+                    f"step {trainer.step}/{steps}: loss {losses[-1]:.4f}, {rate:.1f} examples/s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 last_line = now
         bar.update(1)
     bar.close()

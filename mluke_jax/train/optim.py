@@ -43,7 +43,9 @@ class OptimizerConfig:
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.total_steps < 1 or not 0 <= self.warmup_steps <= self.total_steps:
-            raise ValueError(f"need total_steps >= 1 and 0 <= warmup_steps <= total_steps, got {self.total_steps} and {self.warmup_steps}")
+            raise ValueError(
+                f"need total_steps >= 1 and 0 <= warmup_steps <= total_steps, got {self.total_steps} and {self.warmup_steps}"
+            )
         if self.accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be >= 1, got {self.accumulation_steps}")
         if self.max_grad_norm is not None and self.max_grad_norm <= 0:
@@ -75,7 +77,11 @@ def make_optimizer(config: OptimizerConfig) -> tuple[optax.GradientTransformatio
     parts = []
     if config.max_grad_norm is not None:
         parts.append(optax.clip_by_global_norm(config.max_grad_norm))
-    parts.append(optax.adamw(schedule, b1=config.b1, b2=config.b2, eps=config.eps, weight_decay=config.weight_decay, mask=decay_mask))
+    parts.append(
+        optax.adamw(
+            schedule, b1=config.b1, b2=config.b2, eps=config.eps, weight_decay=config.weight_decay, mask=decay_mask
+        )
+    )
     tx = optax.chain(*parts)
     if config.accumulation_steps > 1:
         tx = optax.MultiSteps(tx, every_k_schedule=config.accumulation_steps)

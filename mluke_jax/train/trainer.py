@@ -73,11 +73,17 @@ def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state:
     loss, grads = jax.value_and_grad(loss_of)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads), "learning_rate": schedule(state.step // accumulation)}
+    metrics = {
+        "loss": loss,
+        "grad_norm": optax.global_norm(grads),
+        "learning_rate": schedule(state.step // accumulation),
+    }
     return TrainState(params=params, opt_state=opt_state, step=state.step + 1, rng=state.rng), metrics
 
 
-def loss_and_gradients(model, batch: dict[str, Any], *, dropout_key: jax.Array | None = None) -> tuple[jax.Array, nnx.State]:
+def loss_and_gradients(
+    model, batch: dict[str, Any], *, dropout_key: jax.Array | None = None
+) -> tuple[jax.Array, nnx.State]:
     """Loss of one batch and its gradient for every trainable parameter (an ``nnx.State`` shaped
     like the model's parameters). ``dropout_key=None`` runs without dropout (eval mode)."""
     graphdef, params, rest = nnx.split(model, TRAINABLE, ...)
@@ -105,7 +111,15 @@ class Trainer:
             reported in the metrics).
     """
 
-    def __init__(self, model, optimizer: OptimizerConfig | optax.GradientTransformation, *, seed: int = 0, dropout: bool = True, schedule=None):
+    def __init__(
+        self,
+        model,
+        optimizer: OptimizerConfig | optax.GradientTransformation,
+        *,
+        seed: int = 0,
+        dropout: bool = True,
+        schedule=None,
+    ):
         self.graphdef, params, self.rest = nnx.split(model, TRAINABLE, ...)
         if isinstance(optimizer, OptimizerConfig):
             self.tx, self.schedule = make_optimizer(optimizer)
@@ -119,22 +133,37 @@ class Trainer:
         if self.mesh is not None:
             replicated = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
             # optimiser moments take their parameter's sharding (FSDP shards them too)
-            opt_shardings = optax.tree_map_params(self.tx, lambda _, s: s, opt_abstract, param_shardings, transform_non_params=lambda _: replicated)
-            self._state_shardings = TrainState(params=param_shardings, opt_state=opt_shardings, step=replicated, rng=replicated)
+            opt_shardings = optax.tree_map_params(
+                self.tx, lambda _, s: s, opt_abstract, param_shardings, transform_non_params=lambda _: replicated
+            )
+            self._state_shardings = TrainState(
+                params=param_shardings, opt_state=opt_shardings, step=replicated, rng=replicated
+            )
             self._batch_sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(("data", "fsdp")))
         else:
             self._state_shardings = None
             self._batch_sharding = None
         # Each parameter's checkpoint shape (vocabulary tables padded for the mesh are saved unpadded).
         real = checkpoint.abstract_params(model)
-        self._real_shapes = nnx.from_flat_state([(path, var.replace(_RealShape(tuple(real[".".join(map(str, path))].shape)))) for path, var in nnx.to_flat_state(params)])
-        self._padded = any(tuple(np.shape(x)) != r.shape for x, r in zip(jax.tree.leaves(params), jax.tree.leaves(self._real_shapes)))
+        self._real_shapes = nnx.from_flat_state(
+            [
+                (path, var.replace(_RealShape(tuple(real[".".join(map(str, path))].shape))))
+                for path, var in nnx.to_flat_state(params)
+            ]
+        )
+        self._padded = any(
+            tuple(np.shape(x)) != r.shape for x, r in zip(jax.tree.leaves(params), jax.tree.leaves(self._real_shapes))
+        )
         init = jax.jit(self.tx.init, out_shardings=None if self.mesh is None else self._state_shardings.opt_state)
         rng = jax.random.key_data(jax.random.key(seed))
         self.state = TrainState(params=params, opt_state=init(params), step=jnp.asarray(0, jnp.int32), rng=rng)
         if self.mesh is not None:
-            self.state = self.state.replace(step=jax.device_put(self.state.step, replicated), rng=jax.device_put(rng, replicated))
-        step = functools.partial(_step, self.graphdef, self.rest, self.tx, self.schedule, self.accumulation_steps, dropout)
+            self.state = self.state.replace(
+                step=jax.device_put(self.state.step, replicated), rng=jax.device_put(rng, replicated)
+            )
+        step = functools.partial(
+            _step, self.graphdef, self.rest, self.tx, self.schedule, self.accumulation_steps, dropout
+        )
         shardings = {} if self.mesh is None else {"out_shardings": (self._state_shardings, None)}
         self._train = jax.jit(step, donate_argnums=(0,), **shardings)
         self._prepare = nnx.merge(self.graphdef, params, self.rest).prepare_inputs
@@ -152,7 +181,9 @@ class Trainer:
             self.check_batch_size(size)
         if processes > 1:
             # multi-host: each process passes its own rows of the global batch
-            return jax.tree.map(lambda a: jax.make_array_from_process_local_data(self._batch_sharding, np.asarray(a)), arrays)
+            return jax.tree.map(
+                lambda a: jax.make_array_from_process_local_data(self._batch_sharding, np.asarray(a)), arrays
+            )
         return jax.device_put(arrays, self._batch_sharding)
 
     def check_batch_size(self, size: int) -> None:
@@ -189,7 +220,9 @@ class Trainer:
         """``fn(leaf, real_shape)`` on every parameter and parameter-shaped optimiser leaf."""
         return state.replace(
             params=jax.tree.map(fn, state.params, self._real_shapes),
-            opt_state=optax.tree_map_params(self.tx, fn, state.opt_state, self._real_shapes, transform_non_params=non_params),
+            opt_state=optax.tree_map_params(
+                self.tx, fn, state.opt_state, self._real_shapes, transform_non_params=non_params
+            ),
         )
 
     def checkpoint_state(self) -> TrainState:
@@ -202,7 +235,11 @@ class Trainer:
         def spec(x, real=None):
             shape = tuple(x.shape) if real is None else real.shape
             sharding = getattr(x, "sharding", None)
-            return jax.ShapeDtypeStruct(shape, x.dtype, sharding=sharding if sharding is None else _unpadded_sharding(sharding, tuple(x.shape), shape))
+            return jax.ShapeDtypeStruct(
+                shape,
+                x.dtype,
+                sharding=sharding if sharding is None else _unpadded_sharding(sharding, tuple(x.shape), shape),
+            )
 
         target = jax.tree.map(spec, self.state)
         if self._padded:

@@ -36,7 +36,9 @@ def _expect_failure(tmp_path, src, capsys, *needles, extra=()):
     return err
 
 
-@pytest.mark.parametrize("fmt", ["save_pretrained", "safetensors", "bin", "sharded-safetensors", "sharded-bin", "save_pretrained-shards"])
+@pytest.mark.parametrize(
+    "fmt", ["save_pretrained", "safetensors", "bin", "sharded-safetensors", "sharded-bin", "save_pretrained-shards"]
+)
 def test_file_layouts_convert_to_the_same_model(tmp_path, reference, fmt):
     if fmt == "save_pretrained-shards":  # transformers' own sharding (safetensors only in 5.x)
         src = tmp_path / "hf"
@@ -56,7 +58,9 @@ def test_cli_prints_time_and_peak_memory_and_copies_tokenizer_files(tmp_path, re
     (src / "sentencepiece.bpe.model").write_bytes(b"spm")
     (src / "entity_vocab.json").write_text(json.dumps({"[PAD]": 0, "[UNK]": 1, "[MASK]": 2}))
     dst = tmp_path / "jax"
-    result = subprocess.run([sys.executable, "-m", "convert", str(src), str(dst)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "convert", str(src), str(dst)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert "peak memory" in result.stdout and " s, " in result.stdout
     assert "converting" in result.stderr  # the progress bar
@@ -219,7 +223,10 @@ def test_bin_with_shared_storages(tmp_path):
     ref.config.architectures = ["LukeForMaskedLM"]
     ref.config.save_pretrained(src)
     state = ref.state_dict()
-    assert state["entity_predictions.decoder.weight"].data_ptr() == state["luke.entity_embeddings.entity_embeddings.weight"].data_ptr()
+    assert (
+        state["entity_predictions.decoder.weight"].data_ptr()
+        == state["luke.entity_embeddings.entity_embeddings.weight"].data_ptr()
+    )
     torch.save(state, src / "pytorch_model.bin")
     ours = mluke_jax.LukeForMaskedLM.from_pretrained(convert(src, tmp_path / "jax"))
     inputs = luke_inputs(ref.config.to_dict())

@@ -74,7 +74,13 @@ def test_original_checkpoint_errors(tmp_path, capsys):
     del data["model"]["attentions.1.q_lin.weight"]
     data["model"]["memory.keys"] = torch.zeros(3)
     torch.save(data, tmp_path / "b.pth")
-    _expect_failure(tmp_path, tmp_path / "b.pth", capsys, "missing keys ['transformer.attentions.1.q_lin.weight']", "unexpected keys ['transformer.memory.keys']")
+    _expect_failure(
+        tmp_path,
+        tmp_path / "b.pth",
+        capsys,
+        "missing keys ['transformer.attentions.1.q_lin.weight']",
+        "unexpected keys ['transformer.memory.keys']",
+    )
     torch.save({"state_dict": data["model"]}, tmp_path / "c.pth")
     _expect_failure(tmp_path, tmp_path / "c.pth", capsys, "not an original XLM checkpoint", "'model' and 'params'")
     data["params"]["asm"] = True
@@ -99,7 +105,9 @@ def test_file_with_only_the_projection_ties_the_embeddings_to_it(tmp_path):
 @pytest.mark.parametrize("fmt", ["save_pretrained", "bin"])
 def test_xlm_directory_layouts(tmp_path, fmt):
     reference = hf_xlm("XLMForTokenClassification", num_labels=4)
-    ours = mluke_jax.XLMForTokenClassification.from_pretrained(convert(save_hf(reference, tmp_path / "hf", fmt=fmt), tmp_path / "jax"))
+    ours = mluke_jax.XLMForTokenClassification.from_pretrained(
+        convert(save_hf(reference, tmp_path / "hf", fmt=fmt), tmp_path / "jax")
+    )
     inputs = xlm_inputs(TINY_XLM)
     with torch.no_grad():
         expected = reference(**to_torch(inputs))
@@ -110,8 +118,18 @@ def test_xlm_wrong_shape_and_missing_key(tmp_path, capsys):
     reference = hf_xlm("XLMForSequenceClassification")
     save_hf(reference, tmp_path / "hf", fmt="safetensors", drop=("transformer.layer_norm2.1.bias",))
     _expect_failure(tmp_path, tmp_path / "hf", capsys, "missing keys ['transformer.layer_norm2.1.bias']")
-    save_hf(reference, tmp_path / "hf2", fmt="safetensors", config_changes={"n_langs": 2, "lang2id": {"de": 0, "en": 1}, "id2lang": {"0": "de", "1": "en"}})
-    _expect_failure(tmp_path, tmp_path / "hf2", capsys, "transformer.lang_embeddings.weight has shape (3, 24); the model expects (2, 24)")
+    save_hf(
+        reference,
+        tmp_path / "hf2",
+        fmt="safetensors",
+        config_changes={"n_langs": 2, "lang2id": {"de": 0, "en": 1}, "id2lang": {"0": "de", "1": "en"}},
+    )
+    _expect_failure(
+        tmp_path,
+        tmp_path / "hf2",
+        capsys,
+        "transformer.lang_embeddings.weight has shape (3, 24); the model expects (2, 24)",
+    )
 
 
 def test_clm_named_bidirectional_model_warns(tmp_path):

@@ -20,7 +20,9 @@ SPANS = [[(0, 5), (10, 18), (32, 43)], [(0, 13), (19, 30), (32, 39)]]
 def converted(tmp_path_factory):
     """A random LukeForMaskedLM sized for the test tokenizer, converted, tokenizer files alongside."""
     root = tmp_path_factory.mktemp("prune")
-    return convert(save_luke_with_test_tokenizer(root / "hf", "LukeForMaskedLM", max_position_embeddings=64), root / "jax")
+    return convert(
+        save_luke_with_test_tokenizer(root / "hf", "LukeForMaskedLM", max_position_embeddings=64), root / "jax"
+    )
 
 
 @pytest.mark.torch
@@ -42,7 +44,9 @@ def test_pruned_model_gives_the_same_outputs_on_kept_entities(converted, tmp_pat
     assert pruned.config.entity_vocab_size == len(old_ids) < full.config.entity_vocab_size
     a, b = full(**full_in), pruned(**en_in)
     np.testing.assert_allclose(np.asarray(a.logits), np.asarray(b.logits), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(np.asarray(a.entity_logits)[..., old_ids], np.asarray(b.entity_logits), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        np.asarray(a.entity_logits)[..., old_ids], np.asarray(b.entity_logits), atol=1e-5, rtol=0
+    )
 
 
 @pytest.mark.torch
@@ -51,7 +55,9 @@ def test_entity_list_and_errors(converted, tmp_path, capsys):
     names.write_text("# two entities\nen:Tokyo\n\nja:東京\n", encoding="utf-8")
     assert main([str(converted), str(tmp_path / "two"), "--entities", str(names), "--quiet"]) == 0
     vocab = read_entity_vocab(tmp_path / "two" / "entity_vocab.json")
-    assert set(vocab) == {"[PAD]", "[UNK]", "[MASK]", "[MASK2]", "en:Tokyo", "ja:東京"} and sorted(vocab.values()) == list(range(6))
+    assert set(vocab) == {"[PAD]", "[UNK]", "[MASK]", "[MASK2]", "en:Tokyo", "ja:東京"} and sorted(
+        vocab.values()
+    ) == list(range(6))
     names.write_text("en:Atlantis\n")
     assert main([str(converted), str(tmp_path / "x"), "--entities", str(names), "--quiet"]) == 1
     assert "1 entities are not in the vocabulary, e.g. ['en:Atlantis']" in capsys.readouterr().err
@@ -63,7 +69,17 @@ def test_entity_list_and_errors(converted, tmp_path, capsys):
 
 
 def test_shared_ids_stay_shared():
-    vocab = {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2, "en:Tokyo": 3, "ja:東京": 3, "de:Köln": 4, "en:Cologne": 4, "fr:Paris": 5, "[MASK2]": 6}
+    vocab = {
+        "[PAD]": 0,
+        "[UNK]": 1,
+        "[MASK]": 2,
+        "en:Tokyo": 3,
+        "ja:東京": 3,
+        "de:Köln": 4,
+        "en:Cologne": 4,
+        "fr:Paris": 5,
+        "[MASK2]": 6,
+    }
     kept = choose_entities(vocab, languages=["en", "ja"])
     old_ids, new = renumber(kept)
     assert old_ids.tolist() == [0, 1, 2, 3, 4, 6]

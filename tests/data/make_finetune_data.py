@@ -47,7 +47,12 @@ def relation(rng, count):
     for _ in range(count):
         kind = rng.choice(["born", "near", "none"])
         if kind == "born":
-            head, verb, tail, label = rng.choice(TYPES["PER"]), ["was", "born", "in"], rng.choice(TYPES["LOC"]), "per:city_of_birth"
+            head, verb, tail, label = (
+                rng.choice(TYPES["PER"]),
+                ["was", "born", "in"],
+                rng.choice(TYPES["LOC"]),
+                "per:city_of_birth",
+            )
         elif kind == "near":
             head, verb, tail, label = rng.choice(TYPES["LOC"]), ["is", "near"], rng.choice(TYPES["LOC"]), "loc:near"
         else:
@@ -57,7 +62,16 @@ def relation(rng, count):
         tokens = pre + h + verb + t + ["."]
         hs = len(pre)
         ts = hs + len(h) + len(verb)
-        out.append({"token": tokens, "subj_start": hs, "subj_end": hs + len(h) - 1, "obj_start": ts, "obj_end": ts + len(t) - 1, "relation": label})
+        out.append(
+            {
+                "token": tokens,
+                "subj_start": hs,
+                "subj_end": hs + len(h) - 1,
+                "obj_start": ts,
+                "obj_end": ts + len(t) - 1,
+                "relation": label,
+            }
+        )
     return out
 
 
@@ -80,7 +94,11 @@ def squad(rng, count, prefix):
         before = " ".join(filler(rng, rng.randint(1, 3)))
         context = f"{before} {person} lives in {place} and {' '.join(filler(rng, 2))} ."
         start = context.index(f" in {place}") + 4
-        qa = {"id": f"{prefix}{i}", "question": f"Where does {person} live ?", "answers": [{"text": place, "answer_start": start}]}
+        qa = {
+            "id": f"{prefix}{i}",
+            "question": f"Where does {person} live ?",
+            "answers": [{"text": place, "answer_start": start}],
+        }
         paragraphs.append({"context": context, "qas": [qa]})
     return {"version": "1.1", "data": [{"title": "generated", "paragraphs": paragraphs}]}
 
@@ -101,10 +119,16 @@ def main() -> None:
     rng = random.Random(0)
     (OUT / "conll_train.txt").write_text(ner(rng, 120), encoding="utf-8")
     (OUT / "conll_eval.txt").write_text(ner(rng, 40).replace("B-", "I-"), encoding="utf-8")  # IOB1-style
-    (OUT / "tacred_train.json").write_text(json.dumps(relation(rng, 120), ensure_ascii=False, indent=0), encoding="utf-8")
+    (OUT / "tacred_train.json").write_text(
+        json.dumps(relation(rng, 120), ensure_ascii=False, indent=0), encoding="utf-8"
+    )
     (OUT / "tacred_eval.json").write_text(json.dumps(relation(rng, 40), ensure_ascii=False, indent=0), encoding="utf-8")
-    (OUT / "openentity_train.json").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in typing(rng, 120)) + "\n", encoding="utf-8")
-    (OUT / "openentity_eval.json").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in typing(rng, 40)) + "\n", encoding="utf-8")
+    (OUT / "openentity_train.json").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in typing(rng, 120)) + "\n", encoding="utf-8"
+    )
+    (OUT / "openentity_eval.json").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in typing(rng, 40)) + "\n", encoding="utf-8"
+    )
     (OUT / "squad_train.json").write_text(json.dumps(squad(rng, 120, "t"), ensure_ascii=False), encoding="utf-8")
     (OUT / "squad_eval.json").write_text(json.dumps(squad(rng, 40, "e"), ensure_ascii=False), encoding="utf-8")
     (OUT / "xnli_train.tsv").write_text(nli(rng, 150), encoding="utf-8")

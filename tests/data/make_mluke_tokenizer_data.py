@@ -84,7 +84,11 @@ def corpus_cases(rng: random.Random, sentences) -> list[dict]:
         out = []
         for _ in range(count):
             r = rng.random()
-            out.append(rng.choice(names) if r < 0.6 else rng.choice(["en:Nowhere", "Tokyo", "[MASK]", "[MASK2]", "[UNK]", "de:köln"]))
+            out.append(
+                rng.choice(names)
+                if r < 0.6
+                else rng.choice(["en:Nowhere", "Tokyo", "[MASK]", "[MASK2]", "[UNK]", "de:köln"])
+            )
         return out
 
     with_spans = [s for s in sentences if s.spans]
@@ -95,56 +99,142 @@ def corpus_cases(rng: random.Random, sentences) -> list[dict]:
     for s in with_spans[:40]:
         cases.append({"call": {"text": s.text, "entity_spans": s.spans}})
     for s in with_spans[40:80]:
-        cases.append({"call": {"text": s.text, "entity_spans": s.spans, "entities": s.entities if rng.random() < 0.5 else some_names(len(s.spans))}})
+        cases.append(
+            {
+                "call": {
+                    "text": s.text,
+                    "entity_spans": s.spans,
+                    "entities": s.entities if rng.random() < 0.5 else some_names(len(s.spans)),
+                }
+            }
+        )
     for text, spans in SPAN_EDGES:
         cases.append({"call": {"text": text, "entity_spans": spans}})
         cases.append({"call": {"text": text, "entity_spans": spans, "entities": some_names(len(spans))}})
     # pairs
     for a, b in zip(with_spans[80:100], with_spans[100:120]):
         cases.append({"call": {"text": a.text, "text_pair": b.text}})
-        cases.append({"call": {"text": a.text, "text_pair": b.text, "entity_spans": a.spans, "entity_spans_pair": b.spans}})
-        cases.append({"call": {"text": a.text, "text_pair": b.text, "entity_spans": a.spans, "entity_spans_pair": b.spans, "entities": a.entities, "entities_pair": some_names(len(b.spans))}})
+        cases.append(
+            {"call": {"text": a.text, "text_pair": b.text, "entity_spans": a.spans, "entity_spans_pair": b.spans}}
+        )
+        cases.append(
+            {
+                "call": {
+                    "text": a.text,
+                    "text_pair": b.text,
+                    "entity_spans": a.spans,
+                    "entity_spans_pair": b.spans,
+                    "entities": a.entities,
+                    "entities_pair": some_names(len(b.spans)),
+                }
+            }
+        )
         cases.append({"call": {"text": a.text, "text_pair": b.text, "entity_spans": a.spans}})
     # truncation and entity truncation on single texts and pairs
     for s in with_spans[120:140]:
-        cases.append({"call": {"text": s.text, "entity_spans": s.spans, "truncation": True, "max_length": rng.randint(4, 20)}})
+        cases.append(
+            {"call": {"text": s.text, "entity_spans": s.spans, "truncation": True, "max_length": rng.randint(4, 20)}}
+        )
         cases.append({"call": {"text": s.text, "entity_spans": s.spans, "truncation": True, "max_entity_length": 1}})
-        cases.append({"call": {"text": s.text, "entity_spans": s.spans, "max_length": rng.randint(6, 20)}})  # max_length alone truncates
+        cases.append(
+            {"call": {"text": s.text, "entity_spans": s.spans, "max_length": rng.randint(6, 20)}}
+        )  # max_length alone truncates
     for a, b in zip(with_spans[140:155], with_spans[155:170]):
         for strategy in (True, "only_first", "only_second"):
             longest = max(len(a.text), len(b.text))
-            call = {"text": a.text, "text_pair": b.text, "entity_spans": a.spans, "entity_spans_pair": b.spans, "truncation": strategy, "max_length": 14 + longest // 3}
+            call = {
+                "text": a.text,
+                "text_pair": b.text,
+                "entity_spans": a.spans,
+                "entity_spans_pair": b.spans,
+                "truncation": strategy,
+                "max_length": 14 + longest // 3,
+            }
             if strategy is True:
                 call["max_entity_length"] = rng.randint(1, 3)
             cases.append({"call": call})
     # equal-length pairs: the odd token comes off the second text
     for n in (5, 6, 7):
-        cases.append({"call": {"text": "a b c d e f", "text_pair": "g h i j k l", "truncation": True, "max_length": 4 + 12 - n}})
+        cases.append(
+            {"call": {"text": "a b c d e f", "text_pair": "g h i j k l", "truncation": True, "max_length": 4 + 12 - n}}
+        )
     # tasks
     for s in with_spans[170:200]:
         i = rng.randrange(len(s.spans))
-        cases.append({"init": {"task": "entity_classification"}, "call": {"text": s.text, "entity_spans": [s.spans[i]]}})
+        cases.append(
+            {"init": {"task": "entity_classification"}, "call": {"text": s.text, "entity_spans": [s.spans[i]]}}
+        )
     pairs = [s for s in with_spans[200:] if len(s.spans) >= 2][:30]
     for s in pairs:
         head, tail = rng.sample(s.spans, 2)
-        cases.append({"init": {"task": "entity_pair_classification"}, "call": {"text": s.text, "entity_spans": [head, tail]}})
-    cases.append({"init": {"task": "entity_pair_classification"}, "call": {"text": "Tokyo Köln", "entity_spans": [(6, 10), (0, 5)]}})
-    cases.append({"init": {"task": "entity_pair_classification"}, "call": {"text": "TokyoKöln", "entity_spans": [(0, 5), (5, 9)]}})
+        cases.append(
+            {"init": {"task": "entity_pair_classification"}, "call": {"text": s.text, "entity_spans": [head, tail]}}
+        )
+    cases.append(
+        {
+            "init": {"task": "entity_pair_classification"},
+            "call": {"text": "Tokyo Köln", "entity_spans": [(6, 10), (0, 5)]},
+        }
+    )
+    cases.append(
+        {
+            "init": {"task": "entity_pair_classification"},
+            "call": {"text": "TokyoKöln", "entity_spans": [(0, 5), (5, 9)]},
+        }
+    )
     for s in with_spans[260:280]:
         spans = enumerate_word_spans(s.text, 3)
         cases.append({"init": {"task": "entity_span_classification"}, "call": {"text": s.text, "entity_spans": spans}})
-    cases.append({"init": {"task": "entity_span_classification"}, "call": {"text": "a b c d e f g h", "entity_spans": enumerate_word_spans("a b c d e f g h", 2), "truncation": True, "max_length": 8, "max_entity_length": 5}})
+    cases.append(
+        {
+            "init": {"task": "entity_span_classification"},
+            "call": {
+                "text": "a b c d e f g h",
+                "entity_spans": enumerate_word_spans("a b c d e f g h", 2),
+                "truncation": True,
+                "max_length": 8,
+                "max_entity_length": 5,
+            },
+        }
+    )
     # long mentions under a small max_mention_length
-    cases.append({"init": {"max_mention_length": 4}, "call": {"text": "New York and Marie Curie met in Mount Everest", "entity_spans": [(0, 24), (32, 45)]}})
-    cases.append({"init": {"max_mention_length": 4}, "call": {"text": [s.text for s in with_spans[280:284]], "entity_spans": [s.spans for s in with_spans[280:284]], "padding": True}})
+    cases.append(
+        {
+            "init": {"max_mention_length": 4},
+            "call": {"text": "New York and Marie Curie met in Mount Everest", "entity_spans": [(0, 24), (32, 45)]},
+        }
+    )
+    cases.append(
+        {
+            "init": {"max_mention_length": 4},
+            "call": {
+                "text": [s.text for s in with_spans[280:284]],
+                "entity_spans": [s.spans for s in with_spans[280:284]],
+                "padding": True,
+            },
+        }
+    )
     # batches
     batch = with_spans[290:298]
     texts, spans, ents = [s.text for s in batch], [s.spans for s in batch], [s.entities for s in batch]
     cases.append({"call": {"text": texts}})
     cases.append({"call": {"text": texts, "padding": True}})
     cases.append({"call": {"text": texts, "entity_spans": spans, "padding": True}})
-    cases.append({"call": {"text": texts, "entity_spans": spans, "entities": ents, "padding": "max_length", "max_length": 64, "max_entity_length": 6}})
-    cases.append({"call": {"text": texts, "entity_spans": spans, "padding": True, "truncation": True, "max_length": 10}})
+    cases.append(
+        {
+            "call": {
+                "text": texts,
+                "entity_spans": spans,
+                "entities": ents,
+                "padding": "max_length",
+                "max_length": 64,
+                "max_entity_length": 6,
+            }
+        }
+    )
+    cases.append(
+        {"call": {"text": texts, "entity_spans": spans, "padding": True, "truncation": True, "max_length": 10}}
+    )
     cases.append({"call": {"text": texts, "entity_spans": spans, "padding": True, "pad_to_multiple_of": 8}})
     cases.append({"call": {"text": texts, "entity_spans": spans, "padding": True, "padding_side": "left"}})
     cases.append({"call": {"text": texts, "entity_spans": spans, "padding": True, "return_token_type_ids": True}})
@@ -165,17 +255,50 @@ def corpus_cases(rng: random.Random, sentences) -> list[dict]:
             }
         }
     )
-    cases.append({"call": {"text": texts[:3], "text_pair": [s.text for s in pair_batch[:3]], "padding": "max_length", "max_length": 48}})
+    cases.append(
+        {
+            "call": {
+                "text": texts[:3],
+                "text_pair": [s.text for s in pair_batch[:3]],
+                "padding": "max_length",
+                "max_length": 48,
+            }
+        }
+    )
     for task in ("entity_classification", "entity_span_classification"):
         rows = with_spans[310:316]
         cases.append(
             {
                 "init": {"task": task},
-                "call": {"text": [s.text for s in rows], "entity_spans": [s.spans[:1] if task == "entity_classification" else s.spans for s in rows], "padding": True},
+                "call": {
+                    "text": [s.text for s in rows],
+                    "entity_spans": [s.spans[:1] if task == "entity_classification" else s.spans for s in rows],
+                    "padding": True,
+                },
             }
         )
-    cases.append({"init": {"task": "entity_pair_classification"}, "call": {"text": [s.text for s in pairs[:5]], "entity_spans": [s.spans[:2] for s in pairs[:5]], "padding": "max_length", "max_length": 40}})
-    cases.append({"call": {"text": "Tokyo is big", "entity_spans": [(0, 5)], "padding": "max_length", "max_length": 10, "max_entity_length": 3}})
+    cases.append(
+        {
+            "init": {"task": "entity_pair_classification"},
+            "call": {
+                "text": [s.text for s in pairs[:5]],
+                "entity_spans": [s.spans[:2] for s in pairs[:5]],
+                "padding": "max_length",
+                "max_length": 40,
+            },
+        }
+    )
+    cases.append(
+        {
+            "call": {
+                "text": "Tokyo is big",
+                "entity_spans": [(0, 5)],
+                "padding": "max_length",
+                "max_length": 10,
+                "max_entity_length": 3,
+            }
+        }
+    )
     cases.append({"call": {"text": "Tokyo is big", "entity_spans": [(0, 5)], "return_token_type_ids": True}})
     return cases
 
@@ -207,7 +330,9 @@ def tupled(call: dict) -> dict:
 def main() -> None:
     import transformers
 
-    assert transformers.__version__ == "4.46.3", f"the reference is transformers 4.46.3, this is {transformers.__version__}"
+    assert transformers.__version__ == "4.46.3", (
+        f"the reference is transformers 4.46.3, this is {transformers.__version__}"
+    )
     from transformers import MLukeTokenizer
 
     transformers.logging.set_verbosity_error()
@@ -225,13 +350,21 @@ def main() -> None:
     for i, s in enumerate(sentences[400:420]):  # the -lite vocabulary: every title is [UNK]
         if s.spans:
             cases.append({"vocab": "lite", "call": {"text": s.text, "entity_spans": s.spans, "entities": s.entities}})
-    cases.append({"vocab": "lite", "init": {"task": "entity_pair_classification"}, "call": {"text": "Tokyo and Köln", "entity_spans": [(0, 5), (10, 14)]}})
+    cases.append(
+        {
+            "vocab": "lite",
+            "init": {"task": "entity_pair_classification"},
+            "call": {"text": "Tokyo and Köln", "entity_spans": [(0, 5), (10, 14)]},
+        }
+    )
 
     tokenizers = {}
     for case in cases:
         key = (case.get("vocab", "full"), json.dumps(case.get("init", {}), sort_keys=True))
         if key not in tokenizers:
-            tokenizers[key] = MLukeTokenizer.from_pretrained(str(OUT if key[0] == "full" else lite), **case.get("init", {}))
+            tokenizers[key] = MLukeTokenizer.from_pretrained(
+                str(OUT if key[0] == "full" else lite), **case.get("init", {})
+            )
         output = tokenizers[key](**tupled(case["call"]))
         case["expected"] = {k: v for k, v in output.items()}
         call = case["call"]
@@ -249,11 +382,26 @@ def main() -> None:
         if ids and isinstance(ids[0], list):
             ids = ids[0]
         for skip in (False, True):
-            decode.append({"ids": ids, "skip_special_tokens": skip, "expected": full.decode(ids, skip_special_tokens=skip) if case.get("vocab") != "lite" else None})
+            decode.append(
+                {
+                    "ids": ids,
+                    "skip_special_tokens": skip,
+                    "expected": full.decode(ids, skip_special_tokens=skip) if case.get("vocab") != "lite" else None,
+                }
+            )
     decode = [d for d in decode if d["expected"] is not None]
     tokenize = [{"text": t, "expected": full.tokenize(t)} for t in EDGE_TEXTS + [s.text for s in sentences[:30]]]
-    golden = {"transformers": transformers.__version__, "cases": cases, "decode": decode, "tokenize": tokenize, "vocab_size": full.vocab_size, "len": len(full)}
-    (OUT / "goldens.json").write_text(json.dumps(golden, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    golden = {
+        "transformers": transformers.__version__,
+        "cases": cases,
+        "decode": decode,
+        "tokenize": tokenize,
+        "vocab_size": full.vocab_size,
+        "len": len(full),
+    }
+    (OUT / "goldens.json").write_text(
+        json.dumps(golden, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
+    )
     shutil.rmtree(lite)
     print(f"{len(cases)} calls, {len(decode)} decodes, {len(tokenize)} tokenizations -> {OUT / 'goldens.json'}")
 

@@ -3,7 +3,15 @@ import shutil
 import pytest
 
 # small but able to learn the generated tasks in a few hundred steps
-SIZES = dict(hidden_size=48, entity_emb_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96, max_position_embeddings=80, type_vocab_size=1)
+SIZES = dict(
+    hidden_size=48,
+    entity_emb_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=96,
+    max_position_embeddings=80,
+    type_vocab_size=1,
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +37,16 @@ def xlm_dir(tmp_path_factory):
     tokenizer_dir = write_toy_xlm_tokenizer(root / "tok", sentences=1500, merges=300)
     vocab = json.loads((tokenizer_dir / "vocab.json").read_text(encoding="utf-8"))
     lang2id = json.loads((tokenizer_dir / "tokenizer_config.json").read_text(encoding="utf-8"))["lang2id"]
-    model = hf_xlm("XLMModel", vocab_size=len(vocab), emb_dim=48, n_layers=2, n_heads=4, n_langs=len(lang2id), lang2id=lang2id, max_position_embeddings=80)
+    model = hf_xlm(
+        "XLMModel",
+        vocab_size=len(vocab),
+        emb_dim=48,
+        n_layers=2,
+        n_heads=4,
+        n_langs=len(lang2id),
+        lang2id=lang2id,
+        max_position_embeddings=80,
+    )
     src = save_hf(model, root / "hf")
     for path in tokenizer_dir.iterdir():
         shutil.copy(path, src / path.name)

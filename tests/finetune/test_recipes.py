@@ -12,9 +12,21 @@ pytestmark = pytest.mark.torch
 
 # task, data files, command-line settings, metric, chance level of that metric
 RECIPES = {
-    "ner": ("conll_train.txt", "conll_eval.txt", ["--epochs", "8", "--max-length", "48", "--max-span-words", "3"], "f1", 0.05),
+    "ner": (
+        "conll_train.txt",
+        "conll_eval.txt",
+        ["--epochs", "8", "--max-length", "48", "--max-span-words", "3"],
+        "f1",
+        0.05,
+    ),
     "relation": ("tacred_train.json", "tacred_eval.json", ["--epochs", "6", "--max-length", "32"], "f1", 0.5),
-    "entity-typing": ("openentity_train.json", "openentity_eval.json", ["--epochs", "15", "--max-length", "32"], "f1", 0.5),
+    "entity-typing": (
+        "openentity_train.json",
+        "openentity_eval.json",
+        ["--epochs", "15", "--max-length", "32"],
+        "f1",
+        0.5,
+    ),
     "qa": ("squad_train.json", "squad_eval.json", ["--epochs", "8", "--max-length", "48"], "f1", 15.0),
     "xnli": ("xnli_train.tsv", "xnli_eval.tsv", ["--epochs", "6", "--max-length", "40"], "accuracy", 0.34),
 }
@@ -22,7 +34,17 @@ RECIPES = {
 
 def run_recipe(task, model_dir, output, extra=()):
     train, evaluation, settings, _, _ = RECIPES[task]
-    args = [task, "--model", str(model_dir), "--train", str(DATA / train), "--eval", str(DATA / evaluation), "--output", str(output)]
+    args = [
+        task,
+        "--model",
+        str(model_dir),
+        "--train",
+        str(DATA / train),
+        "--eval",
+        str(DATA / evaluation),
+        "--output",
+        str(output),
+    ]
     args += ["--batch-size", "8", "--learning-rate", "2e-3", "--warmup-ratio", "0.1", "--quiet", *settings, *extra]
     assert main(args) == 0
     return json.loads((output / "metrics.json").read_text())
@@ -35,7 +57,9 @@ def test_recipe_learns_its_tiny_task(task, mluke_dir, tmp_path):
     print(task, result["eval"], result["train_loss_first"], result["train_loss_last"])
     assert result["train_loss_last"] < 0.7 * result["train_loss_first"], result
     assert result["eval"][metric] > chance, result["eval"]
-    assert (tmp_path / task / "model" / "config.json").is_file() and (tmp_path / task / "model" / "sentencepiece.bpe.model").is_file()
+    assert (tmp_path / task / "model" / "config.json").is_file() and (
+        tmp_path / task / "model" / "sentencepiece.bpe.model"
+    ).is_file()
 
 
 def test_xnli_with_xlm_and_language_ids(xlm_dir, tmp_path):
@@ -47,7 +71,12 @@ def test_xnli_with_xlm_and_language_ids(xlm_dir, tmp_path):
 @pytest.mark.parametrize("task,family", [("ner", "mluke"), ("xnli", "xlm")])
 def test_bf16_recipes_learn(task, family, mluke_dir, xlm_dir, tmp_path):
     # bf16 compute (f32-accumulated matmuls), float32 weights and optimiser state; XLM with its layers unrolled
-    result = run_recipe(task, mluke_dir if family == "mluke" else xlm_dir, tmp_path / task, extra=["--bf16"] + (["--unroll-layers"] if family == "xlm" else []))
+    result = run_recipe(
+        task,
+        mluke_dir if family == "mluke" else xlm_dir,
+        tmp_path / task,
+        extra=["--bf16"] + (["--unroll-layers"] if family == "xlm" else []),
+    )
     metric, chance = RECIPES[task][3], RECIPES[task][4]
     assert result["train_loss_last"] < 0.7 * result["train_loss_first"], result
     assert result["eval"][metric] > chance, result["eval"]
@@ -58,7 +87,22 @@ def test_rerun_resumes_and_other_model_is_refused(mluke_dir, tmp_path, capsys):
     again = run_recipe("relation", mluke_dir, tmp_path / "run", ["--epochs", "1", "--save-every", "5"])
     assert again["eval"] == first["eval"]  # resumed at the last step: nothing left to train
     train, evaluation = DATA / "openentity_train.json", DATA / "openentity_eval.json"
-    code = main(["entity-typing", "--model", str(mluke_dir), "--train", str(train), "--eval", str(evaluation), "--output", str(tmp_path / "run"), "--quiet", "--epochs", "1"])
+    code = main(
+        [
+            "entity-typing",
+            "--model",
+            str(mluke_dir),
+            "--train",
+            str(train),
+            "--eval",
+            str(evaluation),
+            "--output",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--epochs",
+            "1",
+        ]
+    )
     assert code == 1 and "holds checkpoints of another model" in capsys.readouterr().err
 
 
@@ -67,15 +111,40 @@ def test_rerun_resumes_and_other_model_is_refused(mluke_dir, tmp_path, capsys):
     [
         ("ner", "Tokyo NN O B-LOC\nis NN O O\nbig\n", "conll_bad.txt:3: expected 'word ... tag'"),
         ("ner", "Tokyo NN O B-LOC\nis NN O X-FOO\n", "conll_bad.txt:2: tag 'X-FOO' is not O, B-TYPE or I-TYPE"),
-        ("xnli", "a b\tc d\tentailment\nonly two\tcolumns\n", "conll_bad.txt:2: expected premise<TAB>hypothesis<TAB>label"),
-        ("relation", '[{"token": ["a", "b"], "subj_start": 0, "subj_end": 5, "obj_start": 1, "obj_end": 1, "relation": "r"}]', "example 1: subj_start/subj_end 0..5 outside the 2 tokens"),
-        ("qa", '{"data": [{"paragraphs": [{"context": "in Tokyo", "qas": [{"id": "q", "question": "where", "answers": [{"text": "Paris", "answer_start": 3}]}]}]}]}', "question q: answer 'Paris' is not at character 3"),
+        (
+            "xnli",
+            "a b\tc d\tentailment\nonly two\tcolumns\n",
+            "conll_bad.txt:2: expected premise<TAB>hypothesis<TAB>label",
+        ),
+        (
+            "relation",
+            '[{"token": ["a", "b"], "subj_start": 0, "subj_end": 5, "obj_start": 1, "obj_end": 1, "relation": "r"}]',
+            "example 1: subj_start/subj_end 0..5 outside the 2 tokens",
+        ),
+        (
+            "qa",
+            '{"data": [{"paragraphs": [{"context": "in Tokyo", "qas": [{"id": "q", "question": "where", "answers": [{"text": "Paris", "answer_start": 3}]}]}]}]}',
+            "question q: answer 'Paris' is not at character 3",
+        ),
     ],
 )
 def test_malformed_data_names_file_and_line(task, train_text, message, mluke_dir, tmp_path, capsys):
     bad = tmp_path / "conll_bad.txt"
     bad.write_text(train_text, encoding="utf-8")
-    code = main([task, "--model", str(mluke_dir), "--train", str(bad), "--eval", str(bad), "--output", str(tmp_path / "out"), "--quiet"])
+    code = main(
+        [
+            task,
+            "--model",
+            str(mluke_dir),
+            "--train",
+            str(bad),
+            "--eval",
+            str(bad),
+            "--output",
+            str(tmp_path / "out"),
+            "--quiet",
+        ]
+    )
     assert code == 1
     assert message in capsys.readouterr().err
 
@@ -84,11 +153,44 @@ def test_unknown_labels_mesh_and_family_errors(mluke_dir, xlm_dir, tmp_path, cap
     other = tmp_path / "eval.tsv"
     other.write_text("a b\tc d\tentailment\ne f\tg h\tparaphrase\n")
     args = ["--output", str(tmp_path / "out"), "--quiet"]
-    assert main(["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(other), *args]) == 1
+    assert (
+        main(["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(other), *args])
+        == 1
+    )
     assert "labels ['paraphrase'] are not among the training data's" in capsys.readouterr().err
-    assert main(["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(DATA / "xnli_eval.tsv"), "--mesh", "data=3", *args]) == 1
+    assert (
+        main(
+            [
+                "xnli",
+                "--model",
+                str(mluke_dir),
+                "--train",
+                str(DATA / "xnli_train.tsv"),
+                "--eval",
+                str(DATA / "xnli_eval.tsv"),
+                "--mesh",
+                "data=3",
+                *args,
+            ]
+        )
+        == 1
+    )
     assert "needs 3 devices, 1 available" in capsys.readouterr().err
-    assert main(["ner", "--model", str(xlm_dir), "--train", str(DATA / "conll_train.txt"), "--eval", str(DATA / "conll_eval.txt"), *args]) == 1
+    assert (
+        main(
+            [
+                "ner",
+                "--model",
+                str(xlm_dir),
+                "--train",
+                str(DATA / "conll_train.txt"),
+                "--eval",
+                str(DATA / "conll_eval.txt"),
+                *args,
+            ]
+        )
+        == 1
+    )
     assert "task ner needs an mLUKE model" in capsys.readouterr().err
 
 
@@ -103,9 +205,35 @@ def test_failed_runs_leave_no_output_directory(mluke_dir, xlm_dir, tmp_path, cap
     failing = [
         ["ner", "--model", str(mluke_dir), "--train", str(bad), "--eval", str(bad)],
         ["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(unknown)],
-        ["xnli", "--model", str(mluke_dir), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(DATA / "xnli_eval.tsv"), "--mesh", "data=3"],
-        ["ner", "--model", str(xlm_dir), "--train", str(DATA / "conll_train.txt"), "--eval", str(DATA / "conll_eval.txt")],
-        ["xnli", "--model", str(tmp_path / "no-model"), "--train", str(DATA / "xnli_train.tsv"), "--eval", str(DATA / "xnli_eval.tsv")],
+        [
+            "xnli",
+            "--model",
+            str(mluke_dir),
+            "--train",
+            str(DATA / "xnli_train.tsv"),
+            "--eval",
+            str(DATA / "xnli_eval.tsv"),
+            "--mesh",
+            "data=3",
+        ],
+        [
+            "ner",
+            "--model",
+            str(xlm_dir),
+            "--train",
+            str(DATA / "conll_train.txt"),
+            "--eval",
+            str(DATA / "conll_eval.txt"),
+        ],
+        [
+            "xnli",
+            "--model",
+            str(tmp_path / "no-model"),
+            "--train",
+            str(DATA / "xnli_train.tsv"),
+            "--eval",
+            str(DATA / "xnli_eval.tsv"),
+        ],
     ]
     for args in failing:
         assert main([*args, "--output", str(out), "--quiet"]) == 1, args
@@ -117,7 +245,21 @@ def test_a_run_in_a_log_prints_lines_counts_in_words_and_its_metrics_once(mluke_
     """stderr is not a terminal here (as in a log file): no progress bars, a plain line for
     training progress, "1 epoch", and the metrics printed once."""
     train, evaluation = DATA / "xnli_train.tsv", DATA / "xnli_eval.tsv"
-    args = ["xnli", "--model", str(mluke_dir), "--train", str(train), "--eval", str(evaluation), "--output", str(tmp_path / "run"), "--epochs", "1", "--max-length", "24"]
+    args = [
+        "xnli",
+        "--model",
+        str(mluke_dir),
+        "--train",
+        str(train),
+        "--eval",
+        str(evaluation),
+        "--output",
+        str(tmp_path / "run"),
+        "--epochs",
+        "1",
+        "--max-length",
+        "24",
+    ]
     assert main(args) == 0
     captured = capsys.readouterr()
     log = captured.out + captured.err

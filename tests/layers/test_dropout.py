@@ -21,7 +21,9 @@ def uniforms(key, shape):
 
 
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.9, 0.0125])
-@pytest.mark.parametrize("make_key", [lambda: jax.random.key(0), lambda: jax.random.PRNGKey(7), lambda: jax.random.key(3, impl="rbg")])
+@pytest.mark.parametrize(
+    "make_key", [lambda: jax.random.key(0), lambda: jax.random.PRNGKey(7), lambda: jax.random.key(3, impl="rbg")]
+)
 def test_keep_rate(rate, make_key):
     mask = np.asarray(keep_mask(make_key(), rate, (8, 128, 1024)))
     n = mask.size
@@ -65,7 +67,14 @@ def test_row_and_column_keep_rates_vary_as_binomials():
 def test_keys_give_independent_masks_and_a_key_always_the_same():
     shape, rate = (256, 1024), 0.1
     base = jax.random.key(0)
-    keys = [base, jax.random.key(1), fold_key(base, 1), fold_key(base, 2), *jax.random.split(jax.random.key(9), 2), jax.random.fold_in(fold_key(base, 1), 0)]
+    keys = [
+        base,
+        jax.random.key(1),
+        fold_key(base, 1),
+        fold_key(base, 2),
+        *jax.random.split(jax.random.key(9), 2),
+        jax.random.fold_in(fold_key(base, 1), 0),
+    ]
     assert len({tuple(np.asarray(jax.random.key_data(k))) for k in keys}) == len(keys)
     masks = [np.asarray(keep_mask(k, rate, shape)) for k in keys]
     n = masks[0].size

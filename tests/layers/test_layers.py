@@ -76,7 +76,9 @@ def test_entity_position_embedding_is_the_mean_over_the_mention():
 def test_masks_are_read_as_booleans(model):
     """transformers 5 reads masks as booleans: any non-zero value attends."""
     inputs = luke_inputs(TINY_LUKE)
-    scaled = dict(inputs, attention_mask=inputs["attention_mask"] * 2, entity_attention_mask=inputs["entity_attention_mask"] * 0.5)
+    scaled = dict(
+        inputs, attention_mask=inputs["attention_mask"] * 2, entity_attention_mask=inputs["entity_attention_mask"] * 0.5
+    )
     np.testing.assert_array_equal(np.asarray(model(**scaled).logits), np.asarray(model(**inputs).logits))
 
 

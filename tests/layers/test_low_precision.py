@@ -35,7 +35,9 @@ def forward_hlo(model, inputs: dict) -> str:
     arrays = model.prepare_inputs(dict(inputs))
 
     def forward(state, arrays):
-        return nnx.merge(graphdef, state).forward(**arrays, dropout_key=None, output_attentions=False, output_hidden_states=False)
+        return nnx.merge(graphdef, state).forward(
+            **arrays, dropout_key=None, output_attentions=False, output_hidden_states=False
+        )
 
     return jax.jit(forward).lower(state, arrays).as_text()
 
@@ -49,13 +51,25 @@ def luke_case():
     config = mluke_jax.LukeConfig(**TINY_LUKE)
     inputs = luke_inputs(config.to_hf_dict(), seed=0)
     labels = luke_task_labels("LukeForMaskedLM", inputs, config.to_hf_dict(), np.random.RandomState(0))
-    return mluke_jax.LukeForMaskedLM, config, inputs, labels, ("logits", "entity_logits", "hidden_states", "entity_hidden_states")
+    return (
+        mluke_jax.LukeForMaskedLM,
+        config,
+        inputs,
+        labels,
+        ("logits", "entity_logits", "hidden_states", "entity_hidden_states"),
+    )
 
 
 def xlm_case():
     config = mluke_jax.XLMConfig(**TINY_XLM)
     inputs = xlm_inputs(config.to_hf_dict(), seed=0)
-    return mluke_jax.XLMWithLMHeadModel, config, inputs, xlm_task_labels("XLMWithLMHeadModel", inputs, config.to_hf_dict()), ("logits", "hidden_states")
+    return (
+        mluke_jax.XLMWithLMHeadModel,
+        config,
+        inputs,
+        xlm_task_labels("XLMWithLMHeadModel", inputs, config.to_hf_dict()),
+        ("logits", "hidden_states"),
+    )
 
 
 CASES = {"luke": luke_case, "xlm": xlm_case}

@@ -50,13 +50,21 @@ def test_sequence_longer_than_the_model_allows(model, config):
 
 
 def test_position_ids_out_of_range(model):
-    _raises(model, r"position_ids\[0, 2\] = 40 is outside the position table", **_inputs(position_ids=np.tile(np.arange(38, 47), (3, 1))))
+    _raises(
+        model,
+        r"position_ids\[0, 2\] = 40 is outside the position table",
+        **_inputs(position_ids=np.tile(np.arange(38, 47), (3, 1))),
+    )
 
 
 def test_entity_position_ids_past_the_sequence(model):
     positions = luke_inputs(TINY_LUKE)["entity_position_ids"].copy()
     positions[0, 1, 0] = 9  # the sequence has 9 tokens: 0..8
-    _raises(model, r"entity_position_ids\[0, 1, 0\] = 9 is outside the word sequence \[0, 9\) \(or -1\)", **_inputs(entity_position_ids=positions))
+    _raises(
+        model,
+        r"entity_position_ids\[0, 1, 0\] = 9 is outside the word sequence \[0, 9\) \(or -1\)",
+        **_inputs(entity_position_ids=positions),
+    )
     positions[0, 1, 0] = -2
     _raises(model, r"entity_position_ids\[0, 1, 0\] = -2", **_inputs(entity_position_ids=positions))
 
@@ -69,15 +77,25 @@ def test_ids_outside_the_vocabularies(model):
     _raises(model, r"input_ids\[2, 4\] = -1", **_inputs(input_ids=ids))
     entity_ids = luke_inputs(TINY_LUKE)["entity_ids"].copy()
     entity_ids[0, 0] = 11
-    _raises(model, r"entity_ids\[0, 0\] = 11 is outside the entity vocabulary \[0, 11\)", **_inputs(entity_ids=entity_ids))
-    _raises(model, r"token_type_ids\[0, 0\] = 2 is outside the token types", **_inputs(token_type_ids=np.full((3, 9), 2)))
+    _raises(
+        model, r"entity_ids\[0, 0\] = 11 is outside the entity vocabulary \[0, 11\)", **_inputs(entity_ids=entity_ids)
+    )
+    _raises(
+        model, r"token_type_ids\[0, 0\] = 2 is outside the token types", **_inputs(token_type_ids=np.full((3, 9), 2))
+    )
     _raises(model, r"entity_token_type_ids", **_inputs(entity_token_type_ids=np.full((3, 3), 5)))
 
 
 def test_mismatched_shapes(model):
-    _raises(model, r"attention_mask must have shape \(batch, length\) of input_ids = \(3, 9\), got \(3, 8\)", **_inputs(attention_mask=np.ones((3, 8))))
+    _raises(
+        model,
+        r"attention_mask must have shape \(batch, length\) of input_ids = \(3, 9\), got \(3, 8\)",
+        **_inputs(attention_mask=np.ones((3, 8))),
+    )
     _raises(model, r"entity_ids has batch size 2, input_ids has 3", **_inputs(entity_ids=np.zeros((2, 3), int)))
-    _raises(model, r"entity_position_ids has shape \(3, 2, 4\)", **_inputs(entity_position_ids=-np.ones((3, 2, 4), int)))
+    _raises(
+        model, r"entity_position_ids has shape \(3, 2, 4\)", **_inputs(entity_position_ids=-np.ones((3, 2, 4), int))
+    )
     _raises(model, r"entity_attention_mask must have shape", **_inputs(entity_attention_mask=np.ones((3, 4))))
     _raises(model, r"input_ids must have shape \(batch, length\)", input_ids=np.ones(5, int))
     _raises(model, r"input_ids must hold integers", input_ids=np.ones((2, 5), np.float32))
@@ -97,18 +115,39 @@ def test_heads_that_need_entities(config, span_model):
         (mluke_jax.LukeForEntityPairClassification, "needs entity_ids"),
     ]:
         _raises(cls.build(config), match, **words)
-    one_entity = _inputs(entity_ids=np.zeros((3, 1), int), entity_position_ids=-np.ones((3, 1, 4), int), entity_attention_mask=None, entity_token_type_ids=None)
+    one_entity = _inputs(
+        entity_ids=np.zeros((3, 1), int),
+        entity_position_ids=-np.ones((3, 1, 4), int),
+        entity_attention_mask=None,
+        entity_token_type_ids=None,
+    )
     _raises(mluke_jax.LukeForEntityPairClassification.build(config), r"needs at least 2 entities", **one_entity)
     _raises(span_model, r"needs entity_ids", **words)
     _raises(span_model, r"needs entity_start_positions", **_inputs())
     starts = np.zeros((3, 3), int)
-    _raises(span_model, r"entity_end_positions\[0, 0\] = 9 is outside the word sequence", **_inputs(entity_start_positions=starts, entity_end_positions=np.full((3, 3), 9)))
+    _raises(
+        span_model,
+        r"entity_end_positions\[0, 0\] = 9 is outside the word sequence",
+        **_inputs(entity_start_positions=starts, entity_end_positions=np.full((3, 3), 9)),
+    )
 
 
 def test_labels_are_checked(config, span_model):
     starts = np.zeros((3, 3), int)
-    _raises(span_model, r"labels\[1, 2\] = 4 is outside the label ids \[0, 4\)", **_inputs(entity_start_positions=starts, entity_end_positions=starts, labels=np.array([[0, 1, 2], [3, 0, 4], [0, 0, 0]])))
-    _raises(mluke_jax.LukeForTokenClassification.build(config), r"labels must have shape", **_inputs(labels=np.zeros((3, 8), int)))
+    _raises(
+        span_model,
+        r"labels\[1, 2\] = 4 is outside the label ids \[0, 4\)",
+        **_inputs(
+            entity_start_positions=starts,
+            entity_end_positions=starts,
+            labels=np.array([[0, 1, 2], [3, 0, 4], [0, 0, 0]]),
+        ),
+    )
+    _raises(
+        mluke_jax.LukeForTokenClassification.build(config),
+        r"labels must have shape",
+        **_inputs(labels=np.zeros((3, 8), int)),
+    )
 
 
 def test_unknown_keyword_is_a_type_error(model):
@@ -144,17 +183,27 @@ def test_torch_tensors_that_require_grad_are_accepted(model):
     inputs = _inputs()
     as_torch = {k: torch.as_tensor(v) for k, v in inputs.items()}
     as_torch["attention_mask"] = as_torch["attention_mask"].float().requires_grad_()
-    np.testing.assert_array_equal(np.asarray(model(**as_torch).last_hidden_state), np.asarray(model(**inputs).last_hidden_state))
+    np.testing.assert_array_equal(
+        np.asarray(model(**as_torch).last_hidden_state), np.asarray(model(**inputs).last_hidden_state)
+    )
 
 
 def test_class_ids_must_be_integers(config):
-    _raises(mluke_jax.LukeForEntityClassification.build(config), r"labels of shape \(batch,\) are class ids and must be integers", **_inputs(labels=np.array([0.0, 1.0, 2.0])))
+    _raises(
+        mluke_jax.LukeForEntityClassification.build(config),
+        r"labels of shape \(batch,\) are class ids and must be integers",
+        **_inputs(labels=np.array([0.0, 1.0, 2.0])),
+    )
 
 
 def test_sequence_classification_label_shapes(config):
     single = mluke_jax.LukeForSequenceClassification.build(config)
     _raises(single, r"labels must have shape \(batch,\) class ids = \(3,\)", **_inputs(labels=np.zeros((3, 2), int)))
-    _raises(single, r"labels must have shape \(batch, num_labels\) multi_label_classification targets", **_inputs(labels=np.zeros((3, 2), np.float32)))
+    _raises(
+        single,
+        r"labels must have shape \(batch, num_labels\) multi_label_classification targets",
+        **_inputs(labels=np.zeros((3, 2), np.float32)),
+    )
     regression = mluke_jax.LukeForSequenceClassification.build(config.replace(num_labels=1, id2label=None))
     regression(**_inputs(labels=np.zeros((3, 1), np.float32)))
     _raises(regression, r"regression targets", **_inputs(labels=np.zeros((3, 2), np.float32)))

@@ -27,7 +27,9 @@ def test_mluke_base_lite_dimensions(tmp_path):
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
     drop = ("lm_head.decoder.weight", "lm_head.decoder.bias", "entity_predictions.decoder.weight")
-    src = save_hf(model, tmp_path / "hf", fmt="safetensors", drop=drop, config_changes={"use_entity_aware_attention": False})
+    src = save_hf(
+        model, tmp_path / "hf", fmt="safetensors", drop=drop, config_changes={"use_entity_aware_attention": False}
+    )
 
     # The reference: the same weights with plain attention and the decoders tied (transformers 4.x).
     model.config.use_entity_aware_attention = False

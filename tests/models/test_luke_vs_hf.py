@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 import mluke_jax
-from helpers import compare_outputs, convert, hf_luke, luke_inputs, save_hf, to_torch, luke_task_labels, luke_task_inputs
+from helpers import (
+    compare_outputs,
+    convert,
+    hf_luke,
+    luke_inputs,
+    save_hf,
+    to_torch,
+    luke_task_labels,
+    luke_task_inputs,
+)
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -25,10 +34,6 @@ CONFIGS = {
     # entity_emb_size == hidden_size (no projection), plain attention, 1 token type
     "plain-noproj-1type": dict(use_entity_aware_attention=False, entity_emb_size=24, type_vocab_size=1),
 }
-
-
-
-
 
 
 ARCHITECTURES = [
@@ -96,7 +101,9 @@ def test_other_config_corners_match_transformers(tmp_path, architecture, config_
 def test_every_label_ignored_gives_zero_not_nan(tmp_path):
     """A documented difference: torch's mean over no labels is NaN; ours is 0. The logits agree."""
     ref = hf_luke("LukeForTokenClassification", num_labels=3)
-    ours = mluke_jax.LukeForTokenClassification.from_pretrained(convert(save_hf(ref, tmp_path / "hf"), tmp_path / "jax"))
+    ours = mluke_jax.LukeForTokenClassification.from_pretrained(
+        convert(save_hf(ref, tmp_path / "hf"), tmp_path / "jax")
+    )
     inputs = luke_inputs(ref.config.to_dict())
     inputs["labels"] = np.full(inputs["input_ids"].shape, -100)
     with torch.no_grad():
@@ -170,7 +177,9 @@ def test_multilabel_and_regression_losses(tmp_path):
     compare_outputs(ours(**inputs), expected, atol=ATOL)
 
     ref = hf_luke("LukeForSequenceClassification", num_labels=1)
-    ours = mluke_jax.LukeForSequenceClassification.from_pretrained(convert(save_hf(ref, tmp_path / "b"), tmp_path / "jb"))
+    ours = mluke_jax.LukeForSequenceClassification.from_pretrained(
+        convert(save_hf(ref, tmp_path / "b"), tmp_path / "jb")
+    )
     inputs = luke_inputs(ref.config.to_dict())
     inputs["labels"] = rs.randn(3).astype(np.float32)
     with torch.no_grad():

@@ -58,7 +58,9 @@ def test_sampling_is_seeded_and_filters(tmp_path):
     greedy = ours.generate(PROMPTS, max_new_tokens=10, eos_token_id=None)
     top1 = ours.generate(PROMPTS, max_new_tokens=10, do_sample=True, top_k=1, seed=5, eos_token_id=None)
     np.testing.assert_array_equal(top1, greedy)  # top-k 1 sampling is greedy
-    nucleus = ours.generate(PROMPTS, max_new_tokens=10, do_sample=True, top_k=None, top_p=1e-6, seed=5, eos_token_id=None)
+    nucleus = ours.generate(
+        PROMPTS, max_new_tokens=10, do_sample=True, top_k=None, top_p=1e-6, seed=5, eos_token_id=None
+    )
     np.testing.assert_array_equal(nucleus, greedy)  # a tiny nucleus keeps only the best token
 
 

@@ -18,7 +18,10 @@ def model():
         (dict(langs=np.full((3, 9), 3)), r"langs\[0, 0\] = 3 is outside the languages \(n_langs=3\)"),
         (dict(langs="xx"), "unknown language 'xx': this model knows \\['de', 'en', 'fr'\\]"),
         (dict(langs=5), "language id 5 is outside"),
-        (dict(input_ids=np.zeros((1, 41), np.int64), attention_mask=None, langs=None), "at most max_position_embeddings=40"),
+        (
+            dict(input_ids=np.zeros((1, 41), np.int64), attention_mask=None, langs=None),
+            "at most max_position_embeddings=40",
+        ),
         (dict(lengths=np.array([9, 10, 3]), attention_mask=None), r"lengths\[1\] = 10 is outside the sequence length"),
         (dict(lengths=np.array([9, 3])), r"lengths must have shape \(batch,\)"),
         (dict(input_ids=np.full((3, 9), 37)), "outside the vocabulary"),
@@ -57,7 +60,9 @@ def test_padding_is_zeroed_and_masked(model):
     changed = inputs["input_ids"].copy()
     changed[1, -3:] = 7  # masked tokens must not change the real ones
     again = model.transformer(**{**inputs, "input_ids": changed})
-    np.testing.assert_allclose(np.asarray(again.last_hidden_state)[1, :-3], np.asarray(out.last_hidden_state)[1, :-3], atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(again.last_hidden_state)[1, :-3], np.asarray(out.last_hidden_state)[1, :-3], atol=1e-6
+    )
 
 
 def test_unknown_keyword_and_multiple_choice_lengths_warning():

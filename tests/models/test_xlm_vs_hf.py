@@ -8,7 +8,17 @@ left padding and several languages in a batch (and in a row).
 import numpy as np
 import pytest
 
-from helpers import TINY_XLM, compare_outputs, convert, hf_xlm, save_hf, to_torch, xlm_inputs, xlm_task_labels, xlm_task_inputs
+from helpers import (
+    TINY_XLM,
+    compare_outputs,
+    convert,
+    hf_xlm,
+    save_hf,
+    to_torch,
+    xlm_inputs,
+    xlm_task_labels,
+    xlm_task_inputs,
+)
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -35,10 +45,6 @@ ARCHITECTURES = [
     "XLMForTokenClassification",
     "XLMForMultipleChoice",
 ]
-
-
-
-
 
 
 def _run_both(tmp_path, architecture, config_name, fmt="save_pretrained", **call):
@@ -79,21 +85,39 @@ def test_lengths_instead_of_attention_mask(tmp_path):
     lengths = inputs.pop("attention_mask").sum(axis=1)
     _run_both(tmp_path, "XLMModel", "learned-3langs-gelu", **inputs, lengths=lengths)
     # No mask and no lengths: padding found from pad_index (right padding assumed, as transformers).
-    _run_both(tmp_path / "again", "XLMModel", "sinusoidal-2langs-relu-causal", **{k: v for k, v in inputs.items() if k != "langs"})
+    _run_both(
+        tmp_path / "again",
+        "XLMModel",
+        "sinusoidal-2langs-relu-causal",
+        **{k: v for k, v in inputs.items() if k != "langs"},
+    )
 
 
 def test_token_types_index_the_word_table(tmp_path):
     inputs = xlm_inputs(TINY_XLM)
     token_types = np.zeros_like(inputs["input_ids"])
     token_types[:, 4:] = 1
-    _run_both(tmp_path, "XLMWithLMHeadModel", "learned-3langs-gelu", token_type_ids=token_types, position_ids=np.tile(np.arange(9)[::-1], (3, 1)))
+    _run_both(
+        tmp_path,
+        "XLMWithLMHeadModel",
+        "learned-3langs-gelu",
+        token_type_ids=token_types,
+        position_ids=np.tile(np.arange(9)[::-1], (3, 1)),
+    )
 
 
 def test_legacy_bin_and_qa_inference_with_p_mask(tmp_path):
     p_mask = np.zeros((3, 9), np.float32)
     p_mask[:, 0] = 1.0
     p_mask[1, -3:] = 1.0
-    _run_both(tmp_path, "XLMForQuestionAnswering", "learned-3langs-gelu", fmt="bin", p_mask=p_mask, cls_index=np.array([0, 1, 2]))
+    _run_both(
+        tmp_path,
+        "XLMForQuestionAnswering",
+        "learned-3langs-gelu",
+        fmt="bin",
+        p_mask=p_mask,
+        cls_index=np.array([0, 1, 2]),
+    )
 
 
 def test_summary_variants(tmp_path):

@@ -38,7 +38,9 @@ def test_same_outputs_as_transformers_4(lite_dir):
     for number, case in enumerate(GOLDENS["cases"]):
         key = (case.get("vocab", "full"), json.dumps(case.get("init", {}), sort_keys=True))
         if key not in tokenizers:
-            tokenizers[key] = MLukeTokenizer.from_pretrained(DATA if key[0] == "full" else lite_dir, **case.get("init", {}))
+            tokenizers[key] = MLukeTokenizer.from_pretrained(
+                DATA if key[0] == "full" else lite_dir, **case.get("init", {})
+            )
         if case.get("transformers_cannot_truncate"):
             # transformers logs an error and returns the pair too long; we refuse
             with pytest.raises(ValueError, match="cannot remove"):
@@ -51,9 +53,21 @@ def test_same_outputs_as_transformers_4(lite_dir):
             # the call's; we pad to the call's (README, differences)
             width = case["call"]["max_entity_length"]
             assert all(len(row) == width for row in got["entity_ids"])
-            case = {**case, "expected": {k: [row[:width] for row in v] if k.startswith("entity_") else v for k, v in case["expected"].items()}}
+            case = {
+                **case,
+                "expected": {
+                    k: [row[:width] for row in v] if k.startswith("entity_") else v for k, v in case["expected"].items()
+                },
+            }
         if got != case["expected"]:
-            mismatches.append((number, case["call"], {k: (got.get(k), v) for k, v in case["expected"].items() if got.get(k) != v}, set(got) ^ set(case["expected"])))
+            mismatches.append(
+                (
+                    number,
+                    case["call"],
+                    {k: (got.get(k), v) for k, v in case["expected"].items() if got.get(k) != v},
+                    set(got) ^ set(case["expected"]),
+                )
+            )
     assert compared > 450
     assert not mismatches, f"{len(mismatches)} of {compared} differ; first: {mismatches[:2]}"
 
@@ -72,7 +86,10 @@ def test_arrays_and_model_ready_batches(tok):
     out = tok(texts, entity_spans=spans, padding=True, return_tensors="np")
     assert out["input_ids"].dtype == np.int64 and out["input_ids"].shape == out["attention_mask"].shape
     assert out["entity_ids"].shape == (2, 3) and out["entity_position_ids"].shape == (2, 3, 30)
-    assert (out["entity_position_ids"][0, 1:] == -1).all() and out["entity_attention_mask"].tolist() == [[1, 0, 0], [1, 1, 1]]
+    assert (out["entity_position_ids"][0, 1:] == -1).all() and out["entity_attention_mask"].tolist() == [
+        [1, 0, 0],
+        [1, 1, 1],
+    ]
     single = tok("Tokyo is big", entity_spans=[(0, 5)], return_tensors="jax")
     assert single["input_ids"].shape[0] == 1 and single["entity_position_ids"].shape == (1, 1, 30)
     with pytest.raises(ValueError, match="padding=True"):
@@ -107,7 +124,10 @@ def test_truncation_drops_entities_whose_mention_is_cut(tok):
     assert len(cut["input_ids"]) == 8
     kept = [p for p in full["entity_position_ids"] if max(p) < 7]
     assert cut["entity_position_ids"] == kept and 0 < len(kept) < 4
-    assert tok(text, entity_spans=spans, truncation=True, max_entity_length=2)["entity_position_ids"] == full["entity_position_ids"][:2]
+    assert (
+        tok(text, entity_spans=spans, truncation=True, max_entity_length=2)["entity_position_ids"]
+        == full["entity_position_ids"][:2]
+    )
 
 
 def test_save_and_reload_gives_the_same_outputs(tok, tmp_path):
@@ -130,9 +150,19 @@ def test_original_entity_vocabularies(tmp_path):
         {"id": 3, "entities": [["東京", "ja"], ["Tokyo", "en"]], "count": 142},
         {"id": 4, "entities": [["フジテレビジョン", "ja"]], "count": 63},
     ]
-    (tmp_path / "entity_vocab.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    (tmp_path / "entity_vocab.jsonl").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8"
+    )
     vocab = read_entity_vocab(tmp_path / "entity_vocab.jsonl")
-    assert vocab == {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2, "ja:東京": 3, "en:Tokyo": 3, "ja:フジテレビジョン": 4, "[MASK2]": 5}
+    assert vocab == {
+        "[PAD]": 0,
+        "[UNK]": 1,
+        "[MASK]": 2,
+        "ja:東京": 3,
+        "en:Tokyo": 3,
+        "ja:フジテレビジョン": 4,
+        "[MASK2]": 5,
+    }
     for name in ("sentencepiece.bpe.model", "tokenizer_config.json", "added_tokens.json"):
         shutil.copy(DATA / name, tmp_path / name)
     tok = MLukeTokenizer.from_pretrained(tmp_path)
@@ -155,12 +185,21 @@ def test_original_entity_vocabularies(tmp_path):
         (dict(text="Tokyo", entities=["en:Tokyo"]), "entities were given without entity_spans"),
         (dict(text="Tokyo  is", entity_spans=[(5, 6)]), r"entity span \(5, 6\) covers no token"),
         (dict(text="Tokyo", entity_spans=[(0, 5)], task="entity_typing"), "unknown task 'entity_typing'"),
-        (dict(text="Tokyo", text_pair="Köln", entity_spans=[(0, 5)], task="entity_classification"), "takes a single text"),
+        (
+            dict(text="Tokyo", text_pair="Köln", entity_spans=[(0, 5)], task="entity_classification"),
+            "takes a single text",
+        ),
         (dict(text="Tokyo Köln", entity_spans=[(0, 5)], task="entity_pair_classification"), "exactly two entity span"),
         (dict(text="Tokyo Köln", entity_spans=[(0, 10), (6, 10)], task="entity_pair_classification"), "overlap"),
-        (dict(text="Tokyo", entity_spans=[(0, 5)], entities=["en:Tokyo"], task="entity_classification"), "do not pass entities"),
+        (
+            dict(text="Tokyo", entity_spans=[(0, 5)], entities=["en:Tokyo"], task="entity_classification"),
+            "do not pass entities",
+        ),
         (dict(text=["a", "b"], entity_spans=[[(0, 1)]]), "entity_spans has 1 rows but text has 2"),
-        (dict(text="Tokyo is", text_pair="big", truncation="only_second", max_length=5), r"cannot remove \d+ tokens from a second sequence of \d+"),
+        (
+            dict(text="Tokyo is", text_pair="big", truncation="only_second", max_length=5),
+            r"cannot remove \d+ tokens from a second sequence of \d+",
+        ),
         (dict(text="Tokyo", entity_spans=[("a", 2)]), r"\(start, end\) pair"),
         (dict(text="Tokyo", padding="sideways"), "padding must be"),
         (dict(text="Tokyo", truncation="middle"), "truncation must be"),

@@ -31,7 +31,9 @@ def files(tmp_path_factory):
     vocab, merges = learn_bpe(CORPUS, 80, SPECIAL_TOKENS)
     (directory / "vocab.json").write_text(json.dumps(vocab))
     (directory / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in merges))
-    (directory / "tokenizer_config.json").write_text(json.dumps({"lang2id": {"de": 0, "en": 1, "ro": 2}, "do_lowercase_and_remove_accent": True}))
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps({"lang2id": {"de": 0, "en": 1, "ro": 2}, "do_lowercase_and_remove_accent": True})
+    )
     return directory
 
 
@@ -54,19 +56,30 @@ def test_same_ids_as_transformers(ours, reference):
         assert ours.tokenize(text) == reference.tokenize(text), text
     pair = (TEXTS[2], TEXTS[3])
     assert ours(*pair)["input_ids"] == reference(*pair)["input_ids"]
-    assert ours(*pair, return_token_type_ids=True)["token_type_ids"] == reference(*pair, return_token_type_ids=True)["token_type_ids"]
+    assert (
+        ours(*pair, return_token_type_ids=True)["token_type_ids"]
+        == reference(*pair, return_token_type_ids=True)["token_type_ids"]
+    )
     assert "token_type_ids" not in ours(*pair)  # only when asked, as transformers 5
     batch = dict(padding=True, truncation=True, max_length=12)
     expected = reference(TEXTS[:4], **batch)
     got = ours(TEXTS[:4], **batch)
     assert got["input_ids"] == expected["input_ids"] and got["attention_mask"] == expected["attention_mask"]
-    assert ours(*pair, truncation=True, max_length=15)["input_ids"] == reference(*pair, truncation=True, max_length=15)["input_ids"]
+    assert (
+        ours(*pair, truncation=True, max_length=15)["input_ids"]
+        == reference(*pair, truncation=True, max_length=15)["input_ids"]
+    )
     # equal lengths: transformers takes the odd token off the second text; and the other strategies
     even = ("a b c d e f", "a c e b d f")
     for max_length in (10, 11, 12, 13):
         for strategy in (True, "only_first", "only_second"):
-            assert ours(*even, truncation=strategy, max_length=max_length)["input_ids"] == reference(*even, truncation=strategy, max_length=max_length)["input_ids"]
-    assert ours(*even, max_length=11)["input_ids"] == reference(*even, max_length=11)["input_ids"]  # max_length alone truncates
+            assert (
+                ours(*even, truncation=strategy, max_length=max_length)["input_ids"]
+                == reference(*even, truncation=strategy, max_length=max_length)["input_ids"]
+            )
+    assert (
+        ours(*even, max_length=11)["input_ids"] == reference(*even, max_length=11)["input_ids"]
+    )  # max_length alone truncates
     ids = ours(TEXTS[0])["input_ids"]
     assert ours.decode(ids) == reference.decode(ids)
     assert ours.convert_ids_to_tokens(ids) == reference.convert_ids_to_tokens(ids)
@@ -152,7 +165,9 @@ def test_chinese_thai_japanese_segmenters_are_used_as_transformers_does(files, o
     thai.tokenize = types.SimpleNamespace(word_tokenize=split)
     monkeypatch.setitem(sys.modules, "pythainlp", thai)
     monkeypatch.setitem(sys.modules, "pythainlp.tokenize", thai.tokenize)
-    monkeypatch.setitem(sys.modules, "Mykytea", types.SimpleNamespace(Mykytea=lambda options: types.SimpleNamespace(getWS=split)))
+    monkeypatch.setitem(
+        sys.modules, "Mykytea", types.SimpleNamespace(Mykytea=lambda options: types.SimpleNamespace(getWS=split))
+    )
     (tmp_path / "model.bin").write_bytes(b"")
     monkeypatch.setenv("KYTEA_MODEL", str(tmp_path / "model.bin"))
     fresh = without_languages()
@@ -181,7 +196,9 @@ def test_generated_multilingual_corpus_and_every_language(tmp_path):
     for sentence in corpus:
         if sentence.language in ("zh", "ja"):  # segmenters: see the stand-in test above
             continue
-        assert ours.tokenize(sentence.text, lang=sentence.language) == reference._tokenize(sentence.text, lang=sentence.language)
+        assert ours.tokenize(sentence.text, lang=sentence.language) == reference._tokenize(
+            sentence.text, lang=sentence.language
+        )
         checked.add(sentence.language)
     assert checked == {"de", "el", "en", "fr", "ru"}
     out = ours(texts[:3], lang="fr", padding=True, return_tensors="np")
@@ -194,6 +211,9 @@ def test_a_row_longer_than_max_length_is_named(ours):
     longest = len(ours(texts)["input_ids"][1])
     with pytest.raises(ValueError, match=rf"row 1 has {longest} tokens, more than max_length=6: pass truncation=True"):
         ours(texts, padding="max_length", max_length=6, return_tensors="np")
-    assert ours(texts, padding="max_length", max_length=6, truncation=True, return_tensors="np")["input_ids"].shape == (2, 6)
+    assert ours(texts, padding="max_length", max_length=6, truncation=True, return_tensors="np")["input_ids"].shape == (
+        2,
+        6,
+    )
     with pytest.raises(ValueError, match=r"different lengths \(\d+ to \d+\): pass padding=True"):
         ours(texts, return_tensors="np")

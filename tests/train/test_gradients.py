@@ -35,7 +35,10 @@ def torch_gradients(model, directory):
 def flat(state) -> dict[str, np.ndarray]:
     from flax import nnx
 
-    return {".".join(map(str, path)): np.asarray(var.get_value() if hasattr(var, "get_value") else var) for path, var in nnx.to_flat_state(state)}
+    return {
+        ".".join(map(str, path)): np.asarray(var.get_value() if hasattr(var, "get_value") else var)
+        for path, var in nnx.to_flat_state(state)
+    }
 
 
 def compare_gradients(ours: dict, theirs: dict, atol: float = 1e-4, rtol: float = 1e-3) -> float:
@@ -88,7 +91,9 @@ def test_loss_and_every_gradient_match_pytorch(family, architecture, tmp_path):
         reference = hf_xlm(architecture, **extra)
         inputs = xlm_inputs(reference.config.to_dict(), batch=3, length=9)
         if architecture == "XLMWithLMHeadModel":
-            labels = dict(labels=np.where(rs.rand(3, 9) < 0.5, rs.randint(4, reference.config.vocab_size, (3, 9)), -100))
+            labels = dict(
+                labels=np.where(rs.rand(3, 9) < 0.5, rs.randint(4, reference.config.vocab_size, (3, 9)), -100)
+            )
         else:
             labels = dict(labels=rs.randint(0, 2, (3,)))
     reference.train(False)
@@ -103,7 +108,9 @@ def test_loss_and_every_gradient_match_pytorch(family, architecture, tmp_path):
     if family == "xlm" and architecture == "XLMForSequenceClassification":
         assert "transformer.embeddings.position_embeddings.embedding" not in ours  # sinusoidal: frozen
     worst = compare_gradients(ours, theirs)
-    print(f"{architecture}: loss diff {abs(float(loss) - float(out.loss.detach())):.2e}, worst gradient diff {worst:.2e} over {len(ours)} parameters")
+    print(
+        f"{architecture}: loss diff {abs(float(loss) - float(out.loss.detach())):.2e}, worst gradient diff {worst:.2e} over {len(ours)} parameters"
+    )
     assert worst < 1e-4
 
     # padding rows: lookups never train them (PyTorch's padding_idx) ...
@@ -143,7 +150,12 @@ def torch_adamw_steps(model, batches, lr, warmup, total, accumulation=1, max_nor
         if not p.requires_grad:
             continue
         (no_decay if name.endswith("bias") or id(p) in norm_weights else decay).append(p)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr, eps=eps, betas=(0.9, 0.999))
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr,
+        eps=eps,
+        betas=(0.9, 0.999),
+    )
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total)
     losses = []
     for i, batch in enumerate(batches):
@@ -177,7 +189,10 @@ def test_adamw_training_matches_pytorch(family, accumulation, tmp_path):
         architecture = "LukeForEntitySpanClassification"
     else:
         reference = hf_xlm("XLMForSequenceClassification")
-        batches = [{**xlm_inputs(reference.config.to_dict(), batch=3, length=9, seed=s), "labels": rs.randint(0, 2, (3,))} for s in range(4)]
+        batches = [
+            {**xlm_inputs(reference.config.to_dict(), batch=3, length=9, seed=s), "labels": rs.randint(0, 2, (3,))}
+            for s in range(4)
+        ]
         architecture = "XLMForSequenceClassification"
     directory = save_hf(reference, tmp_path / "model")
     total = len(batches) // accumulation
@@ -187,13 +202,17 @@ def test_adamw_training_matches_pytorch(family, accumulation, tmp_path):
     trained = converted_parameters(reference, tmp_path / "after")
 
     model = getattr(mluke_jax, architecture).from_pretrained(directory)
-    config = OptimizerConfig(learning_rate=1e-3, warmup_steps=1, total_steps=total + 1, accumulation_steps=accumulation, max_grad_norm=1.0)
+    config = OptimizerConfig(
+        learning_rate=1e-3, warmup_steps=1, total_steps=total + 1, accumulation_steps=accumulation, max_grad_norm=1.0
+    )
     trainer = Trainer(model, config, dropout=False)
     losses = [float(trainer.train_step(batch)["loss"]) for batch in batches]
     np.testing.assert_allclose(losses, torch_losses, atol=2e-5)
     ours = flat(nnx.state(trainer.model, nnx.Param))
     worst = max(float(np.abs(ours[k] - trained[k]).max()) for k in ours)
-    print(f"{architecture} AdamW x{len(batches)} (accumulation {accumulation}): loss diff {np.abs(np.array(losses) - torch_losses).max():.2e}, parameter diff {worst:.2e}")
+    print(
+        f"{architecture} AdamW x{len(batches)} (accumulation {accumulation}): loss diff {np.abs(np.array(losses) - torch_losses).max():.2e}, parameter diff {worst:.2e}"
+    )
     assert worst < 1e-4, worst
     assert trainer.step == len(batches)
 

@@ -56,10 +56,23 @@ def free_port() -> int:
 
 def test_two_processes_agree_with_one(tmp_path):
     script = SCRIPT.format(xla_flags=fake_cpu_devices(2), tests=str(Path(__file__).resolve().parents[1]))
-    single = subprocess.run([sys.executable, "-c", script, "0", "1", "0", str(tmp_path / "one.npz")], capture_output=True, text=True, timeout=600)
+    single = subprocess.run(
+        [sys.executable, "-c", script, "0", "1", "0", str(tmp_path / "one.npz")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     port = str(free_port())
-    workers = [subprocess.Popen([sys.executable, "-c", script, str(i), "2", port, str(tmp_path / "two.npz")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(i), "2", port, str(tmp_path / "two.npz")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     results = [w.communicate(timeout=600) for w in workers]
     for worker, (out, err) in zip(workers, results):
         assert worker.returncode == 0, err[-3000:]

@@ -29,7 +29,11 @@ def test_remat_gives_the_same_gradients():
 
 def test_bf16_compute_keeps_float32_master_weights_and_learns():
     config = mluke_jax.LukeConfig(**TINY_LUKE, dtype="bfloat16")
-    trainer = Trainer(mluke_jax.LukeForEntityClassification.build(config, seed=0), OptimizerConfig(learning_rate=3e-3, total_steps=30), dropout=False)
+    trainer = Trainer(
+        mluke_jax.LukeForEntityClassification.build(config, seed=0),
+        OptimizerConfig(learning_rate=3e-3, total_steps=30),
+        dropout=False,
+    )
     losses = [float(trainer.train_step(batch(config))["loss"]) for _ in range(30)]
     assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0], losses
     leaves = [leaf for _, leaf in nnx.to_flat_state(trainer.state.params)]
@@ -56,7 +60,11 @@ def test_unrolled_layers_compute_what_the_scan_computes(family, dtype):
     if family == "luke":
         config, cls, make = mluke_jax.LukeConfig(**TINY_LUKE, dtype=dtype), mluke_jax.LukeForEntityClassification, batch
     else:
-        config, cls, make = mluke_jax.XLMConfig(**TINY_XLM, dtype=dtype), mluke_jax.XLMForSequenceClassification, xlm_batch
+        config, cls, make = (
+            mluke_jax.XLMConfig(**TINY_XLM, dtype=dtype),
+            mluke_jax.XLMForSequenceClassification,
+            xlm_batch,
+        )
     inputs, key = make(config), jax.random.key(3)
     scanned = cls.build(config, seed=0)
     expected_logits = np.asarray(scanned(**inputs).logits)

@@ -78,9 +78,14 @@ def test_resume_directory_of_another_model_is_refused(tmp_path):
     optimizer = OptimizerConfig(learning_rate=1e-3, total_steps=2)
     with TrainCheckpointer(tmp_path / "ckpt", asynchronous=False) as checkpointer:
         checkpointer.save(Trainer(mluke_jax.LukeForEntityClassification.build(config), optimizer), force=True)
-        with pytest.raises(ValueError, match="another model .*LukeForEntityClassification.*this run trains LukeForEntityPairClassification"):
+        with pytest.raises(
+            ValueError,
+            match="another model .*LukeForEntityClassification.*this run trains LukeForEntityPairClassification",
+        ):
             checkpointer.restore(Trainer(mluke_jax.LukeForEntityPairClassification.build(config), optimizer))
-        other = mluke_jax.LukeForEntityClassification.build(mluke_jax.LukeConfig(**{**TINY_LUKE, "hidden_dropout_prob": 0.2}))
+        other = mluke_jax.LukeForEntityClassification.build(
+            mluke_jax.LukeConfig(**{**TINY_LUKE, "hidden_dropout_prob": 0.2})
+        )
         with pytest.raises(ValueError, match=r"another config: \['hidden_dropout_prob'\]"):
             checkpointer.restore(Trainer(other, optimizer))
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):

@@ -78,7 +78,11 @@ SCRIPT = textwrap.dedent(
 
 
 def test_data_parallel_and_fsdp_training_match_one_device(tmp_path):
-    script = SCRIPT.format(xla_flags=fake_cpu_devices(8), tests=str(Path(__file__).resolve().parents[1]), ckpt=str(tmp_path / "ckpt"))
+    script = SCRIPT.format(
+        xla_flags=fake_cpu_devices(8), tests=str(Path(__file__).resolve().parents[1]), ckpt=str(tmp_path / "ckpt")
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0 and "sharded training ok" in result.stdout, result.stdout[-2000:] + result.stderr[-4000:]
+    assert result.returncode == 0 and "sharded training ok" in result.stdout, (
+        result.stdout[-2000:] + result.stderr[-4000:]
+    )
     print(result.stdout)
