@@ -19,7 +19,8 @@ def machine() -> str:
     except ImportError:
         pass
     device = jax.devices()[0]
-    return f"{cpu} ({cpu_features()}), {os.cpu_count()} cores, JAX device {device.platform}:{device.device_kind}; {versions}"
+    jax_device = f"JAX device {device.platform}:{device.device_kind}"
+    return f"{cpu} ({cpu_features()}), {os.cpu_count()} cores, {jax_device}; {versions}"
 
 
 def cpu_features() -> str:

@@ -23,7 +23,8 @@ import jax
 import mluke_jax
 from mluke_jax.train import OptimizerConfig, Trainer
 
-model_name, cache, batch, words, entities = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+model_name, cache = sys.argv[1], sys.argv[2]
+batch, words, entities = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 if cache != "-":
     mluke_jax.enable_compilation_cache(cache)
 rs = np.random.RandomState(0)
@@ -37,7 +38,8 @@ if model_name == "luke":
     forward_cls, train_cls, labels = mluke_jax.LukeModel, mluke_jax.LukeForEntityClassification, rs.randint(0, 3, batch)
 else:
     config = mluke_jax.XLMConfig.xlm_mlm_ende_1024(num_labels=3)
-    inputs = dict(input_ids=rs.randint(14, 60000, (batch, words)), attention_mask=np.ones((batch, words), np.int64), langs=np.ones((batch, words), np.int64))
+    ones = np.ones((batch, words), np.int64)
+    inputs = dict(input_ids=rs.randint(14, 60000, (batch, words)), attention_mask=ones, langs=ones)
     forward_cls, train_cls, labels = mluke_jax.XLMModel, mluke_jax.XLMForSequenceClassification, rs.randint(0, 3, batch)
 model = forward_cls.build(config)
 start = time.perf_counter()
@@ -54,7 +56,8 @@ train_first = time.perf_counter() - start
 start = time.perf_counter()
 jax.block_until_ready(trainer.train_step({**inputs, "labels": labels}))
 train_again = time.perf_counter() - start
-print(json.dumps(dict(forward_first=forward_first, forward_again=forward_again, train_first=train_first, train_again=train_again)))
+times = dict(forward_first=forward_first, forward_again=forward_again, train_first=train_first, train_again=train_again)
+print(json.dumps(times))
 """
 
 
@@ -94,7 +97,8 @@ def main() -> None:
             rows.append((model, f"cache size on disk: {size / 2**20:.0f} MiB", None))
 
     print(
-        f"\nFirst calls in a fresh process, batch {args.batch} x {args.words} words (+{args.entities} entities for mLUKE), fp32; {machine()}\n"
+        f"\nFirst calls in a fresh process, batch {args.batch} x {args.words} words (+{args.entities} entities for "
+        f"mLUKE), fp32; {machine()}\n"
     )
     print("| model | process | first forward | second forward | first training step | second training step |")
     print("|---|---|---|---|---|---|")
@@ -107,7 +111,8 @@ def main() -> None:
             print(f"| {names[model]} | {label} | | | | |")
         else:
             print(
-                f"| {names[model]} | {label} | {t['forward_first']:.2f} s | {t['forward_again']:.2f} s | {t['train_first']:.2f} s | {t['train_again']:.2f} s |"
+                f"| {names[model]} | {label} | {t['forward_first']:.2f} s | {t['forward_again']:.2f} s | "
+                f"{t['train_first']:.2f} s | {t['train_again']:.2f} s |"
             )
 
 

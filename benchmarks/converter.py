@@ -93,7 +93,8 @@ def main() -> None:
             params = re.search(r"([\d,]+) parameters", out).group(1)
             rows.append((filename, size / 2**30, seconds, peak))
         print(
-            f"\nConverter, mluke-base size ({params} parameters, entity vocabulary {args.entity_vocab_size:,}); {machine()}\n"
+            f"\nConverter, mluke-base size ({params} parameters, entity vocabulary {args.entity_vocab_size:,}); "
+            f"{machine()}\n"
         )
         print("| file | size | convert time | peak memory | peak / size |")
         print("|---|---|---|---|---|")

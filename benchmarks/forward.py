@@ -1,6 +1,7 @@
 """Forward speed, JAX (jit) vs PyTorch (eager), on the full mluke-base-lite and xlm-mlm-ende-1024 configurations.
 
-    python benchmarks/forward.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128 --entities 16 --repeats 10]
+    python benchmarks/forward.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128
+                                  --entities 16 --repeats 10]
 
 mLUKE: one random transformers ``LukeModel`` with the mluke-base-lite dimensions (entity-aware
 weights included) is saved once; both frameworks load it, with entity-aware attention off (as
@@ -30,11 +31,11 @@ import sys
 sys.path.append(sys.path.pop(0))
 
 import argparse
+import functools
 import tempfile
 import time
 
 import numpy as np
-
 from common import machine  # noqa: E402
 
 from mluke_jax.timing import interleaved_medians  # noqa: E402
@@ -84,7 +85,7 @@ def luke_rows(args, jax, torch, transformers, mluke_jax) -> None:
             ref = transformers.LukeModel.from_pretrained(tmp, use_entity_aware_attention=eaa).eval()
             name = f"entity-aware attention {'on' if eaa else 'off'}"
             fields = ("last_hidden_state", "entity_last_hidden_state")
-            load = lambda **kw: mluke_jax.LukeModel.from_pretrained(tmp, use_entity_aware_attention=eaa, **kw)  # noqa: E731
+            load = functools.partial(mluke_jax.LukeModel.from_pretrained, tmp, use_entity_aware_attention=eaa)
             rows += compare(name, args, jax, torch, ref, load, inputs, torch_inputs, fields)
     print(
         f"\nLukeModel forward, mluke-base-lite config ({args.layers} layers), batch {args.batch}, {args.words} words, "
@@ -111,7 +112,7 @@ def xlm_rows(args, jax, torch, transformers, mluke_jax) -> None:
         transformers.XLMModel(transformers.XLMConfig.from_dict(config.to_hf_dict())).save_pretrained(tmp)
         for causal in (False, True):
             ref = transformers.XLMModel.from_pretrained(tmp, causal=causal).eval()
-            load = lambda **kw: mluke_jax.XLMModel.from_pretrained(tmp, causal=causal, **kw)  # noqa: E731
+            load = functools.partial(mluke_jax.XLMModel.from_pretrained, tmp, causal=causal)
             rows += compare(
                 "causal" if causal else "bidirectional",
                 args,
@@ -125,7 +126,8 @@ def xlm_rows(args, jax, torch, transformers, mluke_jax) -> None:
             )
     print(
         f"\nXLMModel forward, xlm-mlm-ende-1024 config (vocab 64699, emb 1024, 6 layers, 8 heads, 2 languages), "
-        f"batch {args.batch}, {args.words} tokens (rows right-padded), {args.dtype}, median of {args.repeats}; {machine()}\n"
+        f"batch {args.batch}, {args.words} tokens (rows right-padded), {args.dtype}, median of {args.repeats}; "
+        f"{machine()}\n"
     )
     print_table(rows, args.dtype)
 
@@ -170,13 +172,15 @@ def compare(name, args, jax, torch, ref, load, inputs, torch_inputs, fields) -> 
 def print_table(rows, dtype: str) -> None:
     torch_name = "PyTorch eager" if dtype == "float32" else "PyTorch autocast bf16"
     print(
-        f"| variant | {torch_name} | JAX first call (compile) | JAX jitted | JAX / PyTorch | JAX max abs diff vs fp32 PyTorch | PyTorch max abs diff vs fp32 |"
+        f"| variant | {torch_name} | JAX first call (compile) | JAX jitted | JAX / PyTorch | JAX max abs diff vs fp32 "
+        "PyTorch | PyTorch max abs diff vs fp32 |"
     )
     print("|---|---|---|---|---|---|---|")
     for name, torch_s, first, jax_s, diff, torch_diff in rows:
         theirs = "0 (the reference)" if torch_diff is None else f"{torch_diff:.1e}"
         print(
-            f"| {name} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | {diff:.1e} | {theirs} |"
+            f"| {name} | {torch_s * 1e3:.0f} ms | {first:.2f} s | {jax_s * 1e3:.0f} ms | {jax_s / torch_s:.2f}x | "
+            f"{diff:.1e} | {theirs} |"
         )
 
 

@@ -21,7 +21,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from common import machine
 
 from mluke_jax.timing import median_seconds
@@ -53,9 +52,12 @@ def main() -> None:
             ours = mluke_jax.XLMWithLMHeadModel.from_pretrained(tmp, causal=causal)
             ref.generation_config.eos_token_id = None
             with torch.no_grad():
-                run_torch = lambda ref=ref: ref.generate(
-                    torch.as_tensor(prompt), max_new_tokens=args.new, min_new_tokens=args.new, do_sample=False
-                ).numpy()  # noqa: E731
+
+                def run_torch(ref=ref):
+                    return ref.generate(
+                        torch.as_tensor(prompt), max_new_tokens=args.new, min_new_tokens=args.new, do_sample=False
+                    ).numpy()
+
                 expected = run_torch()
                 torch_s = median_seconds(run_torch, args.repeats)
             run_jax = lambda ours=ours: ours.generate(prompt, max_new_tokens=args.new, eos_token_id=None)  # noqa: E731
@@ -72,12 +74,14 @@ def main() -> None:
         f"{args.new} new tokens, fp32, median of {args.repeats}; {machine()}\n"
     )
     print(
-        "| model | transformers generate | JAX first call (compile) | JAX | transformers tokens/s | JAX tokens/s | speed-up | same tokens |"
+        "| model | transformers generate | JAX first call (compile) | JAX | transformers tokens/s | JAX tokens/s | "
+        "speed-up | same tokens |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, torch_s, first, jax_s, same in rows:
         print(
-            f"| {name} | {torch_s:.2f} s | {first:.2f} s | {jax_s:.2f} s | {tokens / torch_s:.1f} | {tokens / jax_s:.1f} | "
+            f"| {name} | {torch_s:.2f} s | {first:.2f} s | {jax_s:.2f} s | {tokens / torch_s:.1f} | "
+            f"{tokens / jax_s:.1f} | "
             f"{torch_s / jax_s:.1f}x | {'yes' if same else 'NO'} |"
         )
 

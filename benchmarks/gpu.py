@@ -224,8 +224,10 @@ def main() -> None:
     tokens = args.batch * args.words
     peak_text = f"{peak:.0f} TFLOP/s dense bf16 peak" if peak else "peak unknown (pass --peak-tflops for MFU)"
     print(
-        f"\n{device.device_kind} ({device.platform}, {jax.device_count()} device(s), this run uses one; {peak_text}); jax {jax.__version__}; "
-        f"bf16 compute, batch {args.batch} x {args.words} words (+{args.entities} entities for mLUKE), median of {args.steps} after the first call\n"
+        f"\n{device.device_kind} ({device.platform}, {jax.device_count()} device(s), this run uses one; {peak_text}); "
+        f"jax {jax.__version__}; "
+        f"bf16 compute, batch {args.batch} x {args.words} words (+{args.entities} entities for mLUKE), median of "
+        f"{args.steps} after the first call\n"
     )
     print("| what | first call (compile) | time | word tokens/s | model TFLOP/s | MFU |")
     print("|---|---|---|---|---|---|")

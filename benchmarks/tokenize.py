@@ -101,7 +101,8 @@ def main() -> None:
     mentions = sum(len(s) for s in spans)
     print(f"# {machine()}")
     print(
-        f"corpus: {len(texts)} sentences, {sum(map(len, texts)) / len(texts):.0f} characters and {mentions / len(texts):.1f} entity mentions per sentence, 7 languages\n"
+        f"corpus: {len(texts)} sentences, {sum(map(len, texts)) / len(texts):.0f} characters and "
+        f"{mentions / len(texts):.1f} entity mentions per sentence, 7 languages\n"
     )
 
     ours = MLukeTokenizer.from_pretrained(mluke_dir)
@@ -142,7 +143,8 @@ def main() -> None:
         got = ours(texts[:500], entity_spans=spans[:500], entities=entities[:500])
         same = all(got[k] == expected[k] for k in expected)
         print(
-            f"ids vs transformers {v4['version']} on the first 500 sentences (all output fields): {'identical' if same else 'DIFFERENT'}\n"
+            f"ids vs transformers {v4['version']} on the first 500 sentences (all output fields): "
+            f"{'identical' if same else 'DIFFERENT'}\n"
         )
     labels = {
         "plain": "text only",
@@ -170,7 +172,8 @@ def main() -> None:
     sample = texts[:2000]
     same = xlm_ours()(sample)["input_ids"] == xlm_theirs()(sample)["input_ids"]
     print(
-        f"\nXLM ids vs transformers {transformers.__version__} on 2000 sentences: {'identical' if same else 'DIFFERENT'}"
+        f"\nXLM ids vs transformers {transformers.__version__} on 2000 sentences: "
+        f"{'identical' if same else 'DIFFERENT'}"
     )
     print("(each run on a fresh tokenizer: word and BPE caches start empty for both)\n")
     print("| XLMTokenizer | mluke_jax (sent/s) | transformers 5.23 (sent/s) | speed-up |")

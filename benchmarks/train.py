@@ -1,6 +1,7 @@
 """Training-step speed, JAX (jitted step, optax AdamW) vs PyTorch (eager, torch AdamW), one run.
 
-    python benchmarks/train.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128 --entities 16 --steps 6 --scan-unroll 1|all|both]
+    python benchmarks/train.py [--model luke|xlm|all --dtype float32|bfloat16 --batch 8 --words 128
+                                --entities 16 --steps 6 --scan-unroll 1|all|both]
 
 mLUKE: ``LukeForEntitySpanClassification`` at the mluke-base-lite dimensions (entity-aware
 attention on; the 250k-word vocabulary makes the AdamW update of the embedding table a large part
@@ -28,7 +29,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from common import machine  # noqa: E402
 from forward import make_inputs  # noqa: E402
 
@@ -127,7 +127,8 @@ def main() -> None:
         "--scan-unroll",
         choices=("1", "all", "both"),
         default="both",
-        help="JAX's layer scan: one layer per iteration, all layers unrolled (scan_unroll=True), or both, timed in turn",
+        help="JAX's layer scan: one layer per iteration, all layers unrolled (scan_unroll=True), "
+        "or both, timed in turn",
     )
     args = parser.parse_args()
 
@@ -193,16 +194,19 @@ def main() -> None:
 
     torch_name = "PyTorch eager" if args.dtype == "float32" else "PyTorch autocast bf16"
     print(
-        f"\nTraining step (forward, backward, clipping, AdamW), {args.dtype}, dropout on, batch {args.batch} x {args.words} words"
+        f"\nTraining step (forward, backward, clipping, AdamW), {args.dtype}, dropout on, batch {args.batch} x "
+        f"{args.words} words"
         f" (+{args.entities} entities for mLUKE), median of {args.steps} steps after the first; {machine()}\n"
     )
     print(
-        f"| model | {torch_name} step | JAX first step (compile) | JAX step | JAX / PyTorch | PyTorch ex/s | JAX ex/s | loss diff vs fp32 PyTorch (no dropout): PyTorch / JAX |"
+        f"| model | {torch_name} step | JAX first step (compile) | JAX step | JAX / PyTorch | PyTorch ex/s | JAX ex/s "
+        "| loss diff vs fp32 PyTorch (no dropout): PyTorch / JAX |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, torch_s, first, jax_s, torch_eps, jax_eps, torch_diff, jax_diff in rows:
         print(
-            f"| {name} | {torch_s:.2f} s | {first:.1f} s | {jax_s:.2f} s | {jax_s / torch_s:.2f}x | {torch_eps:.1f} | {jax_eps:.1f} | {torch_diff:.1e} / {jax_diff:.1e} |"
+            f"| {name} | {torch_s:.2f} s | {first:.1f} s | {jax_s:.2f} s | {jax_s / torch_s:.2f}x | {torch_eps:.1f} | "
+            f"{jax_eps:.1f} | {torch_diff:.1e} / {jax_diff:.1e} |"
         )
 
 

@@ -10,7 +10,8 @@ EXPECTED_ERRORS = (ValueError, OSError, ImportError)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m convert",
-        description="Convert a transformers LUKE/mLUKE or XLM checkpoint (PyTorch) into a mluke-jax Orbax directory, or back with --to-hf.",
+        description="Convert a transformers LUKE/mLUKE or XLM checkpoint (PyTorch) into a mluke-jax Orbax "
+        "directory, or back with --to-hf.",
     )
     parser.add_argument(
         "src", help="transformers checkpoint directory, or a hub name such as studio-ousia/mluke-base-lite"

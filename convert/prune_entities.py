@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mluke_jax import checkpoint, sharding
-from mluke_jax.config import LukeConfig
 from mluke_jax.architectures import ARCHITECTURES
+from mluke_jax.config import LukeConfig
 from mluke_jax.paths import local_path
 from mluke_jax.tokenizers.entity_vocab import SPECIAL_ENTITIES, find_entity_vocab, read_entity_vocab, write_entity_vocab
 
@@ -89,7 +89,8 @@ def prune_checkpoint(
 
     if not (src / checkpoint.METADATA_FILE).is_file():
         raise ValueError(
-            f"{src} is not a converted mluke-jax checkpoint (no {checkpoint.METADATA_FILE}); convert it first: python -m convert {src} DIR"
+            f"{src} is not a converted mluke-jax checkpoint (no {checkpoint.METADATA_FILE}); convert it first: python "
+            f"-m convert {src} DIR"
         )
     metadata = checkpoint.read_metadata(src)
     hf = checkpoint.read_config(src)
@@ -102,7 +103,8 @@ def prune_checkpoint(
     beyond = [n for n, i in vocab.items() if not 0 <= i < config.entity_vocab_size]
     if beyond:
         raise ValueError(
-            f"{len(beyond)} entity ids are outside the model's table of {config.entity_vocab_size} rows, e.g. {beyond[:3]}: vocabulary and checkpoint do not belong together"
+            f"{len(beyond)} entity ids are outside the model's table of {config.entity_vocab_size} rows, e.g. "
+            f"{beyond[:3]}: vocabulary and checkpoint do not belong together"
         )
     kept = choose_entities(vocab, languages, names)
     old_ids, new_vocab = renumber(kept)
@@ -176,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(
-        f"{args.src} -> {args.dst}: {report['rows_kept']:,} entity rows kept, {report['parameters_before']:,} -> {report['parameters_after']:,} parameters"
+        f"{args.src} -> {args.dst}: {report['rows_kept']:,} entity rows kept, {report['parameters_before']:,} -> "
+        f"{report['parameters_after']:,} parameters"
     )
     return 0
 

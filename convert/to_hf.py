@@ -86,7 +86,8 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
             array = values[source]
             if tuple(array.shape) != tuple(tensor.shape):
                 raise ValueError(
-                    f"{key}: mluke-jax gives shape {tuple(array.shape)}, transformers' {architecture} expects {tuple(tensor.shape)}"
+                    f"{key}: mluke-jax gives shape {tuple(array.shape)}, transformers' {architecture} expects "
+                    f"{tuple(tensor.shape)}"
                 )
             state[key] = torch.from_numpy(np.array(array, dtype=np.float32)).to(tensor.dtype)
         elif key not in parameters:

@@ -7,9 +7,9 @@ transformers checkpoints; ``python -m convert SRC DST`` converts.
 
 from importlib import metadata as _metadata
 
+from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.compilation_cache import enable_compilation_cache
 from mluke_jax.config import LukeConfig, XLMConfig
-from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.models.luke import LukeModel, LukePreTrainedModel
 from mluke_jax.models.luke_heads import (
@@ -31,9 +31,9 @@ from mluke_jax.models.xlm_heads import (
     XLMForTokenClassification,
     XLMWithLMHeadModel,
 )
+from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
 from mluke_jax.tokenizers.mluke import MLukeTokenizer
 from mluke_jax.tokenizers.xlm import XLMTokenizer
-from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
 
 try:
     __version__ = _metadata.version("mluke-jax")  # pyproject.toml's, as installed

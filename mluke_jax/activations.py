@@ -4,7 +4,7 @@ Its own module because configurations validate names against it and layers apply
 depends on the other.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp

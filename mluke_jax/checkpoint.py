@@ -19,8 +19,9 @@ import os
 import shutil
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -28,9 +29,9 @@ import numpy as np
 from flax import nnx, traverse_util
 
 from mluke_jax import sharding
+from mluke_jax.architectures import architecture_class
 from mluke_jax.config import LukeConfig, XLMConfig, dtype_name, read_config_dict
 from mluke_jax.hf.hub import existing_or_hub, resolve_source
-from mluke_jax.architectures import architecture_class
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.paths import local_path
 from mluke_jax.warn import warn
@@ -283,7 +284,8 @@ def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> di
         if set(checksums) != set(flat):
             raise _damaged(
                 path,
-                f"{PARAMS_DIR}/ holds other parameters than {METADATA_FILE} lists: {sorted(set(flat) ^ set(checksums))[:5]}",
+                f"{PARAMS_DIR}/ holds other parameters than {METADATA_FILE} lists: "
+                f"{sorted(set(flat) ^ set(checksums))[:5]}",
             )
         for name in flat:
             value = np.asarray(flat[name])
@@ -332,7 +334,9 @@ def load_pretrained(
         architecture = metadata["architecture"]
         structure = metadata.get("structure", {})
         stored_dtype = metadata["param_dtype"]
-        read = lambda target_dtype: read_params(path, target_dtype, metadata)  # noqa: E731
+
+        def read(target_dtype):
+            return read_params(path, target_dtype, metadata)
     else:
         # A transformers (PyTorch) checkpoint: convert in memory.
         from mluke_jax.hf.conversion import convert_in_memory
@@ -341,9 +345,9 @@ def load_pretrained(
         converted = convert_in_memory(path)
         hf = converted.config.to_hf_dict()
         architecture, structure, stored_dtype = converted.architecture, converted.structure, converted.dtype
-        read = lambda target_dtype: {
-            k: converted.params.pop(k).astype(target_dtype, copy=False) for k in list(converted.params)
-        }  # noqa: E731
+
+        def read(target_dtype):
+            return {k: converted.params.pop(k).astype(target_dtype, copy=False) for k in list(converted.params)}
 
     config_cls = _config_class(hf, path)
     param_dtype = dtype_name(param_dtype) if param_dtype is not None else stored_dtype
@@ -407,7 +411,8 @@ def assemble(
             continue
         if tuple(params[source].shape) != tuple(spec.shape):
             raise ValueError(
-                f"{where}: parameter {source} has shape {tuple(params[source].shape)}, {cls.__name__} expects {tuple(spec.shape)} at {name}"
+                f"{where}: parameter {source} has shape {tuple(params[source].shape)}, {cls.__name__} expects "
+                f"{tuple(spec.shape)} at {name}"
             )
         filled[name] = params.pop(source)  # one reference, so each host copy is freed once on the device
     missing = sorted(set(targets) - set(filled))
@@ -416,11 +421,13 @@ def assemble(
         raise ValueError(f"{where}: checkpoint does not match {cls.__name__}: missing {missing}, unexpected {unused}")
     if unused:  # every name: the count and the list agree
         warn(
-            f"{cls.__name__} loaded from the {source_architecture} checkpoint: dropped {len(unused)} parameters {unused}"
+            f"{cls.__name__} loaded from the {source_architecture} checkpoint: dropped {len(unused)} parameters "
+            f"{unused}"
         )
     if missing:
         warn(
-            f"{cls.__name__} loaded from the {source_architecture} checkpoint: newly initialised {missing}; train them before use"
+            f"{cls.__name__} loaded from the {source_architecture} checkpoint: newly initialised {missing}; train them "
+            "before use"
         )
         model = cls.build(config, seed=seed)
         state = nnx.state(model, nnx.Param)
@@ -458,7 +465,8 @@ def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- saving
 def save_pretrained(model: PreTrainedModel, path, overwrite: bool = True) -> None:
-    """Write ``model`` to ``path``: new, empty, or an earlier checkpoint (replaced); never a directory of other files."""
+    """Write ``model`` to ``path``: new, empty, or an earlier checkpoint (replaced); never a directory
+    of other files."""
     params = checkpoint_params(model)
     with atomic_directory(path, overwrite=overwrite) as tmp:
         write_directory(tmp, params, model.config, type(model).__name__, source=None)

@@ -8,7 +8,8 @@ dataclass but are never written to the HF dictionary.
 import dataclasses
 import json
 import os
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import jax.numpy as jnp
 
@@ -317,7 +318,8 @@ class LukeConfig(PretrainedConfig):
         )
         if self.hidden_size % self.num_attention_heads:
             raise self._error(
-                f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads ({self.num_attention_heads})"
+                f"hidden_size ({self.hidden_size}) is not a multiple of num_attention_heads "
+                f"({self.num_attention_heads})"
             )
         if self.hidden_act not in SUPPORTED_ACTIVATIONS:
             raise self._error(f"hidden_act {self.hidden_act!r} is not one of {SUPPORTED_ACTIVATIONS}")
@@ -328,7 +330,8 @@ class LukeConfig(PretrainedConfig):
             raise self._error(f"pad_token_id {self.pad_token_id} is outside the vocabulary (size {self.vocab_size})")
         if self.entity_padding_idx is not None and not (0 <= self.entity_padding_idx < self.entity_vocab_size):
             raise self._error(
-                f"entity_padding_idx {self.entity_padding_idx} is outside the entity vocabulary (size {self.entity_vocab_size})"
+                f"entity_padding_idx {self.entity_padding_idx} is outside the entity vocabulary (size "
+                f"{self.entity_vocab_size})"
             )
         if self.max_position_embeddings <= self.pad_token_id + 1:
             raise self._error(

@@ -41,7 +41,9 @@ def _require_reference():
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError:
-        raise SystemExit("the demo compares with PyTorch: pip install 'mluke-jax[torch]' (torch==2.13.0, transformers)")
+        raise SystemExit(
+            "the demo compares with PyTorch: pip install 'mluke-jax[torch]' (torch==2.13.0, transformers)"
+        ) from None
 
 
 def build_demo_checkpoint(directory: Path, seed: int = 0) -> Path:
@@ -177,7 +179,8 @@ def run_demo(
         if tokenized is not None:
             inputs, described = tokenized
             _say(
-                f"      tokenized {len(DEMO_TEXTS)} sentences with {sum(map(len, DEMO_SPANS))} entity spans (MLukeTokenizer):\n{described}"
+                f"      tokenized {len(DEMO_TEXTS)} sentences with {sum(map(len, DEMO_SPANS))} entity spans "
+                f"(MLukeTokenizer):\n{described}"
             )
         else:
             _say("      no tokenizer files in the checkpoint: random word ids")
@@ -212,7 +215,10 @@ def run_demo(
             with torch.no_grad():
                 expected = ref(**torch_inputs, output_hidden_states=True)
                 torch_seconds = median_seconds(
-                    lambda: ref(**torch_inputs), repeats, min_seconds=TIMING_SECONDS, warmup=2
+                    lambda ref=ref, torch_inputs=torch_inputs: ref(**torch_inputs),
+                    repeats,
+                    min_seconds=TIMING_SECONDS,
+                    warmup=2,
                 )
             compile_start = time.perf_counter()
             got = ours(**inputs, output_hidden_states=True)
@@ -220,7 +226,7 @@ def run_demo(
             first_call = time.perf_counter() - compile_start
             ours(**inputs)  # compile the call without hidden states too
             jax_seconds = median_seconds(
-                lambda: jax.block_until_ready(ours(**inputs)), repeats, min_seconds=TIMING_SECONDS, warmup=2
+                lambda ours=ours: jax.block_until_ready(ours(**inputs)), repeats, min_seconds=TIMING_SECONDS, warmup=2
             )
             for name, value in expected.items():
                 if value is None or name == "loss":
@@ -233,7 +239,8 @@ def run_demo(
         _say("[4/4] results")
         print(
             f"\nmluke-jax demo: {architecture} from {'a random checkpoint' if model is None else model}, "
-            f"batch 2 x {inputs['input_ids'].shape[1]} words, {inputs['entity_ids'].shape[1]} entities; {jax.devices()[0].platform.upper()}\n"
+            f"batch 2 x {inputs['input_ids'].shape[1]} words, {inputs['entity_ids'].shape[1]} entities; "
+            f"{jax.devices()[0].platform.upper()}\n"
         )
         print(f"| mode | output | max abs diff vs transformers | within {TOLERANCE:g} |")
         print("|---|---|---|---|")
@@ -247,16 +254,19 @@ def run_demo(
                 t, first, j = value
                 print(f"| {label} | {t * 1e3:.1f} ms | {first:.2f} s | {j * 1e3:.1f} ms | {j / t:.2f}x |")
         print(
-            f"\nTimes are medians of at least {repeats} calls filling {TIMING_SECONDS:g} s per framework, after 2 warm-up calls, "
+            f"\nTimes are medians of at least {repeats} calls filling {TIMING_SECONDS:g} s per framework, after 2 "
+            "warm-up calls, "
             f"on {machine_description()}. JAX / PyTorch is JAX's time divided by PyTorch's: below 1 JAX is faster. "
             "On a model this small both are dominated by per-call overhead; benchmarks/forward.py times the real sizes."
         )
         if cache_dir is not None:
             print(
-                f"JAX's first calls read or write the compilation cache in {cache_dir} (run the demo again: they only load); --no-compilation-cache turns it off."
+                f"JAX's first calls read or write the compilation cache in {cache_dir} (run the demo again: they only "
+                "load); --no-compilation-cache turns it off."
             )
         print(
-            f"\n{'PASS' if ok else 'FAIL'}: every output within {TOLERANCE:g}; total {time.perf_counter() - start:.1f} s"
+            f"\n{'PASS' if ok else 'FAIL'}: every output within {TOLERANCE:g}; total {time.perf_counter() - start:.1f} "
+            "s"
         )
         if keep or workdir:
             print(f"checkpoints kept in {root}")

@@ -206,7 +206,8 @@ def generate(
     total = prompt_length + max_new_tokens
     if total > config.max_position_embeddings:
         raise ValueError(
-            f"prompt length {prompt_length} + max_new_tokens {max_new_tokens} exceed max_position_embeddings={config.max_position_embeddings}"
+            f"prompt length {prompt_length} + max_new_tokens {max_new_tokens} exceed "
+            f"max_position_embeddings={config.max_position_embeddings}"
         )
     mask_id = config.mask_token_id
     if mask_id is None or not 0 <= mask_id < config.vocab_size:
@@ -215,7 +216,8 @@ def generate(
         )
     if mask_id == config.pad_token_id:
         raise ValueError(
-            f"config.mask_token_id equals pad_token_id ({mask_id}): transformers would treat the appended mask as padding"
+            f"config.mask_token_id equals pad_token_id ({mask_id}): transformers would treat the appended mask as "
+            "padding"
         )
     if not 0 <= pad_id < config.vocab_size:
         raise ValueError(f"pad_token_id {pad_id} is outside the vocabulary (size {config.vocab_size})")

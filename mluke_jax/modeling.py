@@ -103,7 +103,8 @@ class PreTrainedModel(nnx.Module):
         unknown = sorted(set(inputs) - set(self.input_names))
         if unknown:
             raise TypeError(
-                f"{type(self).__name__}() got unexpected keyword arguments {unknown}; accepted: {list(self.input_names)}"
+                f"{type(self).__name__}() got unexpected keyword arguments {unknown}; accepted: "
+                f"{list(self.input_names)}"
             )
         arrays = self.prepare_inputs({"input_ids": input_ids, **inputs})
         dropout_key = resolve_dropout_key(rngs, deterministic)

@@ -14,7 +14,7 @@ Every parameter is created with logical axis names (``param_init``), unsharded; 
 
 import contextlib
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np

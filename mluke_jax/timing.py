@@ -2,7 +2,7 @@
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def median_seconds(fn: Callable[[], object], repeats: int, *, min_seconds: float = 0.0, warmup: int = 0) -> float:

@@ -14,7 +14,10 @@ import json, sys
 import jax
 from jax._src import monitoring
 hits = []
-monitoring.register_event_listener(lambda event, **kw: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
+def count_hits(event, **kw):
+    if event == "/jax/compilation_cache/cache_hits":
+        hits.append(event)
+monitoring.register_event_listener(count_hits)
 jax.jit(lambda x: jax.numpy.sin(x) * 2)(jax.numpy.ones(3)).block_until_ready()  # compiled before the cache is on
 import mluke_jax
 sys.path.insert(0, sys.argv[2])

@@ -47,7 +47,8 @@ SCRIPT = textwrap.dedent(
                         value = nnx.to_flat_state(nnx.state(model, nnx.Param))
                         array = dict((".".join(map(str, p)), v.get_value()) for p, v in value)[path]
                         assert array.sharding.spec == spec, (path, axes, array.sharding.spec, spec)
-                        assert len({{s.data.shape for s in array.addressable_shards}}) == 1 and array.addressable_shards[0].data.size < array.size
+                        shards = array.addressable_shards
+                        assert len({{s.data.shape for s in shards}}) == 1 and shards[0].data.size < array.size
                     got = model(**inputs)
                     for field in fields:
                         a, b = np.asarray(getattr(got, field)), np.asarray(getattr(expected, field))
@@ -77,7 +78,8 @@ SCRIPT = textwrap.dedent(
     rs = np.random.RandomState(0)
     inputs["labels"] = np.where(rs.rand(4, 9) < 0.3, rs.randint(0, 250004, (4, 9)), -100)
     inputs["entity_labels"] = np.where(rs.rand(4, 3) < 0.5, rs.randint(0, 1200001, (4, 3)), -100)
-    check(mluke_jax.LukeForMaskedLM, luke, inputs, ("logits", "entity_logits", "loss"), {ckpt_luke!r}, [dict(data=1, fsdp=1, tensor=8)],
+    check(mluke_jax.LukeForMaskedLM, luke, inputs, ("logits", "entity_logits", "loss"), {ckpt_luke!r},
+          [dict(data=1, fsdp=1, tensor=8)],
           lambda axes: {{"luke.embeddings.word_embeddings.embedding": P("tensor", "fsdp"),
                          "luke.entity_embeddings.entity_embeddings.embedding": P("tensor", None)}})
 
@@ -86,27 +88,32 @@ SCRIPT = textwrap.dedent(
     inputs = xlm_inputs(xlm.to_hf_dict(), batch=4)
     inputs["labels"] = np.where(rs.rand(4, 9) < 0.3, rs.randint(0, 64699, (4, 9)), -100)
     check(mluke_jax.XLMWithLMHeadModel, xlm, inputs, ("logits", "loss"), {ckpt_xlm!r}, [dict(data=2, fsdp=2, tensor=2)],
-          lambda axes: {{"transformer.embeddings.word_embeddings.embedding": P("tensor", "fsdp"), "pred_layer.kernel": P("fsdp", "tensor")}})
+          lambda axes: {{"transformer.embeddings.word_embeddings.embedding": P("tensor", "fsdp"),
+                         "pred_layer.kernel": P("fsdp", "tensor")}})
     prompt = np.array([[0, 11, 12, 13]])
     tokens = mluke_jax.XLMWithLMHeadModel.from_pretrained({ckpt_xlm!r}).generate(prompt, langs="en", max_new_tokens=5)
     with mluke_jax.use_mesh(mluke_jax.make_mesh(data=1, fsdp=1, tensor=8)):
         sharded = mluke_jax.XLMWithLMHeadModel.from_pretrained({ckpt_xlm!r})
         assert np.array_equal(sharded.generate(prompt, langs="en", max_new_tokens=5), tokens)
 
-    # -lite's 4 entities at tensor=8 (padded); an FFN width of 36 does not divide over 8: unsharded, one warning per parameter
+    # -lite's 4 entities at tensor=8 (padded); an FFN width of 36 does not divide over 8: unsharded,
+    # one warning per parameter
     lite = mluke_jax.LukeConfig(**dict(TINY_LUKE, entity_vocab_size=4, intermediate_size=36))
     inputs = luke_inputs(lite.to_hf_dict(), batch=2)
     expected = mluke_jax.LukeForMaskedLM.build(lite, seed=0)(**inputs)
-    with mluke_jax.use_mesh(mluke_jax.make_mesh(data=1, fsdp=1, tensor=8)), warnings.catch_warnings(record=True) as caught:
+    mesh = mluke_jax.make_mesh(data=1, fsdp=1, tensor=8)
+    with mluke_jax.use_mesh(mesh), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = mluke_jax.LukeForMaskedLM.build(lite, seed=0)
         got = model(**inputs)
     ours = [w for w in caught if "does not divide" in str(w.message)]
     messages = [str(w.message) for w in ours]
     assert len(ours) == 3 and all(w.filename == "<string>" for w in ours), [(w.filename, str(w.message)) for w in ours]
-    for name in ("luke.encoder.layers.mlp.fc_in.kernel", "luke.encoder.layers.mlp.fc_in.bias", "luke.encoder.layers.mlp.fc_out.kernel"):
+    mlp = "luke.encoder.layers.mlp."
+    for name in (mlp + "fc_in.kernel", mlp + "fc_in.bias", mlp + "fc_out.kernel"):
         assert sum(m.startswith(f"parameter {{name}} ") for m in messages) == 1, (name, messages)
-    assert all("of size 36 does not divide over mesh axes ('tensor',) (8 devices); it is left unsharded on them" in m for m in messages), messages
+    warning_text = "of size 36 does not divide over mesh axes ('tensor',) (8 devices); it is left unsharded on them"
+    assert all(warning_text in m for m in messages), messages
     assert model.luke.entity_embeddings.entity_embeddings.embedding[...].shape == (8, 16)
     for field in ("logits", "entity_logits"):
         assert np.abs(np.asarray(getattr(got, field)) - np.asarray(getattr(expected, field))).max() < 1e-5

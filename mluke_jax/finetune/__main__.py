@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "task",
         choices=sorted(TASKS),
-        help="ner (CoNLL-2003), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD JSON), xnli (premise/hypothesis/label TSV)",
+        help="ner (CoNLL-2003), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD JSON), "
+        "xnli (premise/hypothesis/label TSV)",
     )
     p.add_argument(
         "--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files"

@@ -4,7 +4,7 @@ typing), SQuAD exact match / F1, accuracy."""
 import collections
 import re
 import string
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def precision_recall_f1(correct: int, predicted: int, gold: int) -> dict[str, float]:

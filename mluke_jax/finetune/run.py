@@ -122,7 +122,8 @@ def run(config: RunConfig) -> dict[str, Any]:
     labels = task.label_set(train_examples)
     task.check_labels(eval_examples, labels, config.eval)
     say(
-        f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples, {len(labels)} labels"
+        f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples, {len(labels)} "
+        "labels"
     )
     tokenizer = load_tokenizer(config.model, family, task.name, config.settings)
     train = task.prepare(
@@ -166,7 +167,8 @@ def run(config: RunConfig) -> dict[str, Any]:
         trainer = Trainer(model, optimizer, seed=config.seed)
         trainer.check_batch_size(config.batch_size)
         say(
-            f"training {head.__name__} for {plural(steps, 'step')} of {config.batch_size} ({plural(config.epochs, 'epoch')})"
+            f"training {head.__name__} for {plural(steps, 'step')} of {config.batch_size} "
+            f"({plural(config.epochs, 'epoch')})"
         )
         started = time.perf_counter()
         with (

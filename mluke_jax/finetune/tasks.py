@@ -6,7 +6,8 @@ entities), so a whole run compiles its train step once.
 """
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -125,7 +126,8 @@ class NER(Task):
                 )
                 if encoded["input_ids"].shape[1] > settings.max_length:
                     raise DataError(
-                        f"sentence {number + 1} has {encoded['input_ids'].shape[1]} tokens, more than --max-length {settings.max_length}"
+                        f"sentence {number + 1} has {encoded['input_ids'].shape[1]} tokens, more than --max-length "
+                        f"{settings.max_length}"
                     )
                 feature = _array(encoded)
                 target = np.full(settings.max_entities, -100, np.int32)

@@ -13,13 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from mluke_jax import checkpoint
+from mluke_jax.architectures import architecture_class
+from mluke_jax.config import dtype_name, read_config_dict
 from mluke_jax.hf import luke as luke_family
 from mluke_jax.hf import readers, xlm_original
 from mluke_jax.hf import xlm as xlm_family
 from mluke_jax.hf.hub import resolve_source
 from mluke_jax.hf.rules import fill_params
-from mluke_jax.config import dtype_name, read_config_dict
-from mluke_jax.architectures import architecture_class
 from mluke_jax.paths import local_path
 
 # model_type -> module with CONFIG_CLASS, architecture_of, structure_of, key_prefix, rules_for, allow_unused

@@ -5,13 +5,14 @@ Target paths are relative to the JAX model of the architecture; sources are tran
 ``{i}`` for the layer index.
 """
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from mluke_jax.architectures import ARCHITECTURES
+from mluke_jax.config import LukeConfig
 from mluke_jax.hf.rules import TRANSPOSE, Rule, architecture_from, model_rules
 from mluke_jax.hf.rules import linear_rules as _linear
 from mluke_jax.hf.rules import norm_rules as _norm
-from mluke_jax.config import LukeConfig
-from mluke_jax.architectures import ARCHITECTURES
 
 R = Rule.make
 T = TRANSPOSE

@@ -11,8 +11,8 @@ import mmap
 import os
 import struct
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import ml_dtypes
 import numpy as np
@@ -76,7 +76,8 @@ class SafetensorsFile:
                 )
             if self.data_start + end > size:
                 raise CheckpointError(
-                    f"{self.path} is truncated: tensor {key} ends at byte {self.data_start + end}, the file has {size} bytes"
+                    f"{self.path} is truncated: tensor {key} ends at byte {self.data_start + end}, the file has {size} "
+                    "bytes"
                 )
             self.entries[key] = (np.dtype(dtype), shape, begin, end)
 
@@ -275,5 +276,6 @@ def weight_files(directory: Path) -> list[Path]:
             return [directory / n for n in names]
     present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
     raise FileNotFoundError(
-        f"no weights in {directory}: expected {SAFETENSORS}, {SAFETENSORS_INDEX}, {TORCH_BIN} or {TORCH_BIN_INDEX}; found {present}"
+        f"no weights in {directory}: expected {SAFETENSORS}, {SAFETENSORS_INDEX}, {TORCH_BIN} or {TORCH_BIN_INDEX}; "
+        f"found {present}"
     )

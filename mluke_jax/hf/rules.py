@@ -6,7 +6,7 @@ checkpoint key that no rule consumed is an error (unless allow-listed, like ``po
 """
 
 import dataclasses
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -158,12 +158,14 @@ def architecture_from(
             return name
     if names:
         raise ValueError(
-            f"config.json architectures {names} name no {family} class this converter knows ({sorted(known)}); pass --architecture"
+            f"config.json architectures {names} name no {family} class this converter knows ({sorted(known)}); pass "
+            "--architecture"
         )
     if not any(k.startswith(head_prefix) for k in keys):
         return bare_architecture
     raise ValueError(
-        f"config.json names no architecture and the keys carry the {head_prefix!r} prefix of a head; pass --architecture"
+        f"config.json names no architecture and the keys carry the {head_prefix!r} prefix of a head; pass "
+        "--architecture"
     )
 
 

@@ -6,15 +6,16 @@ and ``{i}`` for the layer index. Original facebookresearch/XLM state dicts use t
 ``pred_layer.*`` (see :mod:`mluke_jax.hf.xlm_original`).
 """
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
+from mluke_jax.architectures import ARCHITECTURES
+from mluke_jax.config import XLMConfig
 from mluke_jax.hf.rules import Rule, architecture_from, model_rules
 from mluke_jax.hf.rules import linear_rules as _linear
 from mluke_jax.hf.rules import norm_rules as _norm
-from mluke_jax.config import XLMConfig
-from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.models.xlm import warn_if_clm_not_causal
 
 R = Rule.make

@@ -130,7 +130,8 @@ def hf_config(params: dict[str, Any], weights: dict[str, np.ndarray]) -> dict[st
     }
     if config["n_langs"] > 1 and config["use_lang_emb"] and "transformer.lang_embeddings.weight" not in weights:
         raise ValueError(
-            "params say the model has language embeddings (n_langs > 1, use_lang_emb) but the weights have no lang_embeddings"
+            "params say the model has language embeddings (n_langs > 1, use_lang_emb) but the weights have no "
+            "lang_embeddings"
         )
     return config
 

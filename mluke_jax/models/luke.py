@@ -7,11 +7,11 @@ from flax import nnx
 
 from mluke_jax import validation as v
 from mluke_jax.config import LukeConfig
-from mluke_jax.layers.heads import Pooler
 from mluke_jax.layers.common import Array, additive_mask
 from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.embeddings import EntityEmbeddings, WordEmbeddings, padding_aware_positions, sequential_positions
 from mluke_jax.layers.encoder import Encoder, LayerSpec
+from mluke_jax.layers.heads import Pooler
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.outputs import BaseLukeModelOutputWithPooling
 
@@ -105,7 +105,8 @@ def check_luke_inputs(
     v.check_ndim("entity_position_ids", positions, 3, "(batch, entities, mention_length)")
     if positions.shape[:2] != (batch, num_entities):
         raise ValueError(
-            f"entity_position_ids has shape {tuple(positions.shape)}; its first two axes must match entity_ids {(batch, num_entities)}"
+            f"entity_position_ids has shape {tuple(positions.shape)}; its first two axes must match entity_ids "
+            f"{(batch, num_entities)}"
         )
     for name in ("entity_attention_mask", "entity_token_type_ids"):
         v.check_shape(name, a[name], (batch, num_entities), "(batch, entities) of entity_ids")

@@ -6,10 +6,11 @@ import jax.numpy as jnp
 from flax import nnx
 
 from mluke_jax import losses
+from mluke_jax import outputs as o
 from mluke_jax import validation as v
 from mluke_jax.config import LukeConfig
-from mluke_jax.layers.heads import Classifier, EntityPredictionHead, MaskedLMHead, extractive_qa
 from mluke_jax.layers.dropout import fold_key
+from mluke_jax.layers.heads import Classifier, EntityPredictionHead, MaskedLMHead, extractive_qa
 from mluke_jax.models.luke import (
     LUKE_INPUT_KINDS,
     LUKE_INPUTS,
@@ -19,7 +20,6 @@ from mluke_jax.models.luke import (
     check_luke_inputs,
     luke_kwargs,
 )
-from mluke_jax import outputs as o
 
 HEAD_DROPOUT_TAG = 100  # fold_key tag of every head's dropout
 
@@ -383,7 +383,8 @@ class LukeForMultipleChoice(_LukeHead):
         for name, arr in a.items():
             if arr is not None and tuple(arr.shape[:2]) != (batch, choices):
                 raise ValueError(
-                    f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = {(batch, choices)}"
+                    f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = "
+                    f"{(batch, choices)}"
                 )
         check_luke_inputs(self.config, _flatten_choices(a), head="LukeForMultipleChoice")
         labels = a["labels"] = v.to_array("labels", raw.get("labels"), "int")

@@ -81,7 +81,8 @@ def check_xlm_inputs(config: XLMConfig, raw: dict[str, Any]) -> dict[str, Any]:
         v.check_range("position_ids", a["position_ids"], 0, config.max_position_embeddings, "the position table")
     elif length > config.max_position_embeddings:
         raise ValueError(
-            f"the sequence has {length} tokens; the model allows at most max_position_embeddings={config.max_position_embeddings}"
+            f"the sequence has {length} tokens; the model allows at most "
+            f"max_position_embeddings={config.max_position_embeddings}"
         )
     lengths = a["lengths"]
     if lengths is not None:

@@ -10,9 +10,9 @@ from mluke_jax import losses
 from mluke_jax import outputs as o
 from mluke_jax import validation as v
 from mluke_jax.config import XLMConfig
-from mluke_jax.layers.heads import Classifier, Decoder, SequenceSummary, extractive_qa
 from mluke_jax.layers.common import Array, layer_norm
 from mluke_jax.layers.dropout import fold_key
+from mluke_jax.layers.heads import Classifier, Decoder, SequenceSummary, extractive_qa
 from mluke_jax.layers.linear import Dense
 from mluke_jax.models.xlm import (
     XLM_INPUT_KINDS,
@@ -422,7 +422,8 @@ class XLMForMultipleChoice(_XLMHead):
     def __init__(self, config: XLMConfig, *, rngs: nnx.Rngs):
         if _summary_size(config) != config.num_labels:
             raise ValueError(
-                "XLMForMultipleChoice needs summary_use_proj and summary_proj_to_labels (the summary feeds a num_labels -> 1 projection)"
+                "XLMForMultipleChoice needs summary_use_proj and summary_proj_to_labels (the summary feeds a "
+                "num_labels -> 1 projection)"
             )
         super().__init__(config, rngs=rngs)
         self.sequence_summary = _sequence_summary(config, rngs)
@@ -446,7 +447,8 @@ class XLMForMultipleChoice(_XLMHead):
         for name, arr in a.items():
             if arr is not None and tuple(arr.shape[:2]) != (batch, choices):
                 raise ValueError(
-                    f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = {(batch, choices)}"
+                    f"{name} has leading shape {tuple(arr.shape[:2])}; expected (batch, num_choices) = "
+                    f"{(batch, choices)}"
                 )
         check_xlm_inputs(self.config, _flatten_choices(a))
         a["labels"] = v.to_array("labels", raw.get("labels"), "int")

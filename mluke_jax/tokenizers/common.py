@@ -71,13 +71,15 @@ def truncate_pair(
     if strategy == "only_first" or (strategy == "longest_first" and second is None):
         if len(first) <= remove:
             raise ValueError(
-                f"cannot remove {remove} {what} from a first sequence of {len(first)}: use another truncation strategy or a larger max_length"
+                f"cannot remove {remove} {what} from a first sequence of {len(first)}: use another truncation strategy "
+                "or a larger max_length"
             )
         return first[:-remove], second
     if strategy == "only_second":
         if len(second) <= remove:
             raise ValueError(
-                f"cannot remove {remove} {what} from a second sequence of {len(second)}: use another truncation strategy or a larger max_length"
+                f"cannot remove {remove} {what} from a second sequence of {len(second)}: use another truncation "
+                "strategy or a larger max_length"
             )
         return first, second[:-remove]
     uneven = min(abs(len(first) - len(second)), remove)

@@ -20,18 +20,19 @@ import logging
 import operator
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mluke_jax.hf.hub import tokenizer_directory
 from mluke_jax.tokenizers.common import (
-    without_garbage_collection,
     padding_strategy,
     round_up,
     to_arrays,
     truncate_pair,
     truncation_strategy,
+    without_garbage_collection,
 )
 from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
 
@@ -378,7 +379,8 @@ class MLukeTokenizer:
         if entities is not None:
             if isinstance(entities, str) or len(entities) != len(spans):
                 raise ValueError(
-                    f"{where}: entities and entity_spans must be lists of the same length, got {_count(entities)} entities and {len(spans)} spans"
+                    f"{where}: entities and entity_spans must be lists of the same length, got {_count(entities)} "
+                    f"entities and {len(spans)} spans"
                 )
             entity_ids = [self.entity_id(name, language) for name in entities]
         else:
@@ -406,7 +408,8 @@ class MLukeTokenizer:
             ) from None
         if not 0 <= start < end <= len(text):
             raise ValueError(
-                f"{where}: entity span {(start, end)} is outside the text (length {len(text)}) or empty: need 0 <= start < end <= length"
+                f"{where}: entity span {(start, end)} is outside the text (length {len(text)}) or empty: need 0 <= "
+                "start < end <= length"
             )
         return start, end
 
@@ -538,7 +541,8 @@ class MLukeTokenizer:
         for row in outputs["input_ids"]:
             if len(row) > self.model_max_length:
                 logger.warning(
-                    "a sequence of %d tokens is longer than this model's %d: truncate it (truncation=True) before running the model",
+                    "a sequence of %d tokens is longer than this model's %d: truncate it (truncation=True) before "
+                    "running the model",
                     len(row),
                     self.model_max_length,
                 )
@@ -569,7 +573,8 @@ class MLukeTokenizer:
             return first, second
         if text_pair is not None or spans_pair is not None:
             raise ValueError(
-                f"task {task!r} takes a single text: text_pair / entity_spans_pair are not used by it (transformers ignores them silently)"
+                f"task {task!r} takes a single text: text_pair / entity_spans_pair are not used by it (transformers "
+                "ignores them silently)"
             )
         if entities is not None or entities_pair is not None:
             raise ValueError(f"task {task!r} sets the entities itself ([MASK], [MASK2]): do not pass entities")

@@ -18,11 +18,11 @@ import numpy as np
 
 from mluke_jax.hf.hub import tokenizer_directory
 from mluke_jax.tokenizers.common import (
-    without_garbage_collection,
     padding_strategy,
     to_arrays,
     truncate_pair,
     truncation_strategy,
+    without_garbage_collection,
 )
 
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
@@ -251,7 +251,8 @@ class XLMTokenizer:
                 import Mykytea
             except ImportError:
                 raise ImportError(
-                    "Japanese tokenisation needs KyTea and its Python wrapper: install KyTea (github.com/neubig/kytea), then pip install kytea"
+                    "Japanese tokenisation needs KyTea and its Python wrapper: install KyTea "
+                    "(github.com/neubig/kytea), then pip install kytea"
                 ) from None
             model = os.environ.get("KYTEA_MODEL", os.path.expanduser("~/local/share/kytea/model.bin"))
             if not os.path.isfile(model):

@@ -75,7 +75,8 @@ class TrainCheckpointer:
         ):
             raise ValueError(
                 f"{self.directory} holds checkpoints of another model ({record.get('architecture')}, parameter shapes "
-                f"{record.get('parameter_shapes_sha256')}); this run trains {expected['architecture']} ({expected['parameter_shapes_sha256']})"
+                f"{record.get('parameter_shapes_sha256')}); this run trains {expected['architecture']} "
+                f"({expected['parameter_shapes_sha256']})"
             )
         changed = sorted(
             k

@@ -1,6 +1,7 @@
 """Batches of examples in a reproducible order, with a position a checkpoint can save."""
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

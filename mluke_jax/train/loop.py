@@ -2,7 +2,7 @@
 
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from mluke_jax.progress import progress_bar
 from mluke_jax.train.checkpoints import TrainCheckpointer

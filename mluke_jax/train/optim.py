@@ -44,7 +44,8 @@ class OptimizerConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.total_steps < 1 or not 0 <= self.warmup_steps <= self.total_steps:
             raise ValueError(
-                f"need total_steps >= 1 and 0 <= warmup_steps <= total_steps, got {self.total_steps} and {self.warmup_steps}"
+                f"need total_steps >= 1 and 0 <= warmup_steps <= total_steps, got {self.total_steps} and "
+                f"{self.warmup_steps}"
             )
         if self.accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be >= 1, got {self.accumulation_steps}")

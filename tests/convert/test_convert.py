@@ -191,7 +191,11 @@ def test_hub_name_without_network_fails_fast(tmp_path):
     """Not forced offline: the download attempt itself must fail quickly with a clear message."""
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
     env["HF_HUB_CACHE"] = str(tmp_path / "cache")
-    code = "from mluke_jax.hf.hub import resolve_source\ntry:\n    resolve_source('studio-ousia/mluke-base-lite')\nexcept OSError as e:\n    print('ERR', e)\n"
+    code = (
+        "from mluke_jax.hf.hub import resolve_source\n"
+        "try:\n    resolve_source('studio-ousia/mluke-base-lite')\n"
+        "except OSError as e:\n    print('ERR', e)\n"
+    )
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.perf_counter() - start

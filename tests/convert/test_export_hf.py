@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from mluke_jax.hf import luke as luke_family
-from mluke_jax.hf import xlm as xlm_family
 from convert.__main__ import main
 from helpers import convert, hf_luke, hf_xlm, luke_inputs, save_hf, to_torch, xlm_inputs
+from mluke_jax.hf import luke as luke_family
+from mluke_jax.hf import xlm as xlm_family
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch

@@ -347,7 +347,7 @@ def main() -> None:
     rng = random.Random(1)
     sentences = toy.multilingual_sentences(1200, seed=1, max_entities=4)
     cases = corpus_cases(rng, sentences)
-    for i, s in enumerate(sentences[400:420]):  # the -lite vocabulary: every title is [UNK]
+    for s in sentences[400:420]:  # the -lite vocabulary: every title is [UNK]
         if s.spans:
             cases.append({"vocab": "lite", "call": {"text": s.text, "entity_spans": s.spans, "entities": s.entities}})
     cases.append(

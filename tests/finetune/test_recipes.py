@@ -123,7 +123,8 @@ def test_rerun_resumes_and_other_model_is_refused(mluke_dir, tmp_path, capsys):
         ),
         (
             "qa",
-            '{"data": [{"paragraphs": [{"context": "in Tokyo", "qas": [{"id": "q", "question": "where", "answers": [{"text": "Paris", "answer_start": 3}]}]}]}]}',
+            '{"data": [{"paragraphs": [{"context": "in Tokyo", "qas": [{"id": "q", "question": "where", '
+            '"answers": [{"text": "Paris", "answer_start": 3}]}]}]}]}',
             "question q: answer 'Paris' is not at character 3",
         ),
     ],

@@ -16,10 +16,10 @@ from helpers import (
     convert,
     hf_luke,
     luke_inputs,
+    luke_task_inputs,
+    luke_task_labels,
     save_hf,
     to_torch,
-    luke_task_labels,
-    luke_task_inputs,
 )
 
 torch = pytest.importorskip("torch")

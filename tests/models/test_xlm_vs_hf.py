@@ -16,8 +16,8 @@ from helpers import (
     save_hf,
     to_torch,
     xlm_inputs,
-    xlm_task_labels,
     xlm_task_inputs,
+    xlm_task_labels,
 )
 
 torch = pytest.importorskip("torch")

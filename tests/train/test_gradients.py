@@ -109,7 +109,8 @@ def test_loss_and_every_gradient_match_pytorch(family, architecture, tmp_path):
         assert "transformer.embeddings.position_embeddings.embedding" not in ours  # sinusoidal: frozen
     worst = compare_gradients(ours, theirs)
     print(
-        f"{architecture}: loss diff {abs(float(loss) - float(out.loss.detach())):.2e}, worst gradient diff {worst:.2e} over {len(ours)} parameters"
+        f"{architecture}: loss diff {abs(float(loss) - float(out.loss.detach())):.2e}, worst gradient diff {worst:.2e} "
+        f"over {len(ours)} parameters"
     )
     assert worst < 1e-4
 
@@ -211,7 +212,8 @@ def test_adamw_training_matches_pytorch(family, accumulation, tmp_path):
     ours = flat(nnx.state(trainer.model, nnx.Param))
     worst = max(float(np.abs(ours[k] - trained[k]).max()) for k in ours)
     print(
-        f"{architecture} AdamW x{len(batches)} (accumulation {accumulation}): loss diff {np.abs(np.array(losses) - torch_losses).max():.2e}, parameter diff {worst:.2e}"
+        f"{architecture} AdamW x{len(batches)} (accumulation {accumulation}): loss diff "
+        f"{np.abs(np.array(losses) - torch_losses).max():.2e}, parameter diff {worst:.2e}"
     )
     assert worst < 1e-4, worst
     assert trainer.step == len(batches)

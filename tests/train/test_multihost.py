@@ -36,9 +36,11 @@ SCRIPT = textwrap.dedent(
     shard = (jax.process_index(), jax.process_count()) if processes > 1 else None
     stream = BatchStream(examples, 8, collate, seed=1, shard=shard)
     with mluke_jax.use_mesh(mluke_jax.make_mesh(data=2)):
-        trainer = Trainer(mluke_jax.LukeForEntityClassification.build(config, seed=0), OptimizerConfig(learning_rate=1e-3, warmup_steps=1, total_steps=3), seed=2)
+        optimizer = OptimizerConfig(learning_rate=1e-3, warmup_steps=1, total_steps=3)
+        trainer = Trainer(mluke_jax.LukeForEntityClassification.build(config, seed=0), optimizer, seed=2)
         losses = fit(trainer, stream, 3, progress=False, log_every=1)
-        params = {{".".join(map(str, p)): np.asarray(v.addressable_data(0)) for p, v in nnx.to_flat_state(trainer.state.params)}}
+        flat = nnx.to_flat_state(trainer.state.params)
+        params = {{".".join(map(str, p)): np.asarray(v.addressable_data(0)) for p, v in flat}}
     if process == 0:
         np.savez(out, losses=np.array(losses), **params)
     print("done", process, losses, flush=True)
@@ -74,7 +76,7 @@ def test_two_processes_agree_with_one(tmp_path):
         for i in range(2)
     ]
     results = [w.communicate(timeout=600) for w in workers]
-    for worker, (out, err) in zip(workers, results):
+    for worker, (_, err) in zip(workers, results):
         assert worker.returncode == 0, err[-3000:]
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     np.testing.assert_allclose(two["losses"], one["losses"], atol=1e-5)

@@ -26,7 +26,8 @@ SCRIPT = textwrap.dedent(
     examples = [{{k: v[i] for k, v in rows.items()}} for i in range(12)]
     collate = lambda xs: {{k: np.stack([x[k] for x in xs]) for k in xs[0]}}
     stream = BatchStream(examples, 4, collate, shuffle=True, seed=5)  # 3 batches per epoch: 6 steps = 2 epochs
-    trainer = Trainer(mluke_jax.LukeForEntityClassification.build(config, seed=0), OptimizerConfig(learning_rate=1e-3, warmup_steps=2, total_steps=6), seed=3)
+    optimizer = OptimizerConfig(learning_rate=1e-3, warmup_steps=2, total_steps=6)
+    trainer = Trainer(mluke_jax.LukeForEntityClassification.build(config, seed=0), optimizer, seed=3)
     checkpointer = None if mode == "full" else TrainCheckpointer(out + "/ckpt", save_every=1, keep=2)
 
     def on_step(step, metrics):

@@ -68,7 +68,8 @@ SCRIPT = textwrap.dedent(
         print("mesh", axes, "max param diff", worst)
     try:
         with mluke_jax.use_mesh(mluke_jax.make_mesh(data=8)):
-            Trainer(mluke_jax.LukeForEntityClassification.build(config), optimizer).train_step({{**batches[0], **{{k: v[:6] for k, v in batches[0].items()}}}})
+            six = {{**batches[0], **{{k: v[:6] for k, v in batches[0].items()}}}}
+            Trainer(mluke_jax.LukeForEntityClassification.build(config), optimizer).train_step(six)
         raise SystemExit("a batch of 6 on 8 devices was accepted")
     except ValueError as e:
         assert "batch size 6 does not divide" in str(e), e
