@@ -6,11 +6,21 @@ from pathlib import Path
 import numpy as np
 
 
-def fake_cpu_devices(count: int) -> str:
-    """``XLA_FLAGS`` for ``count`` fake CPU devices. XLA:CPU aborts the process when a device's
-    thread reaches a collective more than 40 s after the others; on a loaded 2-core machine 8 device
-    threads can lag that much, so the limit is raised (a real hang still ends at the test timeout)."""
-    return f"--xla_force_host_platform_device_count={count} --xla_cpu_collective_call_terminate_timeout_seconds=600"
+def fake_cpu_devices(count: int) -> dict[str, str]:
+    """Environment variables for ``count`` fake CPU devices, to set before jax is imported.
+
+    XLA:CPU runs every device's share of a sharded program on one client thread pool, sized by the
+    core count (or ``NPROC``). With 8 devices on 2 cores and many programs in flight (asynchronous
+    dispatch), the pool's threads all wait at a collective while a device's share is still queued
+    behind them: a deadlock, which XLA reports as "only 7 of them arrived" and aborts. Measured with
+    a sharded matmul + all-gather dispatched 3000 times without blocking: it hangs with a pool of 2,
+    8 or 12 threads and runs with 16 (two per device); we give four per device. A hang that remains
+    aborts after 120 s instead of at the test timeout."""
+    return {
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={count} "
+        "--xla_cpu_collective_call_terminate_timeout_seconds=120",
+        "NPROC": str(4 * count),
+    }
 
 
 # Tiny dimensions, all different, so that a swapped axis shows as a shape error.

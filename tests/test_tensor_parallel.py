@@ -14,7 +14,7 @@ from helpers import fake_cpu_devices
 SCRIPT = textwrap.dedent(
     """
     import os, sys, warnings
-    os.environ["XLA_FLAGS"] = {xla_flags!r}
+    os.environ.update({fake_devices!r})
     sys.path.insert(0, {tests!r})
     import jax, numpy as np
     from flax import nnx
@@ -125,7 +125,7 @@ SCRIPT = textwrap.dedent(
 def test_released_vocabularies_shard_over_any_mesh(tmp_path):
     tests = str(Path(__file__).resolve().parent)
     script = SCRIPT.format(
-        xla_flags=fake_cpu_devices(8), tests=tests, ckpt_luke=str(tmp_path / "luke"), ckpt_xlm=str(tmp_path / "xlm")
+        fake_devices=fake_cpu_devices(8), tests=tests, ckpt_luke=str(tmp_path / "luke"), ckpt_xlm=str(tmp_path / "xlm")
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0 and "tensor parallel ok" in result.stdout, (

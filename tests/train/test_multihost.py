@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     import os, sys
     process, processes, port, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     if processes == 1:
-        os.environ["XLA_FLAGS"] = {xla_flags!r}
+        os.environ.update({fake_devices!r})
     sys.path.insert(0, {tests!r})
     import jax
     if processes > 1:
@@ -57,7 +57,7 @@ def free_port() -> int:
 
 
 def test_two_processes_agree_with_one(tmp_path):
-    script = SCRIPT.format(xla_flags=fake_cpu_devices(2), tests=str(Path(__file__).resolve().parents[1]))
+    script = SCRIPT.format(fake_devices=fake_cpu_devices(2), tests=str(Path(__file__).resolve().parents[1]))
     single = subprocess.run(
         [sys.executable, "-c", script, "0", "1", "0", str(tmp_path / "one.npz")],
         capture_output=True,

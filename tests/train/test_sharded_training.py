@@ -10,7 +10,7 @@ from helpers import fake_cpu_devices
 SCRIPT = textwrap.dedent(
     """
     import os, sys
-    os.environ["XLA_FLAGS"] = {xla_flags!r}
+    os.environ.update({fake_devices!r})
     sys.path.insert(0, {tests!r})
     import jax, numpy as np
     from flax import nnx
@@ -80,7 +80,7 @@ SCRIPT = textwrap.dedent(
 
 def test_data_parallel_and_fsdp_training_match_one_device(tmp_path):
     script = SCRIPT.format(
-        xla_flags=fake_cpu_devices(8), tests=str(Path(__file__).resolve().parents[1]), ckpt=str(tmp_path / "ckpt")
+        fake_devices=fake_cpu_devices(8), tests=str(Path(__file__).resolve().parents[1]), ckpt=str(tmp_path / "ckpt")
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0 and "sharded training ok" in result.stdout, (
