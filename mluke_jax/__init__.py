@@ -25,12 +25,12 @@ from mluke_jax.models.luke_heads import (
 from mluke_jax.models.xlm import XLMModel, XLMPreTrainedModel
 from mluke_jax.models.xlm_heads import (
     XLMForMultipleChoice,
-    XLMForQuestionAnswering,
     XLMForQuestionAnsweringSimple,
     XLMForSequenceClassification,
     XLMForTokenClassification,
     XLMWithLMHeadModel,
 )
+from mluke_jax.models.xlm_squad import XLMForQuestionAnswering
 from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
 from mluke_jax.tokenizers.mluke import MLukeTokenizer
 from mluke_jax.tokenizers.xlm import XLMTokenizer

@@ -22,12 +22,12 @@ from mluke_jax.models.luke_heads import (
 from mluke_jax.models.xlm import XLMModel
 from mluke_jax.models.xlm_heads import (
     XLMForMultipleChoice,
-    XLMForQuestionAnswering,
     XLMForQuestionAnsweringSimple,
     XLMForSequenceClassification,
     XLMForTokenClassification,
     XLMWithLMHeadModel,
 )
+from mluke_jax.models.xlm_squad import XLMForQuestionAnswering
 
 ARCHITECTURES = MappingProxyType(
     {

@@ -2,13 +2,15 @@
 
 import functools
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import jax
 from flax import nnx
 
 from mluke_jax import sharding
-from mluke_jax.validation import is_traced
+from mluke_jax.validation import InputSpec, is_traced
 
 
 def resolve_dropout_key(rngs: Any, deterministic: bool | None) -> jax.Array | None:
@@ -77,11 +79,17 @@ class PreTrainedModel(nnx.Module):
     """
 
     config_class: ClassVar[type]
-    # Keyword arguments accepted by __call__ besides the flags (transformers' names).
-    input_names: ClassVar[tuple[str, ...]] = ()
+    # The family's encoder inputs (name -> how to convert it) and the head's own (labels, positions).
+    encoder_inputs: ClassVar[Mapping[str, InputSpec]] = MappingProxyType({})
+    head_inputs: ClassVar[tuple[str, ...]] = ()
     # Heads keep their encoder under ``base_model_prefix``; the bare encoder sets has_head = False.
     base_model_prefix: ClassVar[str] = ""
     has_head: ClassVar[bool] = True
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The keyword arguments ``__call__`` accepts besides the flags (transformers' names)."""
+        return tuple(self.encoder_inputs) + self.head_inputs
 
     @classmethod
     def encoder_prefix(cls) -> str:

@@ -4,10 +4,24 @@ Every check raises ``ValueError`` naming the argument. Inputs that are JAX trace
 ``jit``) get the shape checks only; their values cannot be read.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 import jax
 import numpy as np
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One encoder input of a model family.
+
+    ``kind`` is what :func:`to_array` converts it to; ``choice_axes`` is the number of trailing
+    axes of one example, so that multiple-choice inputs ``(batch, choices, *rest)`` flatten to
+    ``(batch * choices, *rest[-choice_axes:])`` (0: one value per example, such as ``lengths``).
+    """
+
+    kind: str
+    choice_axes: int
 
 
 def is_traced(x: Any) -> bool:

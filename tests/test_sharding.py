@@ -58,6 +58,8 @@ SCRIPT = textwrap.dedent(
 
 
 def test_sharded_model_on_eight_cpu_devices_matches_one_device(tmp_path):
-    script = SCRIPT.format(fake_devices=fake_cpu_devices(8), tests=str(Path(__file__).parent), ckpt=str(tmp_path / "ckpt"))
+    script = SCRIPT.format(
+        fake_devices=fake_cpu_devices(8), tests=str(Path(__file__).parent), ckpt=str(tmp_path / "ckpt")
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and "sharded ok" in result.stdout, result.stderr[-4000:]

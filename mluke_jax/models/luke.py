@@ -1,5 +1,7 @@
 """LUKE / mLUKE: XLM-R style word encoder with entity embeddings and entity-aware self-attention."""
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import jax.numpy as jnp
@@ -15,29 +17,21 @@ from mluke_jax.layers.heads import Pooler
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.outputs import BaseLukeModelOutputWithPooling
 
-LUKE_INPUTS = (
-    "input_ids",
-    "attention_mask",
-    "token_type_ids",
-    "position_ids",
-    "entity_ids",
-    "entity_attention_mask",
-    "entity_token_type_ids",
-    "entity_position_ids",
-    "inputs_embeds",
+# The encoder inputs, in transformers' order: how each is converted and how many trailing axes
+# one example has (multiple choice flattens the rest).
+LUKE_INPUTS = MappingProxyType(
+    {
+        "input_ids": v.InputSpec("int", 1),
+        "attention_mask": v.InputSpec("float", 1),
+        "token_type_ids": v.InputSpec("int", 1),
+        "position_ids": v.InputSpec("int", 1),
+        "entity_ids": v.InputSpec("int", 1),
+        "entity_attention_mask": v.InputSpec("float", 1),
+        "entity_token_type_ids": v.InputSpec("int", 1),
+        "entity_position_ids": v.InputSpec("int", 2),
+        "inputs_embeds": v.InputSpec("float", 2),
+    }
 )
-
-LUKE_INPUT_KINDS = {
-    "input_ids": "int",
-    "attention_mask": "float",
-    "token_type_ids": "int",
-    "position_ids": "int",
-    "entity_ids": "int",
-    "entity_attention_mask": "float",
-    "entity_token_type_ids": "int",
-    "entity_position_ids": "int",
-    "inputs_embeds": "float",
-}
 
 
 def check_luke_inputs(
@@ -51,7 +45,7 @@ def check_luke_inputs(
     ``entity_ids`` without ``entity_position_ids``), mention positions outside the word sequence,
     and fewer entities than ``head`` needs.
     """
-    a = {name: v.to_array(name, raw.get(name), LUKE_INPUT_KINDS[name]) for name in LUKE_INPUTS}
+    a = {name: v.to_array(name, raw.get(name), spec.kind) for name, spec in LUKE_INPUTS.items()}
     ids, embeds = a["input_ids"], a["inputs_embeds"]
     if (ids is None) == (embeds is None):
         raise ValueError("pass exactly one of input_ids and inputs_embeds")
@@ -134,7 +128,7 @@ class LukePreTrainedModel(PreTrainedModel):
 
     config_class: ClassVar[type] = LukeConfig
     base_model_prefix: ClassVar[str] = "luke"
-    input_names: ClassVar[tuple[str, ...]] = LUKE_INPUTS
+    encoder_inputs: ClassVar[Mapping[str, v.InputSpec]] = LUKE_INPUTS
     # Least number of entities the head reads (entity / pair / span heads).
     min_entities: ClassVar[int] = 0
 
@@ -276,15 +270,3 @@ class LukeModel(LukePreTrainedModel):
             entity_last_hidden_state=x[:, length:] if has_entities else None,
             entity_hidden_states=entity_hidden_states,
         )
-
-
-def base_outputs(out: BaseLukeModelOutputWithPooling) -> dict[str, Any]:
-    """The per-layer fields every head passes through."""
-    return dict(
-        hidden_states=out.hidden_states, entity_hidden_states=out.entity_hidden_states, attentions=out.attentions
-    )
-
-
-def luke_kwargs(arrays: dict[str, Any]) -> dict[str, Any]:
-    """The LUKE inputs out of a head's arrays."""
-    return {name: arrays.get(name) for name in LUKE_INPUTS}

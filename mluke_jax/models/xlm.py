@@ -1,5 +1,7 @@
 """XLM: post-norm transformer encoder with learned or sinusoidal positions and language embeddings."""
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import jax.numpy as jnp
@@ -16,17 +18,19 @@ from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.outputs import BaseModelOutput
 from mluke_jax.warn import warn
 
-XLM_INPUTS = ("input_ids", "attention_mask", "langs", "token_type_ids", "position_ids", "lengths", "inputs_embeds")
-
-XLM_INPUT_KINDS = {
-    "input_ids": "int",
-    "attention_mask": "float",
-    "langs": "int",
-    "token_type_ids": "int",
-    "position_ids": "int",
-    "lengths": "int",
-    "inputs_embeds": "float",
-}
+# The encoder inputs, in transformers' order: how each is converted and how many trailing axes
+# one example has (multiple choice flattens the rest).
+XLM_INPUTS = MappingProxyType(
+    {
+        "input_ids": v.InputSpec("int", 1),
+        "attention_mask": v.InputSpec("float", 1),
+        "langs": v.InputSpec("int", 1),
+        "token_type_ids": v.InputSpec("int", 1),
+        "position_ids": v.InputSpec("int", 1),
+        "lengths": v.InputSpec("int", 0),
+        "inputs_embeds": v.InputSpec("float", 2),
+    }
+)
 
 
 def language_ids(config: XLMConfig, langs: Any, shape: tuple[int, int]) -> Any:
@@ -61,8 +65,8 @@ def check_xlm_inputs(config: XLMConfig, raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{'input_ids' if ids is not None else 'inputs_embeds'} is empty: shape {(batch, length)}")
     raw = dict(raw, langs=language_ids(config, raw.get("langs"), (batch, length)))
     a = {
-        name: v.to_array(name, raw.get(name), kind)
-        for name, kind in XLM_INPUT_KINDS.items()
+        name: v.to_array(name, raw.get(name), spec.kind)
+        for name, spec in XLM_INPUTS.items()
         if name not in ("input_ids", "inputs_embeds")
     }
     a["input_ids"], a["inputs_embeds"] = ids, embeds
@@ -107,7 +111,7 @@ class XLMPreTrainedModel(PreTrainedModel):
 
     config_class: ClassVar[type] = XLMConfig
     base_model_prefix: ClassVar[str] = "transformer"
-    input_names: ClassVar[tuple[str, ...]] = XLM_INPUTS
+    encoder_inputs: ClassVar[Mapping[str, v.InputSpec]] = XLM_INPUTS
 
     def prepare_inputs(self, raw: dict[str, Any]) -> dict[str, Any]:
         return check_xlm_inputs(self.config, raw)
@@ -259,8 +263,3 @@ class XLMModel(XLMPreTrainedModel):
         bias = causal_bias(positions, jnp.arange(cache[0][0].shape[1]))
         x, _, _, cache = self.encoder(x, bias, num_words=length, cache=cache, cache_index=start, unstacked=layers)
         return x, cache
-
-
-def encoder_kwargs(arrays: dict[str, Any]) -> dict[str, Any]:
-    """The XLM inputs out of a head's arrays."""
-    return {name: arrays.get(name) for name in XLM_INPUTS}
