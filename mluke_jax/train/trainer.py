@@ -75,7 +75,7 @@ def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state:
     params = optax.apply_updates(state.params, updates)
     metrics = {
         "loss": loss,
-        "grad_norm": optax.global_norm(grads),
+        "grad_norm": optax.tree.norm(grads),
         "learning_rate": schedule(state.step // accumulation),
     }
     return TrainState(params=params, opt_state=opt_state, step=state.step + 1, rng=state.rng), metrics
