@@ -75,6 +75,6 @@ __all__ = [
 
 def load_pretrained(name_or_path, **kwargs):
     """Load whatever architecture a checkpoint holds (its ``config.json`` ``architectures``)."""
-    from mluke_jax import checkpoint
+    from mluke_jax import sources
 
-    return checkpoint.load_pretrained(name_or_path, None, **kwargs)
+    return sources.load_pretrained(name_or_path, None, **kwargs)

@@ -12,7 +12,6 @@ nothing behind.
 """
 
 import contextlib
-import dataclasses
 import gc
 import json
 import logging
@@ -34,8 +33,7 @@ from flax import nnx, traverse_util
 
 from mluke_jax import sharding
 from mluke_jax.architectures import architecture_class
-from mluke_jax.config import LukeConfig, XLMConfig, dtype_name, read_config_dict
-from mluke_jax.hf.hub import existing_or_hub, resolve_source
+from mluke_jax.config import dtype_name, read_config_dict
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.paths import local_path
 from mluke_jax.warn import warn
@@ -46,7 +44,6 @@ FORMAT_NAME = "mluke-jax"
 FORMAT_VERSION = 1
 METADATA_FILE = "mluke_jax.json"
 PARAMS_DIR = "params"
-CONFIG_CLASSES = {"luke": LukeConfig, "xlm": XLMConfig}
 
 # Tokenizer and vocabulary files a checkpoint directory carries along.
 TOKENIZER_FILES = (
@@ -192,7 +189,7 @@ class DamagedCheckpointError(ValueError):
     """A converted checkpoint directory with a missing, truncated or unreadable part."""
 
 
-def _damaged(path: Path, what: str, error: BaseException | None = None) -> DamagedCheckpointError:
+def damaged(path: Path, what: str, error: BaseException | None = None) -> DamagedCheckpointError:
     detail = ""
     if error is not None:
         first_line = (str(error).strip().splitlines() or [""])[0]
@@ -241,7 +238,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
         with open(path / METADATA_FILE, encoding="utf-8") as f:
             metadata = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _damaged(path, f"{METADATA_FILE} cannot be read", e) from e
+        raise damaged(path, f"{METADATA_FILE} cannot be read", e) from e
     if (
         not isinstance(metadata, dict)
         or metadata.get("format") != FORMAT_NAME
@@ -250,7 +247,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path / METADATA_FILE} is not a mluke-jax format {FORMAT_VERSION} checkpoint")
     for key in ("architecture", "param_dtype"):
         if key not in metadata:
-            raise _damaged(path, f"{METADATA_FILE} has no {key!r}")
+            raise damaged(path, f"{METADATA_FILE} has no {key!r}")
     return metadata
 
 
@@ -259,7 +256,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         return read_config_dict(path / "config.json")
     except (OSError, ValueError) as e:
-        raise _damaged(path, "config.json is missing or not valid JSON", e) from e
+        raise damaged(path, "config.json is missing or not valid JSON", e) from e
 
 
 def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
@@ -277,18 +274,18 @@ def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> di
     metadata = metadata or {}
     checksums = metadata.get("checksums")
     if not params_dir.is_dir():
-        raise _damaged(path, f"{PARAMS_DIR}/ is missing")
+        raise damaged(path, f"{PARAMS_DIR}/ is missing")
     if not (params_dir / "_METADATA").is_file():
-        raise _damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) is missing")
+        raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) is missing")
     checkpointer = ocp.StandardCheckpointer()
     try:
         try:
             item = checkpointer.metadata(params_dir).item_metadata
         except Exception as e:  # Orbax and TensorStore raise many types; all mean the same here
             _release_frames(e)
-            raise _damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read", e) from e
+            raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read", e) from e
         if item is None or getattr(item, "tree", None) is None:
-            raise _damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read")
+            raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read")
         # read in the stored dtype when there are checksums to verify, cast afterwards
         read_dtype = jnp.dtype(metadata["param_dtype"]) if checksums else dtype
         target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), read_dtype), item.tree)
@@ -296,17 +293,17 @@ def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> di
             restored = checkpointer.restore(params_dir, target)
         except Exception as e:
             _release_frames(e)
-            raise _damaged(path, f"the parameter arrays under {PARAMS_DIR}/ cannot be read", e) from e
+            raise damaged(path, f"the parameter arrays under {PARAMS_DIR}/ cannot be read", e) from e
     finally:
         checkpointer.close()
     flat = flatten(restored)
     expected_count = metadata.get("num_parameters")
     count = sum(int(np.prod(a.shape)) for a in flat.values())
     if expected_count is not None and count != expected_count:
-        raise _damaged(path, f"{PARAMS_DIR}/ holds {count} values, {METADATA_FILE} records {expected_count}")
+        raise damaged(path, f"{PARAMS_DIR}/ holds {count} values, {METADATA_FILE} records {expected_count}")
     if checksums:
         if set(checksums) != set(flat):
-            raise _damaged(
+            raise damaged(
                 path,
                 f"{PARAMS_DIR}/ holds other parameters than {METADATA_FILE} lists: "
                 f"{sorted(set(flat) ^ set(checksums))[:5]}",
@@ -314,93 +311,12 @@ def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> di
         for name in flat:
             value = np.asarray(flat[name])
             if _checksum(value) != checksums[name]:
-                raise _damaged(path, f"parameter {name} under {PARAMS_DIR}/ fails its checksum")
+                raise damaged(path, f"parameter {name} under {PARAMS_DIR}/ fails its checksum")
             flat[name] = value.astype(dtype, copy=False)
     return flat
 
 
 # --------------------------------------------------------------------------------- loading
-def _is_converted(path: Path) -> bool:
-    return (path / METADATA_FILE).is_file()
-
-
-def _config_class(hf: dict[str, Any], where: Path):
-    model_type = hf.get("model_type")
-    if model_type not in CONFIG_CLASSES:
-        raise ValueError(
-            f"{where / 'config.json'}: model_type {model_type!r} is not supported (supported: {sorted(CONFIG_CLASSES)})"
-        )
-    return CONFIG_CLASSES[model_type]
-
-
-def load_pretrained(
-    name_or_path,
-    cls: type[PreTrainedModel] | None,
-    *,
-    dtype=None,
-    param_dtype=None,
-    seed: int = 0,
-    revision: str | None = None,
-    **config_changes,
-) -> PreTrainedModel:
-    """Load a model from a converted directory, a transformers directory or a hub name.
-
-    ``cls=None`` loads the architecture the checkpoint holds. A head loaded from a checkpoint of
-    another architecture gets its encoder from the checkpoint and a freshly initialised head
-    (``seed``), with a warning naming the new parameters, as transformers does.
-    """
-    path = existing_or_hub(name_or_path)  # absolute (Orbax needs it); None for a hub repository id
-    if path is not None and path.is_dir() and not _is_converted(path) and (path / PARAMS_DIR).is_dir():
-        raise _damaged(path, f"it has {PARAMS_DIR}/ but no {METADATA_FILE}")
-    if path is not None and path.is_dir() and _is_converted(path):
-        metadata = read_metadata(path)
-        hf = read_config(path)
-        architecture = metadata["architecture"]
-        structure = metadata.get("structure", {})
-        stored_dtype = metadata["param_dtype"]
-
-        def read(target_dtype):
-            return read_params(path, target_dtype, metadata)
-    else:
-        # A transformers (PyTorch) checkpoint: convert in memory.
-        from mluke_jax.hf.conversion import convert_in_memory
-
-        path = resolve_source(name_or_path, revision=revision)
-        converted = convert_in_memory(path)
-        hf = converted.config.to_hf_dict()
-        architecture, structure, stored_dtype = converted.architecture, converted.structure, converted.dtype
-
-        def read(target_dtype):
-            return {k: converted.params.pop(k).astype(target_dtype, copy=False) for k in list(converted.params)}
-
-    config_cls = _config_class(hf, path)
-    param_dtype = dtype_name(param_dtype) if param_dtype is not None else stored_dtype
-    dtype = dtype_name(dtype) if dtype is not None else param_dtype
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(config_changes) - known)
-    if unknown:
-        raise TypeError(
-            f"from_pretrained got unexpected keyword arguments {unknown} (not {config_cls.__name__} fields)"
-        )
-    runtime = {k: v for k, v in config_changes.items() if k in config_cls.RUNTIME_FIELDS}
-    hf_changes = {k: v for k, v in config_changes.items() if k not in runtime}
-    if "num_labels" in hf_changes and "id2label" not in hf_changes:
-        hf.pop("id2label", None)  # a new label count replaces the stored labels, as in transformers
-        hf.pop("label2id", None)
-    hf.update(hf_changes)
-    config = config_cls.from_hf_dict(hf, **{**structure, "param_dtype": param_dtype, "dtype": dtype, **runtime})
-    if config_cls is XLMConfig:
-        from mluke_jax.models.xlm import warn_if_clm_not_causal
-
-        warn_if_clm_not_causal(config, (metadata.get("source") if _is_converted(path) else None) or str(name_or_path))
-    if cls is None:
-        cls = architecture_class(architecture, str(path))
-    if cls.config_class is not config_cls:
-        raise ValueError(f"{cls.__name__} cannot load a checkpoint of model_type {config_cls.model_type!r} ({path})")
-    params = read(jnp.dtype(param_dtype))
-    return assemble(cls, config, params, architecture, seed=seed, where=str(path))
-
-
 def assemble(
     cls: type[PreTrainedModel],
     config,

@@ -172,9 +172,9 @@ class PreTrainedModel(nnx.Module):
             seed: initialises parameters the checkpoint lacks (a new head), as transformers does.
             config_changes: runtime config fields (e.g. ``remat=True``) or label settings.
         """
-        from mluke_jax import checkpoint
+        from mluke_jax import sources
 
-        return checkpoint.load_pretrained(
+        return sources.load_pretrained(
             name_or_path, cls, dtype=dtype, param_dtype=param_dtype, seed=seed, revision=revision, **config_changes
         )
 

@@ -12,7 +12,7 @@ from flax import nnx
 
 import mluke_jax
 from helpers import TINY_LUKE, convert, hf_luke, luke_inputs, save_hf, to_torch
-from mluke_jax import checkpoint
+from mluke_jax import checkpoint, sources
 
 
 def _params(model):
@@ -153,7 +153,7 @@ def test_loading_warnings_name_the_callers_line_and_every_parameter(tmp_path):
     loads = (
         lambda: mluke_jax.LukeModel.from_pretrained(tmp_path / "mlm"),
         lambda: mluke_jax.LukeForEntityClassification.from_pretrained(tmp_path / "mlm", num_labels=2),
-        lambda: checkpoint.load_pretrained(tmp_path / "mlm", mluke_jax.LukeModel),
+        lambda: sources.load_pretrained(tmp_path / "mlm", mluke_jax.LukeModel),
     )
     for load in loads:
         with pytest.warns(UserWarning) as caught:
