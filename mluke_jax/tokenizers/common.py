@@ -97,6 +97,24 @@ def round_up(length: int, multiple: int | None) -> int:
     return length
 
 
+def pad_columns(
+    outputs: dict[str, list[list]], fills: dict[str, tuple[Any, int]], side: str = "right"
+) -> dict[str, list[list]]:
+    """Every row of every column padded to its width on ``side``: ``fills[column] = (fill, width)``,
+    ``fill`` a value or a function of the row (e.g. its last language id). Rows already as long
+    stay as they are; returns new lists."""
+    padded = {}
+    for key, rows in outputs.items():
+        fill, width = fills[key]
+        column = []
+        for row in rows:
+            value = fill(row) if callable(fill) else fill
+            extra = [value] * max(width - len(row), 0)
+            column.append(row + extra if side == "right" else extra + row)
+        padded[key] = column
+    return padded
+
+
 def to_arrays(outputs: dict[str, list], return_tensors: str | None, max_length: int | None = None) -> dict[str, Any]:
     """``return_tensors`` ``"np"`` (int64 numpy arrays) or ``"jax"``; rows must have equal lengths.
 

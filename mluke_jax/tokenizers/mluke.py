@@ -1,10 +1,10 @@
 """mLUKE's tokenizer: XLM-R sentencepiece pieces plus entity spans, with transformers **4.x** ids.
 
-Ids follow fairseq's layout, as transformers 4.x's slow ``MLukeTokenizer`` gives them and the
-released checkpoints were trained with: ``<s>``=0, ``<pad>``=1, ``</s>``=2, ``<unk>``=3, piece =
-sentencepiece id + 1, ``<mask>`` after the pieces, then ``<ent>`` and ``<ent2>``. (transformers 5
-rebuilt the class on the ``tokenizers`` backend and lost the offset and the NFKC normalisation;
-README "Differences from transformers".)
+Words are XLM-R's pieces in fairseq's id layout (:mod:`mluke_jax.tokenizers.fairseq_pieces`), as
+transformers 4.x's slow ``MLukeTokenizer`` gives them and the released checkpoints were trained
+with, ``<ent>`` and ``<ent2>`` added after ``<mask>``. (transformers 5 rebuilt the class on the
+``tokenizers`` backend and lost the offset and the NFKC normalisation; README "Differences from
+transformers".)
 
 Entities: ``entity_spans`` are character offsets ``(start, end)``, end exclusive. The text is cut at
 every span boundary (a space before a boundary goes with the following piece) and each piece is
@@ -12,21 +12,24 @@ tokenized on its own, so a mention always starts and ends on a token boundary. E
 gets the token positions of its mention (offset by ``<s>``, and by ``len(first) + 3`` in the second
 text of a pair), at most ``max_mention_length`` of them, padded with -1.
 
-Batches are tokenized in one call to sentencepiece, which spreads the work over all cores.
+A call resolves its options once (:class:`EncodeOptions`), then runs stages that each return new
+records: plan every row (cut at the mention boundaries), encode all rows with one sentencepiece call
+(which spreads the work over all cores), mark the mentions for the entity tasks, truncate and add
+the special tokens per row, pad.
 """
 
 import json
 import logging
 import operator
 import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mluke_jax.hf.hub import tokenizer_directory
 from mluke_jax.tokenizers.common import (
+    pad_columns,
     padding_strategy,
     round_up,
     to_arrays,
@@ -35,30 +38,46 @@ from mluke_jax.tokenizers.common import (
     without_garbage_collection,
 )
 from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
+from mluke_jax.tokenizers.fairseq_pieces import WORD_SPECIALS, FairseqSentencePiece, Unit
 
 logger = logging.getLogger(__name__)
 
 TASKS = ("entity_classification", "entity_pair_classification", "entity_span_classification")
 SPM_FILE = "sentencepiece.bpe.model"
-# fairseq's four specials take ids 0-3; sentencepiece's own <unk>/<s>/</s> are 0/1/2 and its other
-# pieces move up by one.
-WORD_SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
-FAIRSEQ_OFFSET = 1
 _OWN_TASK = "<the tokenizer's task>"  # default of the call's task argument
 
 
-@dataclass
-class _Sequence:
+class _Sequence(NamedTuple):
     """One text on its way to ids: its units (strings for sentencepiece, or fixed ids), then its
-    ids and the token span of every mention."""
+    ids and the token span of every mention. Stages return new records (``_replace``; a named
+    tuple, as fast to copy as a tuple: a batch makes several per row)."""
 
-    units: list
+    units: list[Unit]
     unit_spans: list[tuple[int, int]] | None
     entity_ids: list[int] | None
     where: str = ""
     char_spans: list[tuple[int, int]] | None = None
-    ids: list[int] = field(default_factory=list)
+    ids: list[int] = []  # replaced, never mutated
     token_spans: list[tuple[int, int]] | None = None
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """The settings of one ``__call__``, resolved and checked once (see ``__call__`` for each)."""
+
+    task: str | None
+    language: str | None
+    add_special_tokens: bool
+    padding: str  # a padding strategy: longest, max_length, do_not_pad
+    truncation: str  # a truncation strategy
+    max_length: int | None
+    max_entity_length: int
+    pad_to_multiple_of: int | None
+    padding_side: str
+    return_tensors: str | None
+    token_type_ids: bool
+    attention_mask: bool
+    special_tokens_mask: bool
 
 
 def _token_name(value: Any, default: str) -> str:
@@ -101,31 +120,17 @@ class MLukeTokenizer:
         entity_mask_token: str = "[MASK]",
         entity_mask2_token: str = "[MASK2]",
     ):
-        import sentencepiece as spm
-
-        if isinstance(sentencepiece_model, bytes):
-            self._spm_bytes = sentencepiece_model
-        else:
-            path = Path(sentencepiece_model)
-            if not path.is_file():
-                raise FileNotFoundError(f"sentencepiece model {path} not found")
-            self._spm_bytes = path.read_bytes()
-        self.sp_model = spm.SentencePieceProcessor(model_proto=self._spm_bytes)
         self._check_task(task)
         self.task = task
         self._max_entity_length = max_entity_length
         self.max_mention_length = max_mention_length
         self.model_max_length = model_max_length
-
-        pieces = self.sp_model.get_piece_size()
-        self.mask_token_id = pieces + FAIRSEQ_OFFSET
-        ent, ent2 = entity_token_ids if entity_token_ids is not None else (pieces + 2, pieces + 3)
-        self.entity_token_1_id, self.entity_token_2_id = ent, ent2
-        self.added_tokens = {**WORD_SPECIALS, "<mask>": self.mask_token_id, "<ent>": ent, "<ent2>": ent2}
-        self._added_by_id = {i: t for t, i in self.added_tokens.items()}
-        self._added_split = re.compile(
-            "(" + "|".join(re.escape(t) for t in sorted(self.added_tokens, key=len, reverse=True)) + ")"
-        )
+        ent, ent2 = entity_token_ids if entity_token_ids is not None else (None, None)
+        self.pieces = FairseqSentencePiece(sentencepiece_model, {"<ent>": ent, "<ent2>": ent2})
+        self.sp_model = self.pieces.sp_model
+        self.mask_token_id = self.pieces.mask_token_id
+        self.added_tokens = self.pieces.added_tokens
+        self.entity_token_1_id, self.entity_token_2_id = self.added_tokens["<ent>"], self.added_tokens["<ent2>"]
 
         self.entity_vocab = dict(entity_vocab)
         self.entity_special_tokens = {
@@ -187,7 +192,7 @@ class MLukeTokenizer:
         ``added_tokens.json``, ``tokenizer_config.json``, ``special_tokens_map.json``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / SPM_FILE).write_bytes(self._spm_bytes)
+        (path / SPM_FILE).write_bytes(self.pieces.model_bytes)
         write_entity_vocab(self.entity_vocab, path / "entity_vocab.json")
         (path / "added_tokens.json").write_text(
             json.dumps({"<ent>": self.entity_token_1_id, "<ent2>": self.entity_token_2_id}) + "\n"
@@ -236,105 +241,45 @@ class MLukeTokenizer:
     @property
     def vocab_size(self) -> int:
         """Pieces + specials + ``<mask>`` (transformers' ``vocab_size``; ``len()`` adds ``<ent>``/``<ent2>``)."""
-        return self.sp_model.get_piece_size() + FAIRSEQ_OFFSET + 1
+        return self.pieces.vocab_size
 
     def __len__(self) -> int:
-        return max(self.vocab_size, max(self.added_tokens.values()) + 1)
+        return len(self.pieces)
 
     @property
     def all_special_ids(self) -> list[int]:
-        return sorted(set(self.added_tokens.values()))
-
-    def _units(self, text: str) -> list:
-        """``text`` split at the added tokens (``<s>``, ``<mask>``, ``<ent>``, ...), which become ids;
-        ``<mask>`` also takes the spaces before it (transformers' ``lstrip``)."""
-        if "<" not in text:
-            return [text] if text else []
-        parts = self._added_split.split(text)
-        for i in range(1, len(parts), 2):
-            if parts[i] == "<mask>" and parts[i - 1]:
-                parts[i - 1] = parts[i - 1].rstrip()
-        return [self.added_tokens[p] if i % 2 else p for i, p in enumerate(parts) if p]
-
-    def _encode_units(self, sequences: list[_Sequence]) -> None:
-        """Fill ``ids`` (and ``token_spans``) of every sequence with one sentencepiece call
-        (sentencepiece spreads a list over all cores)."""
-        strings = [u for s in sequences for u in s.units if u.__class__ is str]
-        encoded = iter(self.sp_model.encode(strings) if strings else [])
-        unk = self.unk_token_id
-        for sequence in sequences:
-            ids: list[int] = []
-            if sequence.unit_spans is None:
-                for unit in sequence.units:
-                    if unit.__class__ is str:
-                        ids += [i + FAIRSEQ_OFFSET if i else unk for i in next(encoded)]
-                    else:
-                        ids.append(unit)
-                sequence.ids = ids
-                continue
-            starts = []
-            for unit in sequence.units:
-                starts.append(len(ids))
-                if unit.__class__ is str:
-                    ids += [i + FAIRSEQ_OFFSET if i else unk for i in next(encoded)]
-                else:
-                    ids.append(unit)
-            starts.append(len(ids))
-            sequence.ids = ids
-            sequence.token_spans = [(starts[a], starts[b]) for a, b in sequence.unit_spans]
-            for (start, end), span in zip(sequence.token_spans, sequence.char_spans):
-                if start == end:
-                    raise ValueError(f"{sequence.where}: entity span {span} covers no token (only spaces)")
+        return self.pieces.all_special_ids
 
     def tokenize(self, text: str) -> list[str]:
         """Pieces of ``text`` (added tokens whole), as transformers' ``tokenize``."""
-        out = []
-        for unit in self._units(text):
-            out.extend(self.sp_model.encode(unit, out_type=str) if isinstance(unit, str) else [self._added_by_id[unit]])
-        return out
+        return self.pieces.tokenize(text)
 
     def convert_tokens_to_ids(self, tokens: str | Sequence[str]) -> int | list[int]:
-        def one(token: str) -> int:
-            if token in self.added_tokens:
-                return self.added_tokens[token]
-            spm_id = self.sp_model.piece_to_id(token)
-            return spm_id + FAIRSEQ_OFFSET if spm_id else self.unk_token_id
-
-        return one(tokens) if isinstance(tokens, str) else [one(t) for t in tokens]
+        return self.pieces.convert_tokens_to_ids(tokens)
 
     def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
-        pieces = self.sp_model.get_piece_size()
-
-        def one(i: int) -> str:
-            i = int(i)
-            if i in self._added_by_id:
-                return self._added_by_id[i]
-            if not FAIRSEQ_OFFSET <= i - FAIRSEQ_OFFSET < pieces:
-                raise ValueError(f"token id {i} is outside this vocabulary (0..{len(self) - 1})")
-            return self.sp_model.id_to_piece(i - FAIRSEQ_OFFSET)
-
-        if isinstance(ids, int) or (hasattr(ids, "ndim") and ids.ndim == 0):
-            return one(ids)
-        special = set(self.all_special_ids) if skip_special_tokens else set()
-        return [one(i) for i in ids if int(i) not in special]
+        return self.pieces.convert_ids_to_tokens(ids, skip_special_tokens=skip_special_tokens)
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         """Text of ``ids`` as transformers 4.x decodes it: pieces joined with ``▁`` as spaces;
         ``<ent>``/``<ent2>`` (added after the vocabulary) set apart by spaces."""
-        parts, run = [], []
-        for token in self.convert_ids_to_tokens(list(ids), skip_special_tokens=skip_special_tokens):
-            if token in ("<ent>", "<ent2>") and self.added_tokens[token] >= self.vocab_size:
-                if run:
-                    text = "".join(run).replace("\u2581", " ").strip()
-                    if text:
-                        parts.append(text)
-                    run = []
-                parts.append(token)
-            else:
-                run.append(token)
-        if run:
-            parts.append("".join(run).replace("\u2581", " ").strip())
-        return " ".join(parts)
+        return self.pieces.decode(ids, skip_special_tokens=skip_special_tokens)
+
+    def _encode(self, sequences: list[_Sequence]) -> list[_Sequence]:
+        """Every sequence with its ``ids`` (and mention ``token_spans``), from one sentencepiece call."""
+        out = []
+        units = [s.units for s in sequences]
+        with_starts = [s.unit_spans is not None for s in sequences]
+        for sequence, (ids, starts) in zip(sequences, self.pieces.encode_units(units, with_starts)):
+            if sequence.unit_spans is None:
+                out.append(sequence._replace(ids=ids))
+                continue
+            token_spans = [(starts[a], starts[b]) for a, b in sequence.unit_spans]
+            for (start, end), span in zip(token_spans, sequence.char_spans):
+                if start == end:
+                    raise ValueError(f"{sequence.where}: entity span {span} covers no token (only spaces)")
+            out.append(sequence._replace(ids=ids, token_spans=token_spans))
+        return out
 
     def build_inputs_with_special_tokens(self, ids_0: list[int], ids_1: list[int] | None = None) -> list[int]:
         """``<s> A </s>`` or ``<s> A </s></s> B </s>``."""
@@ -374,7 +319,7 @@ class MLukeTokenizer:
         if spans is None:
             if entities is not None:
                 raise ValueError(f"{where}: entities were given without entity_spans")
-            return _Sequence(self._units(text), None, None)
+            return _Sequence(self.pieces.units(text), None, None)
         spans = [self._check_span(span, text, where) for span in spans]
         if entities is not None:
             if isinstance(entities, str) or len(entities) != len(spans):
@@ -391,10 +336,10 @@ class MLukeTokenizer:
         for position in sorted({p for span in spans for p in span}):
             cut = position - 1 if position > 0 and text[position - 1] == " " else position
             if cut != cursor:
-                units.extend(self._units(text[cursor:cut]))
+                units.extend(self.pieces.units(text[cursor:cut]))
                 cursor = cut
             unit_at[position] = len(units)
-        units.extend(self._units(text[cursor:]))
+        units.extend(self.pieces.units(text[cursor:]))
         return _Sequence(units, [(unit_at[s], unit_at[e]) for s, e in spans], entity_ids, where, spans)
 
     @staticmethod
@@ -413,15 +358,14 @@ class MLukeTokenizer:
             )
         return start, end
 
-    def _mark_mentions(self, sequence: _Sequence, task: str, where: str) -> None:
-        """Insert ``<ent>`` (``<ent2>`` for the pair task's second entity) around the mentions."""
+    def _mark_mentions(self, sequence: _Sequence, task: str, where: str) -> _Sequence:
+        """``sequence`` with ``<ent>`` (``<ent2>`` for the pair task's second entity) around the mentions."""
         spans = sequence.token_spans
         ids = sequence.ids
         if task == "entity_classification":
             (start, end), marker = spans[0], self.entity_token_1_id
-            sequence.ids = ids[:start] + [marker] + ids[start:end] + [marker] + ids[end:]
-            sequence.token_spans = [(start, end + 2)]
-            return
+            ids = ids[:start] + [marker] + ids[start:end] + [marker] + ids[end:]
+            return sequence._replace(ids=ids, token_spans=[(start, end + 2)])
         (head_start, head_end), (tail_start, tail_end) = spans
         if max(head_start, tail_start) < min(head_end, tail_end):
             raise ValueError(
@@ -432,10 +376,10 @@ class MLukeTokenizer:
         for (start, end), marker in sorted(order, key=lambda item: item[0][0], reverse=True):
             ids = ids[:start] + [marker] + ids[start:end] + [marker] + ids[end:]
         if head_start < tail_start:
-            sequence.token_spans = [(head_start, head_end + 2), (tail_start + 2, tail_end + 4)]
+            token_spans = [(head_start, head_end + 2), (tail_start + 2, tail_end + 4)]
         else:
-            sequence.token_spans = [(head_start + 2, head_end + 4), (tail_start, tail_end + 2)]
-        sequence.ids = ids
+            token_spans = [(head_start + 2, head_end + 4), (tail_start, tail_end + 2)]
+        return sequence._replace(ids=ids, token_spans=token_spans)
 
     # ----------------------------------------------------------------------------- calls
     @without_garbage_collection
@@ -480,64 +424,32 @@ class MLukeTokenizer:
         for ``entity_span_classification``); lists, or arrays with a batch axis for
         ``return_tensors="np"|"jax"``.
         """
-        task = self.task if task is _OWN_TASK else task
-        self._check_task(task)
+        options = self._options(
+            task=self.task if task is _OWN_TASK else task,
+            language=entity_language,
+            add_special_tokens=add_special_tokens,
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            max_entity_length=max_entity_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_tensors=return_tensors,
+            return_token_type_ids=return_token_type_ids,
+            return_attention_mask=return_attention_mask,
+            return_special_tokens_mask=return_special_tokens_mask,
+        )
         batched = not isinstance(text, str)
-        if batched:
-            if not isinstance(text, (list, tuple)) or not all(isinstance(t, str) for t in text):
-                raise ValueError("text must be a string or a list of strings")
-            rows = len(text)
-
-            def column(values, name):
-                if values is None:
-                    return [None] * rows
-                if len(values) != rows:
-                    raise ValueError(f"{name} has {len(values)} rows but text has {rows}")
-                return list(values)
-
-            args = zip(
-                text,
-                column(text_pair, "text_pair"),
-                column(entity_spans, "entity_spans"),
-                column(entity_spans_pair, "entity_spans_pair"),
-                column(entities, "entities"),
-                column(entities_pair, "entities_pair"),
-            )
-        else:
-            if text_pair is not None and not isinstance(text_pair, str):
-                raise ValueError("text is a single string, so text_pair must be one too")
-            args = [(text, text_pair, entity_spans, entity_spans_pair, entities, entities_pair)]
-        plans = [self._plan_row(i, *row, task=task, language=entity_language) for i, row in enumerate(args)]
-        self._encode_units([s for pair in plans for s in pair if s is not None])
-        for i, (first, _) in enumerate(plans):
-            if task in ("entity_classification", "entity_pair_classification"):
-                self._mark_mentions(first, task, f"row {i}")
-
-        padding_kind = padding_strategy(padding)
-        strategy = truncation_strategy(truncation, max_length, padding)
-        if max_length is None and (strategy != "do_not_truncate" or padding_kind == "max_length"):
-            max_length = self.model_max_length
-        if max_entity_length is None:
-            max_entity_length = self.max_entity_length_for(task)
-        if return_token_type_ids and not add_special_tokens:
-            raise ValueError("token_type_ids need add_special_tokens=True (as in transformers)")
+        rows = _rows(text, text_pair, entity_spans, entity_spans_pair, entities, entities_pair)
+        plans = [self._plan_row(i, *row, options=options) for i, row in enumerate(rows)]
+        encoded = iter(self._encode([s for pair in plans for s in pair if s is not None]))
+        plans = [(next(encoded), None if second is None else next(encoded)) for _, second in plans]
+        if options.task in ("entity_classification", "entity_pair_classification"):
+            plans = [(self._mark_mentions(first, options.task, f"row {i}"), None) for i, (first, _) in enumerate(plans)]
         with_entities = any(s is not None and s.entity_ids is not None for pair in plans for s in pair)
-        encoded = [
-            self._prepare(
-                first,
-                second,
-                with_entities,
-                task,
-                add_special_tokens,
-                strategy,
-                max_length,
-                max_entity_length,
-                bool(return_token_type_ids),
-                return_special_tokens_mask,
-            )
-            for first, second in plans
-        ]
-        outputs = {key: [row[key] for row in encoded] for key in encoded[0]} if encoded else {"input_ids": []}
+        encoded_rows = [self._prepare(first, second, with_entities, options) for first, second in plans]
+        outputs = {key: [row[key] for row in encoded_rows] for key in encoded_rows[0]} if encoded_rows else {}
+        outputs = outputs or {"input_ids": []}
         for row in outputs["input_ids"]:
             if len(row) > self.model_max_length:
                 logger.warning(
@@ -547,21 +459,62 @@ class MLukeTokenizer:
                     self.model_max_length,
                 )
                 break
-        self._pad(
-            outputs,
-            padding_kind,
-            max_length,
-            max_entity_length,
-            pad_to_multiple_of,
-            padding_side or self.padding_side,
-            return_attention_mask is not False,
-        )
-        outputs = to_arrays(outputs, return_tensors, max_length if padding_kind == "max_length" else None)
-        if not batched and return_tensors is None:
+        outputs = self._pad(outputs, options)
+        padded_to = options.max_length if options.padding == "max_length" else None
+        outputs = to_arrays(outputs, options.return_tensors, padded_to)
+        if not batched and options.return_tensors is None:
             outputs = {k: v[0] for k, v in outputs.items()}
         return outputs
 
-    def _plan_row(self, index, text, text_pair, spans, spans_pair, entities, entities_pair, *, task, language):
+    def _options(
+        self,
+        *,
+        task: str | None,
+        language: str | None,
+        add_special_tokens: bool,
+        padding: bool | str,
+        truncation: bool | str | None,
+        max_length: int | None,
+        max_entity_length: int | None,
+        pad_to_multiple_of: int | None,
+        padding_side: str | None,
+        return_tensors: str | None,
+        return_token_type_ids: bool | None,
+        return_attention_mask: bool | None,
+        return_special_tokens_mask: bool,
+    ) -> EncodeOptions:
+        """A call's arguments checked, with the tokenizer's defaults filled in."""
+        self._check_task(task)
+        padding_kind = padding_strategy(padding)
+        strategy = truncation_strategy(truncation, max_length, padding)
+        if max_length is None and (strategy != "do_not_truncate" or padding_kind == "max_length"):
+            max_length = self.model_max_length
+        if return_token_type_ids and not add_special_tokens:
+            raise ValueError("token_type_ids need add_special_tokens=True (as in transformers)")
+        side = padding_side or self.padding_side
+        if side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {side!r}")
+        return EncodeOptions(
+            task=task,
+            language=language,
+            add_special_tokens=add_special_tokens,
+            padding=padding_kind,
+            truncation=strategy,
+            max_length=max_length,
+            max_entity_length=max_entity_length if max_entity_length is not None else self.max_entity_length_for(task),
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=side,
+            return_tensors=return_tensors,
+            token_type_ids=bool(return_token_type_ids),
+            attention_mask=return_attention_mask is not False,
+            special_tokens_mask=return_special_tokens_mask,
+        )
+
+    def _plan_row(
+        self, index: int, text, text_pair, spans, spans_pair, entities, entities_pair, *, options: EncodeOptions
+    ) -> tuple[_Sequence, _Sequence | None]:
+        """Row ``index`` planned: its text (and pair) cut at the mention boundaries, entities looked up."""
+        task, language = options.task, options.language
         where = f"row {index}"
         if task is None:
             first = self._plan(text, spans, entities, where, language)
@@ -586,23 +539,15 @@ class MLukeTokenizer:
             raise ValueError(f"{where}: task {task!r} needs {count} entity span(s), got {_count(spans)}")
         first = self._plan(text, spans, None, where, language)
         if task == "entity_pair_classification":
-            first.entity_ids = [self.entity_mask_token_id, self.entity_mask2_token_id]
+            first = first._replace(entity_ids=[self.entity_mask_token_id, self.entity_mask2_token_id])
         return first, None
 
     def _prepare(
-        self,
-        first: _Sequence,
-        second: _Sequence | None,
-        with_entities,
-        task,
-        add_special_tokens,
-        strategy,
-        max_length,
-        max_entity_length,
-        token_types,
-        special_mask,
+        self, first: _Sequence, second: _Sequence | None, with_entities: bool, options: EncodeOptions
     ) -> dict[str, list]:
         """One row: truncate, add the special tokens, keep the entities whose mentions survive."""
+        add_special_tokens, strategy, max_length = options.add_special_tokens, options.truncation, options.max_length
+        max_entity_length, token_types = options.max_entity_length, options.token_type_ids
         ids, pair_ids = first.ids, None if second is None else second.ids
         specials = (2 if pair_ids is None else 4) if add_special_tokens else 0
         total = len(ids) + len(pair_ids or []) + specials
@@ -617,7 +562,7 @@ class MLukeTokenizer:
         row: dict[str, list] = {"input_ids": sequence}
         if token_types:
             row["token_type_ids"] = [0] * len(sequence)
-        if special_mask:
+        if options.special_tokens_mask:
             row["special_tokens_mask"] = (
                 ([1] + [0] * len(ids) + [1] + ([] if pair_ids is None else [1] + [0] * len(pair_ids) + [1]))
                 if add_special_tokens
@@ -665,51 +610,72 @@ class MLukeTokenizer:
                 starts.append(start)
                 ends.append(end - 1)
         row["entity_position_ids"] = positions
-        if task == "entity_span_classification":
+        if options.task == "entity_span_classification":
             row["entity_start_positions"] = starts
             row["entity_end_positions"] = ends
         if token_types:
             row["entity_token_type_ids"] = [0] * len(row["entity_ids"])
         return row
 
-    def _pad(
-        self, outputs: dict[str, list], kind: str, max_length, max_entity_length, multiple, side: str, attention: bool
-    ) -> None:
-        """Attention masks, then padding in place: words and entities each to their own length."""
+    def _pad(self, outputs: dict[str, list], options: EncodeOptions) -> dict[str, list]:
+        """Attention masks, then padding: words and entities each to their own length."""
+        outputs = dict(outputs)
         has_entities = "entity_ids" in outputs
-        if attention:
+        if options.attention_mask:
             outputs["attention_mask"] = [[1] * len(r) for r in outputs["input_ids"]]
             if has_entities:
                 outputs["entity_attention_mask"] = [[1] * len(r) for r in outputs["entity_ids"]]
-        if kind == "do_not_pad" or not outputs["input_ids"]:
-            return
-        if side not in ("right", "left"):
-            raise ValueError(f"padding_side must be 'right' or 'left', got {side!r}")
-        if kind == "longest":
+        if options.padding == "do_not_pad" or not outputs["input_ids"]:
+            return outputs
+        max_length, max_entity_length = options.max_length, options.max_entity_length
+        if options.padding == "longest":
             max_length = max(len(r) for r in outputs["input_ids"])
             max_entity_length = max(len(r) for r in outputs["entity_ids"]) if has_entities else 0
-        max_length = round_up(max_length, multiple)
-        max_entity_length = round_up(max_entity_length, multiple)
+        words = round_up(max_length, options.pad_to_multiple_of)
+        entities = round_up(max_entity_length, options.pad_to_multiple_of)
         fills = {
-            "input_ids": (self.pad_token_id, max_length),
-            "attention_mask": (0, max_length),
-            "token_type_ids": (0, max_length),
-            "special_tokens_mask": (1, max_length),
-            "entity_ids": (self.entity_pad_token_id, max_entity_length),
-            "entity_attention_mask": (0, max_entity_length),
-            "entity_token_type_ids": (0, max_entity_length),
-            "entity_position_ids": ([-1] * self.max_mention_length, max_entity_length),
-            "entity_start_positions": (0, max_entity_length),
-            "entity_end_positions": (0, max_entity_length),
+            "input_ids": (self.pad_token_id, words),
+            "attention_mask": (0, words),
+            "token_type_ids": (0, words),
+            "special_tokens_mask": (1, words),
+            "entity_ids": (self.entity_pad_token_id, entities),
+            "entity_attention_mask": (0, entities),
+            "entity_token_type_ids": (0, entities),
+            "entity_position_ids": ([-1] * self.max_mention_length, entities),
+            "entity_start_positions": (0, entities),
+            "entity_end_positions": (0, entities),
         }
-        for key, rows in outputs.items():
-            fill, width = fills[key]
-            padded = []
-            for row in rows:
-                extra = [fill] * max(width - len(row), 0)
-                padded.append(row + extra if side == "right" else extra + row)
-            outputs[key] = padded
+        return pad_columns(outputs, fills, options.padding_side)
 
 
 def _count(values) -> str:
     return "none" if values is None else str(len(values)) if not isinstance(values, str) else "a string"
+
+
+def _rows(text, text_pair, entity_spans, entity_spans_pair, entities, entities_pair) -> list[tuple]:
+    """The call's arguments as one tuple per row (a single text is a batch of one)."""
+    if isinstance(text, str):
+        if text_pair is not None and not isinstance(text_pair, str):
+            raise ValueError("text is a single string, so text_pair must be one too")
+        return [(text, text_pair, entity_spans, entity_spans_pair, entities, entities_pair)]
+    if not isinstance(text, (list, tuple)) or not all(isinstance(t, str) for t in text):
+        raise ValueError("text must be a string or a list of strings")
+    rows = len(text)
+
+    def column(values, name):
+        if values is None:
+            return [None] * rows
+        if len(values) != rows:
+            raise ValueError(f"{name} has {len(values)} rows but text has {rows}")
+        return list(values)
+
+    return list(
+        zip(
+            text,
+            column(text_pair, "text_pair"),
+            column(entity_spans, "entity_spans"),
+            column(entity_spans_pair, "entity_spans_pair"),
+            column(entities, "entities"),
+            column(entities_pair, "entities_pair"),
+        )
+    )

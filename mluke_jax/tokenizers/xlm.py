@@ -18,61 +18,20 @@ import numpy as np
 
 from mluke_jax.hf.hub import tokenizer_directory
 from mluke_jax.tokenizers.common import (
+    pad_columns,
     padding_strategy,
     to_arrays,
     truncate_pair,
     truncation_strategy,
     without_garbage_collection,
 )
+from mluke_jax.tokenizers.moses import (
+    MosesTools,
+    romanian_preprocessing,
+)
 
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
 _SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")")
-
-# replace-unicode-punctuation.perl (Moses), as transformers ports it: plain replacements, then the
-# two that also eat the whitespace after them.
-_PUNCT = {
-    "，": ",", "、": ",", "”": '"', "“": '"', "∶": ":", "：": ":", "？": "?", "《": '"', "》": '"', "）": ")",
-    "！": "!", "（": "(", "；": ";", "１": "1", "」": '"', "「": '"', "０": "0", "３": "3", "２": "2", "５": "5",
-    "６": "6", "９": "9", "７": "7", "８": "8", "４": "4", "～": "~", "’": "'", "…": "...", "━": "-", "〈": "<",
-    "〉": ">", "【": "[", "】": "]", "％": "%",
-}  # fmt: skip
-
-
-def replace_unicode_punct(text: str) -> str:
-    text = text.replace("，", ",")
-    text = re.sub(r"。\s*", ". ", text)
-    for source, target in _PUNCT.items():
-        if source == "～":
-            text = re.sub(r"．\s*", ". ", text)  # transformers' order: the full-width stop comes before ～
-        text = text.replace(source, target)
-    return text
-
-
-def remove_non_printing_char(text: str) -> str:
-    """Drop Unicode category C* (control, format, ...) characters."""
-    if text.isprintable():  # no C* character (isprintable is false for all of them)
-        return text
-    return "".join(c for c in text if not unicodedata.category(c).startswith("C"))
-
-
-def romanian_preprocessing(text: str) -> str:
-    """Sennrich's WMT16 Romanian normalisation (cedilla -> comma forms, then diacritics removed)."""
-    for source, target in (("\u015e", "\u0218"), ("\u015f", "\u0219"), ("\u0162", "\u021a"), ("\u0163", "\u021b")):
-        text = text.replace(source, target)
-    for source, target in (
-        ("\u0218", "S"),
-        ("\u0219", "s"),
-        ("\u021a", "T"),
-        ("\u021b", "t"),
-        ("\u0102", "A"),
-        ("\u0103", "a"),
-        ("\u00c2", "A"),
-        ("\u00e2", "a"),
-        ("\u00ce", "I"),
-        ("\u00ee", "i"),
-    ):
-        text = text.replace(source, target)
-    return text
 
 
 def lowercase_and_remove_accent(words: list[str]) -> list[str]:
@@ -141,12 +100,7 @@ class XLMTokenizer:
         self._cache: dict[str, list[str]] = {}
         self._word_cache: dict[str, list[str]] = {}
         self._ja_segmenter = None
-        self._moses: dict[tuple[str, str], Any] = {}
-        try:
-            import sacremoses
-        except ImportError:
-            raise ImportError("XLMTokenizer needs sacremoses: pip install sacremoses") from None
-        self._sm = sacremoses
+        self._moses = MosesTools()
 
     # ----------------------------------------------------------------------------- loading
     @classmethod
@@ -210,17 +164,8 @@ class XLMTokenizer:
         if lang is not None and self.lang2id is not None and lang not in self.lang2id:
             raise ValueError(f"unknown language {lang!r}: this tokenizer knows {sorted(self.lang2id)}")
 
-    def _moses_tool(self, kind: str, lang: str):
-        key = (kind, lang)
-        if key not in self._moses:
-            normalizer, tokenizer = _moses_classes(self._sm)
-            self._moses[key] = normalizer(lang=lang) if kind == "norm" else tokenizer(lang=lang)
-        return self._moses[key]
-
     def _normalise(self, text: str, lang: str) -> str:
-        text = replace_unicode_punct(text)
-        text = self._moses_tool("norm", lang).normalize(text)
-        return remove_non_printing_char(text)
+        return self._moses.normalise(text, lang)
 
     def _words(self, text: str, lang: str) -> list[str]:
         """Pre-tokenised words of a text without special tokens."""
@@ -241,7 +186,7 @@ class XLMTokenizer:
         text = self._normalise(text, lang)
         if lang == "ro":
             text = romanian_preprocessing(text)
-        return self._moses_tool("tok", lang).tokenize(text, return_str=False, escape=False)
+        return self._moses.tokenize(text, lang)
 
     def _kytea(self):
         """KyTea's word segmenter (``pip install kytea`` after installing KyTea), with its model at
@@ -389,13 +334,16 @@ class XLMTokenizer:
             out["langs"] = [r[2] for r in rows]
         if return_attention_mask:
             out["attention_mask"] = [[1] * len(r[0]) for r in rows]
-        if padding != "do_not_pad":
+        if padding != "do_not_pad" and rows:
             width = max_length if padding == "max_length" else max(len(r[0]) for r in rows)
-            pad = self.encoder["<pad>"]
-            for key, values in out.items():
-                # Padded positions are masked; their language is the row's last one (any valid id).
-                fill = {"input_ids": [pad], "attention_mask": [0], "token_type_ids": [0]}
-                out[key] = [v + (fill[key] if key in fill else v[-1:] or [0]) * (width - len(v)) for v in values]
+            # Padded positions are masked; their language is the row's last one (any valid id).
+            fills = {
+                "input_ids": (self.encoder["<pad>"], width),
+                "attention_mask": (0, width),
+                "token_type_ids": (0, width),
+                "langs": (lambda row: row[-1] if row else 0, width),
+            }
+            out = pad_columns(out, fills)
         if return_tensors is not None:
             out = to_arrays(out, return_tensors, max_length if padding == "max_length" else None)
         elif single:
@@ -423,44 +371,3 @@ class XLMTokenizer:
             types = [0] * len(ids_a) + [1] * len(ids_b or [])
             langs = [lang_a] * len(ids_a) + [lang_b] * len(ids_b or [])
         return ids, types, langs
-
-
-_MOSES_CLASSES: tuple | None = None
-
-
-def _moses_classes(sacremoses) -> tuple[type, type]:
-    """sacremoses' normaliser and tokenizer with the same output, faster: patterns compiled once
-    (its normaliser looks each one up by string per call) and the character sets of
-    ``islower``/``isanyalpha`` built once (it rebuilds a set of thousands of characters per call)."""
-    global _MOSES_CLASSES
-    if _MOSES_CLASSES is not None:
-        return _MOSES_CLASSES
-
-    class MosesPunctNormalizer(sacremoses.MosesPunctNormalizer):
-        def __init__(self, lang: str):
-            super().__init__(lang=lang)
-            self._compiled = [(re.compile(pattern), replacement) for pattern, replacement in self.substitutions]
-
-        def normalize(self, text: str) -> str:
-            if self.pre_replace_unicode_punct:
-                text = self.replace_unicode_punct(text)
-            for pattern, replacement in self._compiled:
-                text = pattern.sub(replacement, text)
-            if self.post_remove_control_chars:
-                text = self.remove_control_chars(text)
-            return text.strip()
-
-    class MosesTokenizer(sacremoses.MosesTokenizer):
-        def __init__(self, lang: str):
-            super().__init__(lang=lang)
-            self._lower = frozenset(self.IsLower)
-            self._alpha = frozenset(self.IsAlpha)
-
-        def islower(self, text: str) -> bool:
-            return not set(text).difference(self._lower)
-
-        def isanyalpha(self, text: str) -> bool:
-            return bool(set(text).intersection(self._alpha))
-
-    _MOSES_CLASSES = (MosesPunctNormalizer, MosesTokenizer)
-    return _MOSES_CLASSES
