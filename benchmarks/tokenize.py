@@ -28,7 +28,7 @@ from pathlib import Path  # noqa: E402
 from common import machine  # noqa: E402
 
 from mluke_jax import MLukeTokenizer, XLMTokenizer  # noqa: E402
-from mluke_jax.tokenizers.toy import multilingual_sentences, write_toy_mluke_tokenizer, write_toy_xlm_tokenizer  # noqa: E402
+from mluke_jax.testing.toy_data import multilingual_sentences, write_toy_mluke_tokenizer, write_toy_xlm_tokenizer  # noqa: E402
 
 
 def best_rate(fn, count: int, repeats: int) -> float:

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "demo":
-        from mluke_jax.demo import run_demo
+        from mluke_jax.testing.demo import run_demo
 
         try:
             import transformers

@@ -72,7 +72,7 @@ def _cache_repo(cache: Path, repo_id: str, source: Path) -> None:
 def workspace(tmp_path_factory):
     pytest.importorskip("torch")
     from helpers import convert, hf_xlm, save_hf, save_luke_with_test_tokenizer, save_original_xlm
-    from mluke_jax.tokenizers.toy import write_toy_xlm_tokenizer
+    from mluke_jax.testing.toy_data import write_toy_xlm_tokenizer
 
     build = tmp_path_factory.mktemp("readme-sources")
     mluke = save_luke_with_test_tokenizer(

@@ -54,8 +54,8 @@ def build_demo_checkpoint(directory: Path, seed: int = 0) -> Path:
     from safetensors.torch import save_file
 
     from mluke_jax.config import LukeConfig
+    from mluke_jax.testing.toy_data import write_toy_mluke_tokenizer
     from mluke_jax.tokenizers.mluke import MLukeTokenizer
-    from mluke_jax.tokenizers.toy import write_toy_mluke_tokenizer
 
     write_toy_mluke_tokenizer(directory, lite=True)
     vocab_size = len(MLukeTokenizer.from_pretrained(directory))
@@ -286,7 +286,7 @@ def build_small_model(
     corpus' entities); ``"xlm"``: XLM with the corpus' seven languages (``causal=True`` for a CLM).
     """
     import mluke_jax
-    from mluke_jax.tokenizers.toy import write_toy_mluke_tokenizer, write_toy_xlm_tokenizer
+    from mluke_jax.testing.toy_data import write_toy_mluke_tokenizer, write_toy_xlm_tokenizer
 
     directory = Path(directory)
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ OUT = HERE / "mluke_tokenizer"
 ROOT = HERE.parents[1]
 
 # The corpus generator, loaded by path: importing the package would import jax.
-_spec = importlib.util.spec_from_file_location("toy", ROOT / "mluke_jax" / "tokenizers" / "toy.py")
+_spec = importlib.util.spec_from_file_location("toy", ROOT / "mluke_jax" / "testing" / "toy_data.py")
 toy = importlib.util.module_from_spec(_spec)
 sys.modules["toy"] = toy
 _spec.loader.exec_module(toy)

@@ -31,7 +31,7 @@ def xlm_dir(tmp_path_factory):
     import json
 
     from helpers import convert, hf_xlm, save_hf
-    from mluke_jax.tokenizers.toy import write_toy_xlm_tokenizer
+    from mluke_jax.testing.toy_data import write_toy_xlm_tokenizer
 
     root = tmp_path_factory.mktemp("finetune-xlm")
     tokenizer_dir = write_toy_xlm_tokenizer(root / "tok", sentences=1500, merges=300)

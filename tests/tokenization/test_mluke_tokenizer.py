@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mluke_jax import MLukeTokenizer
+from mluke_jax.testing.toy_data import LITE_ENTITY_VOCAB
 from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
-from mluke_jax.tokenizers.toy import LITE_ENTITY_VOCAB
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mluke_tokenizer"
 GOLDENS = json.loads((DATA / "goldens.json").read_text(encoding="utf-8"))

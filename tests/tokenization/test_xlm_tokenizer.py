@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mluke_jax import XLMTokenizer
-from mluke_jax.tokenizers.toy import learn_bpe
+from mluke_jax.testing.toy_data import learn_bpe
 from mluke_jax.tokenizers.xlm import SPECIAL_TOKENS, read_merges
 
 CORPUS = [
@@ -181,7 +181,7 @@ def test_generated_multilingual_corpus_and_every_language(tmp_path):
     spaces): transformers' ids without a language; with ``lang=`` for each language the same words
     as transformers' own language pipeline (its private ``_tokenize(text, lang=...)``, which its
     public calls never reach)."""
-    from mluke_jax.tokenizers.toy import multilingual_sentences, write_toy_xlm_tokenizer
+    from mluke_jax.testing.toy_data import multilingual_sentences, write_toy_xlm_tokenizer
 
     transformers = pytest.importorskip("transformers")
     directory = write_toy_xlm_tokenizer(tmp_path / "xlm", sentences=600, merges=300)
