@@ -10,6 +10,10 @@ import dataclasses
 from typing import Any
 
 import flax.struct
+import jax
+
+Array = jax.Array | None  # an array field, None when it does not apply
+Layers = tuple[jax.Array, ...] | None  # one array per layer, None unless asked for
 
 
 @flax.struct.dataclass
@@ -32,37 +36,37 @@ class ModelOutput:
 class BaseLukeModelOutputWithPooling(ModelOutput):
     """``LukeModel`` output: word states ``(B, L, D)``, pooled ``(B, D)``, entity states ``(B, E, D)``."""
 
-    last_hidden_state: Any = None
-    pooler_output: Any = None
-    hidden_states: Any = None
-    attentions: Any = None
-    entity_last_hidden_state: Any = None
-    entity_hidden_states: Any = None
+    last_hidden_state: Array = None
+    pooler_output: Array = None
+    hidden_states: Layers = None
+    attentions: Layers = None
+    entity_last_hidden_state: Array = None
+    entity_hidden_states: Layers = None
 
 
 @flax.struct.dataclass
 class LukeMaskedLMOutput(ModelOutput):
     """``logits`` ``(B, L, V)``, ``entity_logits`` ``(B, E, Ev)``; ``loss = mlm_loss + mep_loss``."""
 
-    loss: Any = None
-    mlm_loss: Any = None
-    mep_loss: Any = None
-    logits: Any = None
-    entity_logits: Any = None
-    hidden_states: Any = None
-    entity_hidden_states: Any = None
-    attentions: Any = None
+    loss: Array = None
+    mlm_loss: Array = None
+    mep_loss: Array = None
+    logits: Array = None
+    entity_logits: Array = None
+    hidden_states: Layers = None
+    entity_hidden_states: Layers = None
+    attentions: Layers = None
 
 
 @flax.struct.dataclass
 class LukeClassifierOutput(ModelOutput):
     """Shared layout of the LUKE classification outputs."""
 
-    loss: Any = None
-    logits: Any = None
-    hidden_states: Any = None
-    entity_hidden_states: Any = None
-    attentions: Any = None
+    loss: Array = None
+    logits: Array = None
+    hidden_states: Layers = None
+    entity_hidden_states: Layers = None
+    attentions: Layers = None
 
 
 @flax.struct.dataclass
@@ -99,12 +103,12 @@ class LukeMultipleChoiceModelOutput(LukeClassifierOutput):
 class LukeQuestionAnsweringModelOutput(ModelOutput):
     """``start_logits`` / ``end_logits`` ``(B, L)``."""
 
-    loss: Any = None
-    start_logits: Any = None
-    end_logits: Any = None
-    hidden_states: Any = None
-    entity_hidden_states: Any = None
-    attentions: Any = None
+    loss: Array = None
+    start_logits: Array = None
+    end_logits: Array = None
+    hidden_states: Layers = None
+    entity_hidden_states: Layers = None
+    attentions: Layers = None
 
 
 # ------------------------------------------------------------------------------------ XLM
@@ -112,19 +116,19 @@ class LukeQuestionAnsweringModelOutput(ModelOutput):
 class BaseModelOutput(ModelOutput):
     """``XLMModel`` output: ``last_hidden_state`` ``(B, L, D)``."""
 
-    last_hidden_state: Any = None
-    hidden_states: Any = None
-    attentions: Any = None
+    last_hidden_state: Array = None
+    hidden_states: Layers = None
+    attentions: Layers = None
 
 
 @flax.struct.dataclass
 class MaskedLMOutput(ModelOutput):
     """``logits`` ``(B, L, V)``."""
 
-    loss: Any = None
-    logits: Any = None
-    hidden_states: Any = None
-    attentions: Any = None
+    loss: Array = None
+    logits: Array = None
+    hidden_states: Layers = None
+    attentions: Layers = None
 
 
 @flax.struct.dataclass
@@ -146,11 +150,11 @@ class MultipleChoiceModelOutput(MaskedLMOutput):
 class QuestionAnsweringModelOutput(ModelOutput):
     """``start_logits`` / ``end_logits`` ``(B, L)``."""
 
-    loss: Any = None
-    start_logits: Any = None
-    end_logits: Any = None
-    hidden_states: Any = None
-    attentions: Any = None
+    loss: Array = None
+    start_logits: Array = None
+    end_logits: Array = None
+    hidden_states: Layers = None
+    attentions: Layers = None
 
 
 @flax.struct.dataclass
@@ -163,11 +167,11 @@ class XLMForQuestionAnsweringOutput(ModelOutput):
     softmax *probabilities*, not logarithms: transformers' names and values, kept for parity.
     """
 
-    loss: Any = None
-    start_top_log_probs: Any = None
-    start_top_index: Any = None
-    end_top_log_probs: Any = None
-    end_top_index: Any = None
-    cls_logits: Any = None
-    hidden_states: Any = None
-    attentions: Any = None
+    loss: Array = None
+    start_top_log_probs: Array = None
+    start_top_index: Array = None
+    end_top_log_probs: Array = None
+    end_top_index: Array = None
+    cls_logits: Array = None
+    hidden_states: Layers = None
+    attentions: Layers = None
