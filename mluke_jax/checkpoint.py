@@ -30,10 +30,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx, traverse_util
+from jax.typing import DTypeLike
 
 from mluke_jax import sharding
 from mluke_jax.architectures import architecture_class
-from mluke_jax.config import dtype_name, read_config_dict
+from mluke_jax.config import PretrainedConfig, dtype_name, read_config_dict
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.paths import local_path
 from mluke_jax.warn import warn
@@ -148,7 +149,9 @@ def copy_tokenizer_files(src: str | os.PathLike, dst: str | os.PathLike) -> list
     return copied
 
 
-def write_directory(path: Path, params: dict[str, Any], config, architecture: str, source: str | None = None) -> None:
+def write_directory(
+    path: Path, params: dict[str, Any], config: PretrainedConfig, architecture: str, source: str | None = None
+) -> None:
     """Write a checkpoint into an existing (empty, temporary) directory ``path``.
 
     ``params`` maps dotted parameter paths to numpy or jax arrays, all of one dtype.
@@ -259,7 +262,7 @@ def read_config(path: Path) -> dict[str, Any]:
         raise damaged(path, "config.json is missing or not valid JSON", e) from e
 
 
-def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+def read_params(path: Path, dtype: DTypeLike, metadata: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Restore the Orbax parameters as ``{"dotted.path": array}`` cast to ``dtype``.
 
     With ``metadata`` (:func:`read_metadata`) the values are checked against it: their count, and
@@ -319,7 +322,7 @@ def read_params(path: Path, dtype, metadata: dict[str, Any] | None = None) -> di
 # --------------------------------------------------------------------------------- loading
 def assemble(
     cls: type[PreTrainedModel],
-    config,
+    config: PretrainedConfig,
     params: dict[str, Any],
     source_architecture: str,
     *,
@@ -404,7 +407,7 @@ def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- saving
-def save_pretrained(model: PreTrainedModel, path, overwrite: bool = True) -> None:
+def save_pretrained(model: PreTrainedModel, path: str | os.PathLike, overwrite: bool = True) -> None:
     """Write ``model`` to ``path``: new, empty, or an earlier checkpoint (replaced); never a directory
     of other files."""
     params = checkpoint_params(model)

@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import jax.numpy as jnp
 
@@ -153,14 +153,14 @@ class PretrainedConfig:
         return {v: k for k, v in self.id2label.items()}
 
     @property
-    def compute_dtype(self):
+    def compute_dtype(self) -> jnp.dtype:
         return _DTYPES[self.dtype]
 
     @property
-    def params_dtype(self):
+    def params_dtype(self) -> jnp.dtype:
         return _DTYPES[self.param_dtype]
 
-    def replace(self, **changes):
+    def replace(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)
 
     def vocabulary_sizes(self) -> dict[str, int]:
@@ -178,7 +178,7 @@ class PretrainedConfig:
         return kwargs
 
     @classmethod
-    def from_hf_dict(cls, hf: Mapping[str, Any], **runtime):
+    def from_hf_dict(cls, hf: Mapping[str, Any], **runtime: Any) -> Self:
         """Build from a ``config.json`` dictionary.
 
         Unknown keys are an error (listing them), except the generic ``PretrainedConfig`` keys and
@@ -370,7 +370,7 @@ class LukeConfig(PretrainedConfig):
 
     # ----------------------------------------------------------------- presets
     @classmethod
-    def mluke_base_lite(cls, **changes) -> "LukeConfig":
+    def mluke_base_lite(cls, **changes: Any) -> "LukeConfig":
         """``studio-ousia/mluke-base-lite``: XLM-R base words, the 4 special entities only."""
         base = dict(
             vocab_size=250004,
@@ -393,7 +393,7 @@ class LukeConfig(PretrainedConfig):
         return cls(**base)
 
     @classmethod
-    def mluke_base(cls, **changes) -> "LukeConfig":
+    def mluke_base(cls, **changes: Any) -> "LukeConfig":
         """``studio-ousia/mluke-base``: as -lite with the 1.2M x 256 entity table."""
         return cls.mluke_base_lite(**{"entity_vocab_size": 1200001, **changes})
 
@@ -615,24 +615,24 @@ class XLMConfig(PretrainedConfig):
         return cls(**base)
 
     @classmethod
-    def xlm_mlm_ende_1024(cls, **changes) -> "XLMConfig":
+    def xlm_mlm_ende_1024(cls, **changes: Any) -> "XLMConfig":
         """``FacebookAI/xlm-mlm-ende-1024`` (and the clm sibling, whose hub config also says ``causal: false``)."""
         return cls._released("de-en", **{"vocab_size": 64699, **changes})
 
     @classmethod
-    def xlm_mlm_enfr_1024(cls, **changes) -> "XLMConfig":
+    def xlm_mlm_enfr_1024(cls, **changes: Any) -> "XLMConfig":
         """``FacebookAI/xlm-mlm-enfr-1024``."""
         return cls._released("en-fr", **{"vocab_size": 64139, **changes})
 
     @classmethod
-    def xlm_mlm_xnli15_1024(cls, **changes) -> "XLMConfig":
+    def xlm_mlm_xnli15_1024(cls, **changes: Any) -> "XLMConfig":
         """``FacebookAI/xlm-mlm-xnli15-1024``: 15 XNLI languages, 12 layers."""
         return cls._released(
             "ar-bg-de-el-en-es-fr-hi-ru-sw-th-tr-ur-vi-zh", **{"vocab_size": 95000, "n_layers": 12, **changes}
         )
 
     @classmethod
-    def xlm_mlm_17_1280(cls, **changes) -> "XLMConfig":
+    def xlm_mlm_17_1280(cls, **changes: Any) -> "XLMConfig":
         """``FacebookAI/xlm-mlm-17-1280``: no language embeddings (``langs`` is ignored), cased."""
         return cls._released(
             "ar-de-en-es-fr-hi-it-ja-ko-nl-pl-pt-ru-sv-tr-vi-zh",

@@ -15,7 +15,7 @@ and no step recompiles.
 """
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,9 @@ import numpy as np
 from flax import nnx
 
 from mluke_jax import validation as v
+
+if TYPE_CHECKING:
+    from mluke_jax.models.xlm_heads import XLMWithLMHeadModel
 
 _NO_EOS = -1  # sentinel: "use config.eos_token_id"
 
@@ -152,10 +155,10 @@ def _language_buffer(config, langs: Any, batch: int, prompt_length: int, total: 
 
 
 def generate(
-    model,
-    input_ids,
+    model: "XLMWithLMHeadModel",
+    input_ids: Any,
     *,
-    langs=None,
+    langs: Any = None,
     max_new_tokens: int = 20,
     do_sample: bool = False,
     temperature: float = 1.0,

@@ -2,14 +2,18 @@
 
 import functools
 import math
+import os
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import jax
 from flax import nnx
+from jax.typing import DTypeLike
 
 from mluke_jax import sharding
+from mluke_jax.config import PretrainedConfig
+from mluke_jax.outputs import ModelOutput
 from mluke_jax.validation import InputSpec, is_traced
 
 
@@ -99,15 +103,15 @@ class PreTrainedModel(nnx.Module):
 
     def __call__(
         self,
-        input_ids=None,
+        input_ids: Any = None,
         *,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
         return_dict: bool = True,
         deterministic: bool | None = None,
         rngs: Any = None,
-        **inputs,
-    ):
+        **inputs: Any,
+    ) -> ModelOutput | tuple:
         unknown = sorted(set(inputs) - set(self.input_names))
         if unknown:
             raise TypeError(
@@ -127,12 +131,12 @@ class PreTrainedModel(nnx.Module):
     def prepare_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
-    def forward(self, **kwargs):
+    def forward(self, **kwargs: Any) -> ModelOutput:
         raise NotImplementedError
 
     # ------------------------------------------------------------- construction
     @classmethod
-    def build(cls, config, *, seed: int = 0) -> "PreTrainedModel":
+    def build(cls, config: PretrainedConfig, *, seed: int = 0) -> Self:
         """A randomly initialised model; under an active mesh (:func:`mluke_jax.use_mesh`) each
         parameter is created directly in its sharding (no full copy on one device), with the
         values of the one-device model up to float rounding (one compiled program draws them
@@ -144,7 +148,7 @@ class PreTrainedModel(nnx.Module):
         return nnx.merge(graphdef, initialise(jax.random.key(seed)))
 
     @classmethod
-    def abstract(cls, config) -> "PreTrainedModel":
+    def abstract(cls, config: PretrainedConfig) -> Self:
         """The model's structure with ``ShapeDtypeStruct`` leaves: no memory, no initialisation.
         Under a mesh, vocabulary tables have their padded shapes (see :mod:`mluke_jax.sharding`)."""
         return nnx.eval_shape(lambda: cls(config, rngs=nnx.Rngs(0)))
@@ -159,8 +163,15 @@ class PreTrainedModel(nnx.Module):
     # ------------------------------------------------------------ checkpoints
     @classmethod
     def from_pretrained(
-        cls, name_or_path, *, dtype=None, param_dtype=None, seed: int = 0, revision: str | None = None, **config_changes
-    ):
+        cls,
+        name_or_path: str | os.PathLike,
+        *,
+        dtype: DTypeLike | None = None,
+        param_dtype: DTypeLike | None = None,
+        seed: int = 0,
+        revision: str | None = None,
+        **config_changes: Any,
+    ) -> Self:
         """Load a converted (Orbax) directory, a transformers directory or a hub name.
 
         Args:
@@ -178,7 +189,7 @@ class PreTrainedModel(nnx.Module):
             name_or_path, cls, dtype=dtype, param_dtype=param_dtype, seed=seed, revision=revision, **config_changes
         )
 
-    def save_pretrained(self, path) -> None:
+    def save_pretrained(self, path: str | os.PathLike) -> None:
         """Write ``config.json``, ``mluke_jax.json`` and the Orbax parameters to ``path`` (atomically)."""
         from mluke_jax import checkpoint
 

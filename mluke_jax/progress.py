@@ -5,6 +5,8 @@ work stopped (the converter's log showed a lone ``0%``); there, callers print pl
 """
 
 import sys
+from collections.abc import Iterable
+from typing import Any
 
 
 def interactive() -> bool:
@@ -23,7 +25,7 @@ def interactive() -> bool:
     return bool(isatty and isatty())
 
 
-def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
+def progress_bar(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any) -> Any:
     """``tqdm.auto.tqdm(iterable, **kwargs)``, disabled unless ``enabled`` and :func:`interactive`.
 
     A disabled bar accepts every call, so callers need no branches; ``bar.disable`` tells them to

@@ -14,12 +14,14 @@ Every parameter is created with logical axis names (``param_init``), unsharded; 
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import jax
 import numpy as np
 from flax import nnx
 from flax.core import spmd as flax_spmd
+from jax.typing import DTypeLike
 
 from mluke_jax.warn import warn
 
@@ -74,7 +76,9 @@ def make_mesh(
 
 
 @contextlib.contextmanager
-def use_mesh(mesh: jax.sharding.Mesh, rules=LOGICAL_AXIS_RULES):
+def use_mesh(
+    mesh: jax.sharding.Mesh, rules: Sequence[tuple[str, Any]] = LOGICAL_AXIS_RULES
+) -> Iterator[jax.sharding.Mesh]:
     """Set ``mesh`` as the global mesh and the logical axis rules for the block."""
     with jax.set_mesh(mesh), nnx.logical_axis_rules(rules):
         yield mesh
@@ -90,7 +94,7 @@ def padded_param_init(init: Callable, names: tuple[str | None, ...], real: tuple
     """``param_init`` for a table whose created shape may be padded past ``real``: the values are
     drawn at the real shape (the same numbers as without padding) and padded with zeros."""
 
-    def padded(key, shape, dtype=None):
+    def padded(key, shape, dtype: DTypeLike | None = None):
         value = init(key, real, dtype) if dtype is not None else init(key, real)
         return jax.numpy.pad(value, [(0, s - r) for s, r in zip(shape, real)])
 
@@ -139,7 +143,7 @@ def padded_size(size: int, name: str) -> int:
 _WARNED: set[tuple] = set()
 
 
-def partition_specs(state) -> object:
+def partition_specs(state: nnx.State) -> object:
     """``PartitionSpec`` tree of a model state under the active (or default) rules, fitted to the
     active mesh: a dimension its mesh axes do not divide stays unsharded on them (one warning per
     parameter and mesh)."""
@@ -174,7 +178,7 @@ def partition_specs(state) -> object:
     return nnx.from_flat_state(flat)
 
 
-def named_shardings(state, mesh: jax.sharding.Mesh) -> object:
+def named_shardings(state: nnx.State, mesh: jax.sharding.Mesh) -> object:
     """``NamedSharding`` tree of a model state on ``mesh`` (see :func:`partition_specs`)."""
     specs = partition_specs(state)
     return jax.tree.map(
@@ -191,7 +195,7 @@ def unpadded_shape(shape: tuple[int, ...], axes: tuple[str | None, ...], sizes: 
     )
 
 
-def unpad(value, axes: tuple[str | None, ...], sizes: dict[str, int]):
+def unpad(value: jax.Array | np.ndarray, axes: tuple[str | None, ...], sizes: dict[str, int]) -> jax.Array | np.ndarray:
     """``value`` with vocabulary padding cut off (unchanged when there is none)."""
     real = unpadded_shape(tuple(value.shape), axes, sizes)
     if real == tuple(value.shape):
@@ -206,7 +210,7 @@ def pad_to(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.pad(value, [(0, s - v) for s, v in zip(shape, value.shape)])
 
 
-def logical_axes(model) -> dict[str, tuple[str | None, ...]]:
+def logical_axes(model: nnx.Module) -> dict[str, tuple[str | None, ...]]:
     """``{"dotted.param.path": logical axis names}`` of a model's parameters (abstract or real)."""
     return {
         ".".join(map(str, path)): tuple(var.get_metadata().get("out_sharding") or ())

@@ -18,7 +18,7 @@ import numpy as np
 
 from mluke_jax import checkpoint
 from mluke_jax.architectures import architecture_class
-from mluke_jax.config import dtype_name
+from mluke_jax.config import PretrainedConfig, dtype_name
 from mluke_jax.hf.conversion import FAMILIES, convert_in_memory
 from mluke_jax.hf.hub import existing_or_hub, resolve_source
 from mluke_jax.modeling import PreTrainedModel
@@ -96,7 +96,9 @@ def open_source(name_or_path: str | Path, revision: str | None = None) -> Source
     return open_transformers(name_or_path, revision)
 
 
-def resolve_config(source: Source, *, dtype: Any = None, param_dtype: Any = None, changes: dict[str, Any]):
+def resolve_config(
+    source: Source, *, dtype: Any = None, param_dtype: Any = None, changes: dict[str, Any]
+) -> PretrainedConfig:
     """The model config of ``source`` with the caller's ``changes`` (config fields) applied.
 
     ``param_dtype`` defaults to the stored dtype and ``dtype`` (compute) to ``param_dtype``.

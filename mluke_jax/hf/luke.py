@@ -10,6 +10,7 @@ from typing import Any
 
 from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.config import LukeConfig
+from mluke_jax.hf.readers import ArrayReader, CheckpointReader
 from mluke_jax.hf.rules import TRANSPOSE, Rule, architecture_from, model_rules
 from mluke_jax.hf.rules import linear_rules as _linear
 from mluke_jax.hf.rules import norm_rules as _norm
@@ -81,7 +82,9 @@ def architecture_of(hf_config: dict[str, Any], keys: Iterable[str]) -> str:
     return architecture_from(hf_config, keys, HEAD_RULES, "LUKE", "luke.embeddings.", "LukeModel")
 
 
-def structure_of(architecture: str, keys: Iterable[str], reader=None) -> dict[str, Any]:
+def structure_of(
+    architecture: str, keys: Iterable[str], reader: CheckpointReader | ArrayReader | None = None
+) -> dict[str, Any]:
     """The parameter-tree flags a checkpoint implies (see ``LukeConfig`` runtime fields)."""
     keys = set(keys)
     p = key_prefix(keys)
@@ -99,7 +102,7 @@ def allow_unused(key: str) -> bool:
     return key.endswith("position_ids")
 
 
-def check_config(config, source: str) -> None:
+def check_config(config: LukeConfig, source: str) -> None:
     """No family-specific warnings for LUKE."""
 
 

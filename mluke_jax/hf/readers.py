@@ -13,6 +13,7 @@ import struct
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 
 import ml_dtypes
 import numpy as np
@@ -100,7 +101,7 @@ class SafetensorsFile:
 
 
 # ---------------------------------------------------------------------------------- torch
-def require_torch(purpose: str = "reading PyTorch .bin checkpoints"):
+def require_torch(purpose: str = "reading PyTorch .bin checkpoints") -> ModuleType:
     """Import torch, or fail with the install command (torch is an optional extra)."""
     try:
         import torch

@@ -7,10 +7,15 @@ checkpoint key that no rule consumed is an error (unless allow-listed, like ``po
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
+from jax.typing import DTypeLike
 
 from mluke_jax.progress import progress_bar
+
+if TYPE_CHECKING:
+    from mluke_jax.hf.readers import ArrayReader, CheckpointReader
 
 
 class ConversionError(ValueError):
@@ -61,10 +66,10 @@ def _keys_of(template: str, num_layers: int) -> list[str]:
 def fill_params(
     targets: Mapping[str, object],
     rules: Iterable[Rule],
-    reader,
+    reader: "CheckpointReader | ArrayReader",
     *,
     num_layers: int,
-    dtype,
+    dtype: DTypeLike,
     allow_unused: Callable[[str], bool] = lambda key: False,
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
@@ -169,7 +174,7 @@ def architecture_from(
     )
 
 
-def model_rules(model_class, encoder: list[Rule], head: list[Rule], key_prefix: str) -> list[Rule]:
+def model_rules(model_class: type, encoder: list[Rule], head: list[Rule], key_prefix: str) -> list[Rule]:
     """Encoder rules with ``{p}`` filled in (the checkpoint's encoder prefix) and targets moved under
     the model's ``base_model_prefix`` when it is a head, followed by the head's rules."""
     target_prefix = model_class.encoder_prefix()

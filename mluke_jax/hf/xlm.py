@@ -13,6 +13,7 @@ import numpy as np
 
 from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.config import XLMConfig
+from mluke_jax.hf.readers import ArrayReader, CheckpointReader
 from mluke_jax.hf.rules import Rule, architecture_from, model_rules
 from mluke_jax.hf.rules import linear_rules as _linear
 from mluke_jax.hf.rules import norm_rules as _norm
@@ -78,7 +79,9 @@ def architecture_of(hf_config: dict[str, Any], keys: Iterable[str]) -> str:
     return architecture_from(hf_config, keys, HEAD_RULES, "XLM", "transformer.", bare)
 
 
-def structure_of(architecture: str, keys: Iterable[str], reader=None) -> dict[str, Any]:
+def structure_of(
+    architecture: str, keys: Iterable[str], reader: CheckpointReader | ArrayReader | None = None
+) -> dict[str, Any]:
     """``untied_decoder`` when the file's LM projection differs from the word embeddings (transformers
     5 then keeps it instead of tying; an equal copy, as original checkpoints store, is tied)."""
     keys = set(keys)

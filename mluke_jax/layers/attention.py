@@ -5,6 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import DTypeLike
 
 from mluke_jax.layers.common import Array
 from mluke_jax.layers.dropout import dropout
@@ -39,8 +40,8 @@ class SelfAttention(nnx.Module):
         entity_aware_weights: bool = False,
         attention_dropout: float = 0.0,
         scale_queries: bool = False,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.num_heads = num_heads

@@ -8,6 +8,7 @@ T = L + E, D hidden, H heads, K head dim, F ffn width, V vocabulary, N layers.
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import DTypeLike
 
 from mluke_jax.sharding import padded_param_init, padded_size, param_init
 
@@ -24,12 +25,12 @@ class FrozenParam(nnx.Param):
     """
 
 
-def normal_init(stddev: float = 0.02):
+def normal_init(stddev: float = 0.02) -> nnx.Initializer:
     return nnx.initializers.normal(stddev)
 
 
 def layer_norm(
-    features: int, epsilon: float, axis_name: str = "embed", *, param_dtype=jnp.float32, rngs: nnx.Rngs
+    features: int, epsilon: float, axis_name: str = "embed", *, param_dtype: DTypeLike = jnp.float32, rngs: nnx.Rngs
 ) -> nnx.LayerNorm:
     """LayerNorm as torch computes it: the configured epsilon and the exact (two-pass) variance.
 
@@ -54,7 +55,7 @@ def embedding(
     features: int,
     axes: tuple[str | None, str | None],
     *,
-    param_dtype=jnp.float32,
+    param_dtype: DTypeLike = jnp.float32,
     stddev: float = 0.02,
     rngs: nnx.Rngs,
 ) -> nnx.Embed:

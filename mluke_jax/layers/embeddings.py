@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.typing import DTypeLike
 
 from mluke_jax.layers.common import Array, FrozenParam, embedding, layer_norm, lookup
 from mluke_jax.layers.dropout import dropout
@@ -41,7 +42,7 @@ class WordEmbeddings(nnx.Module):
         *,
         padding_idx: int | None = None,
         dropout_rate: float = 0.0,
-        param_dtype=jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
@@ -91,8 +92,8 @@ class EntityEmbeddings(nnx.Module):
         *,
         padding_idx: int | None = 0,
         dropout_rate: float = 0.0,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
@@ -164,7 +165,7 @@ class XLMEmbeddings(nnx.Module):
         padding_idx: int | None = None,
         dropout_rate: float = 0.0,
         embed_stddev: float = 0.02,
-        param_dtype=jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32

@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import DTypeLike
 
 from mluke_jax.activations import activation
 from mluke_jax.layers.common import Array
@@ -17,8 +18,8 @@ class FeedForward(nnx.Module):
         intermediate_size: int,
         act: str,
         *,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.act_name = act

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import DTypeLike
 
 from mluke_jax import losses
 from mluke_jax.activations import activation
@@ -15,7 +16,9 @@ from mluke_jax.sharding import padded_param_init, padded_size
 class Pooler(nnx.Module):
     """``tanh(dense(h[:, 0]))``: ``(B, L, D) -> (B, D)``."""
 
-    def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self, hidden_size: int, *, dtype: DTypeLike = jnp.float32, param_dtype: DTypeLike = jnp.float32, rngs: nnx.Rngs
+    ):
         self.dense = Dense(
             hidden_size, hidden_size, ("embed", "hidden"), dtype=dtype, param_dtype=param_dtype, rngs=rngs
         )
@@ -40,8 +43,8 @@ class Decoder(nnx.Module):
         *,
         tied: bool,
         use_bias: bool = True,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.dtype = dtype
@@ -82,8 +85,8 @@ class MaskedLMHead(nnx.Module):
         layer_norm_eps: float,
         *,
         tied: bool,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
@@ -114,8 +117,8 @@ class EntityPredictionHead(nnx.Module):
         layer_norm_eps: float,
         *,
         tied: bool,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
@@ -140,8 +143,8 @@ class Classifier(nnx.Module):
         dropout_rate: float,
         *,
         use_bias: bool = True,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.dropout_rate = dropout_rate
@@ -161,7 +164,7 @@ class Classifier(nnx.Module):
 
 def extractive_qa(
     qa_outputs: Classifier, hidden_states: Array, start_positions: Array | None, end_positions: Array | None
-):
+) -> tuple[Array, Array, Array | None]:
     """Start / end logits ``(B, L)`` from a 2-class linear layer, and the span loss when positions are given."""
     logits = qa_outputs(hidden_states)
     start_logits, end_logits = logits[..., 0], logits[..., 1]
@@ -189,8 +192,8 @@ class SequenceSummary(nnx.Module):
         first_dropout: float,
         last_dropout: float,
         *,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.summary_type = summary_type

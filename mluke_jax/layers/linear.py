@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 from jax.ad_checkpoint import checkpoint_name
+from jax.typing import DTypeLike
 
 from mluke_jax.sharding import param_init
 
@@ -28,7 +29,7 @@ Array = jax.Array
 CAST_KERNEL = "cast_kernel"
 
 
-def einsum(subscripts: str, x: Array, y: Array, *, dtype, out_dtype=None) -> Array:
+def einsum(subscripts: str, x: Array, y: Array, *, dtype: DTypeLike, out_dtype: DTypeLike | None = None) -> Array:
     """``jnp.einsum(subscripts, x, y)`` on operands cast to ``dtype``, summed in float32.
 
     ``subscripts`` names two operands and the output (``"...i,io->...o"``), each index of an operand
@@ -105,8 +106,8 @@ class Dense(nnx.Module):
         axes: tuple[str | None, str | None],
         *,
         use_bias: bool = True,
-        dtype=jnp.float32,
-        param_dtype=jnp.float32,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
         stddev: float = 0.02,
         rngs: nnx.Rngs,
     ):

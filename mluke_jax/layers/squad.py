@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import DTypeLike
 
 from mluke_jax.layers.common import Array, layer_norm
 from mluke_jax.layers.linear import Dense
@@ -23,7 +24,9 @@ def gather_positions(hidden_states: Array, positions: Array) -> Array:
 class SquadStartLogits(nnx.Module):
     """``dense(h)``: ``(B, L, D) -> (B, L)`` start logits."""
 
-    def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self, hidden_size: int, *, dtype: DTypeLike = jnp.float32, param_dtype: DTypeLike = jnp.float32, rngs: nnx.Rngs
+    ):
         self.dense = Dense(hidden_size, 1, ("embed", None), dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def __call__(self, hidden_states: Array, p_mask: Array | None) -> Array:
@@ -34,7 +37,13 @@ class SquadEndLogits(nnx.Module):
     """``dense_1(LN(tanh(dense_0([h; start]))))``: ``(..., D)`` pairs -> ``(...)`` end logits."""
 
     def __init__(
-        self, hidden_size: int, layer_norm_eps: float, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs
+        self,
+        hidden_size: int,
+        layer_norm_eps: float,
+        *,
+        dtype: DTypeLike = jnp.float32,
+        param_dtype: DTypeLike = jnp.float32,
+        rngs: nnx.Rngs,
     ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         tables = dict(param_dtype=param_dtype, rngs=rngs)  # embeddings and LayerNorms compute in float32
@@ -50,7 +59,9 @@ class SquadEndLogits(nnx.Module):
 class SquadAnswerClass(nnx.Module):
     """``dense_1(tanh(dense_0([start; cls])))`` (no bias on ``dense_1``): ``(B, D)`` pairs -> ``(B,)``."""
 
-    def __init__(self, hidden_size: int, *, dtype=jnp.float32, param_dtype=jnp.float32, rngs: nnx.Rngs):
+    def __init__(
+        self, hidden_size: int, *, dtype: DTypeLike = jnp.float32, param_dtype: DTypeLike = jnp.float32, rngs: nnx.Rngs
+    ):
         kw = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         self.dense_0 = Dense(2 * hidden_size, hidden_size, ("mlp", "embed"), **kw)
         self.dense_1 = Dense(hidden_size, 1, ("embed", None), use_bias=False, **kw)

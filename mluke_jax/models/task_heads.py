@@ -26,6 +26,7 @@ from flax import nnx
 
 from mluke_jax import losses
 from mluke_jax import validation as v
+from mluke_jax.config import PretrainedConfig
 from mluke_jax.layers.dropout import fold_key
 from mluke_jax.layers.heads import Classifier, extractive_qa
 from mluke_jax.modeling import PreTrainedModel
@@ -132,7 +133,7 @@ class TokenClassification(TaskHead):
     head_inputs = ("labels",)
     uses_pooler = False
 
-    def __init__(self, config, *, rngs: nnx.Rngs):
+    def __init__(self, config: PretrainedConfig, *, rngs: nnx.Rngs):
         super().__init__(config, rngs=rngs)
         self.classifier = Classifier(
             config.hidden_size, config.num_labels, self.classifier_dropout_rate(), **self.layer_dtypes, rngs=rngs
@@ -169,7 +170,7 @@ class QuestionAnsweringSimple(TaskHead):
     head_inputs = ("start_positions", "end_positions")
     uses_pooler = False
 
-    def __init__(self, config, *, rngs: nnx.Rngs):
+    def __init__(self, config: PretrainedConfig, *, rngs: nnx.Rngs):
         if config.num_labels != 2:
             raise ValueError(f"{type(self).__name__} needs num_labels=2 (start and end), got {config.num_labels}")
         super().__init__(config, rngs=rngs)
@@ -206,7 +207,7 @@ class SequenceClassification(TaskHead):
 
     head_inputs = ("labels",)
 
-    def __init__(self, config, *, rngs: nnx.Rngs):
+    def __init__(self, config: PretrainedConfig, *, rngs: nnx.Rngs):
         super().__init__(config, rngs=rngs)
         self.add_sequence_scorer(rngs)
 
@@ -243,7 +244,7 @@ class MultipleChoice(TaskHead):
 
     head_inputs = ("labels",)
 
-    def __init__(self, config, *, rngs: nnx.Rngs):
+    def __init__(self, config: PretrainedConfig, *, rngs: nnx.Rngs):
         super().__init__(config, rngs=rngs)
         self.add_choice_scorer(rngs)
 

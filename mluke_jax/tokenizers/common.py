@@ -3,15 +3,18 @@ strategies, and turning lists into arrays."""
 
 import functools
 import gc
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
 TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
 PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def without_garbage_collection(method):
+def without_garbage_collection(method: Callable[P, T]) -> Callable[P, T]:
     """Run ``method`` with Python's cyclic garbage collector paused.
 
     A batch call allocates a few lists per token and no reference cycles; the collector's repeated
@@ -19,7 +22,7 @@ def without_garbage_collection(method):
     """
 
     @functools.wraps(method)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         enabled = gc.isenabled()
         gc.disable()
         try:

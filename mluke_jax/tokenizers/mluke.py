@@ -152,7 +152,7 @@ class MLukeTokenizer:
     # --------------------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(
-        cls, name_or_path: str | os.PathLike, *, revision: str | None = None, **overrides
+        cls, name_or_path: str | os.PathLike, *, revision: str | None = None, **overrides: Any
     ) -> "MLukeTokenizer":
         """Read ``sentencepiece.bpe.model``, the entity vocabulary (``entity_vocab.json``, or the
         original ``entity_vocab.jsonl`` / ``.tsv``), ``tokenizer_config.json`` and ``added_tokens.json``
@@ -387,10 +387,10 @@ class MLukeTokenizer:
         self,
         text: str | Sequence[str],
         text_pair: str | Sequence[str] | None = None,
-        entity_spans=None,
-        entity_spans_pair=None,
-        entities=None,
-        entities_pair=None,
+        entity_spans: Sequence | None = None,
+        entity_spans_pair: Sequence | None = None,
+        entities: Sequence | None = None,
+        entities_pair: Sequence | None = None,
         *,
         task: str | None = _OWN_TASK,
         entity_language: str | None = None,

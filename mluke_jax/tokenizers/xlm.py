@@ -11,6 +11,7 @@ import json
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -270,7 +271,7 @@ class XLMTokenizer:
             return self.decoder.get(int(ids), "<unk>")
         return [self.decoder.get(int(i), "<unk>") for i in ids]
 
-    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         tokens = self.convert_ids_to_tokens(list(ids))
         if skip_special_tokens:
             tokens = [t for t in tokens if t not in SPECIAL_TOKENS]

@@ -61,7 +61,7 @@ def linear_warmup_decay(learning_rate: float, warmup_steps: int, total_steps: in
     return optax.join_schedules([optax.linear_schedule(0.0, learning_rate, warmup_steps), decay], [warmup_steps])
 
 
-def decay_mask(params) -> object:
+def decay_mask(params: nnx.State) -> object:
     """``True`` where weight decay applies: every parameter but biases and LayerNorm scales."""
 
     def decays(path, _leaf) -> bool:

@@ -24,6 +24,7 @@ import optax
 from flax import nnx, struct
 
 from mluke_jax import checkpoint
+from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.train.optim import TRAINABLE, OptimizerConfig, make_optimizer
 
 
@@ -82,7 +83,7 @@ def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state:
 
 
 def loss_and_gradients(
-    model, batch: dict[str, Any], *, dropout_key: jax.Array | None = None
+    model: PreTrainedModel, batch: dict[str, Any], *, dropout_key: jax.Array | None = None
 ) -> tuple[jax.Array, nnx.State]:
     """Loss of one batch and its gradient for every trainable parameter (an ``nnx.State`` shaped
     like the model's parameters). ``dropout_key=None`` runs without dropout (eval mode)."""
@@ -113,12 +114,12 @@ class Trainer:
 
     def __init__(
         self,
-        model,
+        model: PreTrainedModel,
         optimizer: OptimizerConfig | optax.GradientTransformation,
         *,
         seed: int = 0,
         dropout: bool = True,
-        schedule=None,
+        schedule: optax.Schedule | None = None,
     ):
         self.graphdef, params, self.rest = nnx.split(model, TRAINABLE, ...)
         if isinstance(optimizer, OptimizerConfig):
@@ -204,7 +205,7 @@ class Trainer:
         return int(self.state.step)
 
     @property
-    def model(self):
+    def model(self) -> PreTrainedModel:
         """The model with the current parameters (shares their arrays)."""
         return nnx.merge(self.graphdef, self.state.params, self.rest)
 
