@@ -91,11 +91,14 @@ def checkpoint_params(model: PreTrainedModel) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ atomic directories
-def check_destination(dst: str | os.PathLike, overwrite: bool) -> Path:
+def check_destination(
+    dst: str | os.PathLike, overwrite: bool, marker: str = METADATA_FILE, what: str = "a mluke-jax checkpoint"
+) -> Path:
     """Refuse a destination that would lose data; returns it as an absolute path.
 
-    A new or empty directory is fine; an earlier mluke-jax checkpoint is replaced only with
-    ``overwrite``; a directory with anything else in it is never replaced.
+    A new or empty directory is fine; an earlier output of the same kind (a directory holding
+    ``marker``: a checkpoint's ``mluke_jax.json``, a corpus's ``metadata.json``) is replaced only
+    with ``overwrite``; a directory with anything else in it is never replaced.
     """
     dst = local_path(dst)
     if not dst.exists():
@@ -104,21 +107,23 @@ def check_destination(dst: str | os.PathLike, overwrite: bool) -> Path:
         raise FileExistsError(f"{dst} exists and is not a directory")
     if not any(dst.iterdir()):
         return dst
-    if not (dst / METADATA_FILE).is_file():
-        raise FileExistsError(f"{dst} holds other files; write the checkpoint to a new or empty directory")
+    if not (dst / marker).is_file():
+        raise FileExistsError(f"{dst} holds other files; write {what} to a new or empty directory")
     if not overwrite:
-        raise FileExistsError(f"{dst} already holds a mluke-jax checkpoint; pass overwrite (--overwrite) to replace it")
+        raise FileExistsError(f"{dst} already holds {what}; pass overwrite (--overwrite) to replace it")
     return dst
 
 
 @contextlib.contextmanager
-def atomic_directory(dst: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(
+    dst: str | os.PathLike, overwrite: bool = False, marker: str = METADATA_FILE, what: str = "a mluke-jax checkpoint"
+) -> Iterator[Path]:
     """Yield a fresh temporary directory next to ``dst``; it becomes ``dst`` only on success.
 
     See :func:`check_destination` for what may be replaced. On any failure the temporary directory
     is removed and an existing ``dst`` is left as it was.
     """
-    dst = check_destination(dst, overwrite)
+    dst = check_destination(dst, overwrite, marker, what)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
     try:

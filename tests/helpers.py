@@ -1,7 +1,9 @@
 """Reference builders for the tests: random transformers models, checkpoints on disk, LUKE inputs."""
 
+import bz2
 import json
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -497,3 +499,67 @@ def xlm_task_inputs(architecture: str, config: dict) -> dict:
         # lax.top_k order ties differently. p_mask excludes them, as a real QA pipeline does.
         inputs["p_mask"] = (1 - inputs["attention_mask"]).astype(np.float32)
     return inputs
+
+
+# --------------------------------------------------------------------------- Wikipedia dumps
+NAMESPACES = {
+    "en": {1: "Talk", 6: "File", 10: "Template", 14: "Category"},
+    "de": {1: "Diskussion", 6: "Datei", 10: "Vorlage", 14: "Kategorie"},
+}
+
+EN_PAGES = [
+    # (title, namespace, redirect target, wikitext)
+    (
+        "Tokyo",
+        0,
+        None,
+        "{{Infobox city|name=Tokyo|population=14,000,000}}\n"
+        "'''Tokyo''' is the [[capital city|capital]] of [[Japan]].<ref>{{cite web|url=x}}</ref> "
+        "It is near [[Mount_Fuji#Geography|Mount  Fuji]].\n\n"
+        "[[File:Tokyo.jpg|thumb|The [[skyline]] of Tokyo]]\n"
+        "== History ==\n"
+        "Formerly [[Edo]], it became the capital in 1868 (see [[Meiji Restoration]]).\n"
+        '{| class="wikitable"\n| [[Osaka]] || 2 \n|}\n'
+        "[[Category:Capitals in Asia]]\n[[de:Tokio]]",
+    ),
+    ("Japan", 0, None, "'''Japan''' is an island country. Its capital is [[Tokyo]].<!-- comment -->"),
+    ("Edo", 0, "Tokyo", "#REDIRECT [[Tokyo]]"),
+    ("Old Edo", 0, "Edo", "#REDIRECT [[Edo]]"),
+    ("Talk:Tokyo", 1, None, "Discussion of [[Tokyo]]."),
+    ("Mount Fuji", 0, None, "'''Mount Fuji''' is in [[japan|Japan]]; see also [[:Category:Mountains|mountains]]."),
+]
+DE_PAGES = [
+    (
+        "Tokio",
+        0,
+        None,
+        "'''Tokio''' ist die Hauptstadt von [[Japan]].[[Datei:Tokio.jpg|mini|Blick]] "
+        "Siehe [[Kategorie:Hauptstadt]]{{Vorlage|x}} [[Vorlage:Navigationsleiste|Leiste]] und [[Edo|die alte Stadt]].",
+    ),
+]
+
+
+def write_dump(path, language, pages):
+    """A ``pages-articles`` export: siteinfo with the wiki's namespaces, then one <page> each."""
+    namespaces = "".join(
+        f'      <namespace key="{key}" case="first-letter">{name}</namespace>\n'
+        for key, name in NAMESPACES[language].items()
+    )
+    body = [
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" xml:lang="' + language + '">\n',
+        f"  <siteinfo>\n    <sitename>Wikipedia</sitename>\n    <dbname>{language}wiki</dbname>\n"
+        f'    <namespaces>\n      <namespace key="0" case="first-letter" />\n{namespaces}    </namespaces>\n'
+        "  </siteinfo>\n",
+    ]
+    for page_id, (title, namespace, redirect, text) in enumerate(pages, start=10):
+        redirect_tag = f'    <redirect title="{escape(redirect)}" />\n' if redirect else ""
+        body.append(
+            f"  <page>\n    <title>{escape(title)}</title>\n    <ns>{namespace}</ns>\n    <id>{page_id}</id>\n"
+            f"{redirect_tag}    <revision>\n      <id>{page_id * 100}</id>\n"
+            f'      <text bytes="{len(text.encode())}" xml:space="preserve">{escape(text)}</text>\n'
+            "    </revision>\n  </page>\n"
+        )
+    body.append("</mediawiki>\n")
+    data = "".join(body).encode("utf-8")
+    path.write_bytes(bz2.compress(data) if path.suffix == ".bz2" else data)
+    return path

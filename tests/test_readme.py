@@ -10,7 +10,8 @@ What the test prepares, so that the blocks find what they name:
   ``XLMWithLMHeadModel`` (German and English) with a BPE tokenizer learned from the generated corpus.
 - Local names: ``path/to/transformers_dir`` (the mLUKE checkpoint), ``mlm_ende_1024.pth`` (the XLM
   model written as facebookresearch/XLM saves it), ``mluke-jax-dir`` (the mLUKE checkpoint
-  converted), ``my_entities.txt``, and ``tests/data/finetune`` (the repository's tiny data).
+  converted), ``my_entities.txt``, ``enwiki-latest-pages-articles.xml.bz2`` (a tiny dump), and
+  ``tests/data/finetune`` (the repository's tiny data).
 - The Quick start's ``python3 -m venv .venv && .venv/bin/pip install ...`` is the environment this
   test runs in; the rest of the command runs with ``.venv/bin/`` meaning this environment's.
 
@@ -71,7 +72,15 @@ def _cache_repo(cache: Path, repo_id: str, source: Path) -> None:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     pytest.importorskip("torch")
-    from helpers import convert, hf_xlm, save_hf, save_luke_with_test_tokenizer, save_original_xlm
+    from helpers import (
+        EN_PAGES,
+        convert,
+        hf_xlm,
+        save_hf,
+        save_luke_with_test_tokenizer,
+        save_original_xlm,
+        write_dump,
+    )
     from mluke_jax.testing.toy_data import write_toy_xlm_tokenizer
 
     build = tmp_path_factory.mktemp("readme-sources")
@@ -113,6 +122,7 @@ def workspace(tmp_path_factory):
     save_original_xlm(model, work / "mlm_ende_1024.pth")
     convert(mluke, work / "mluke-jax-dir")
     (work / "my_entities.txt").write_text("en:Tokyo\nde:Köln\nja:東京\n", encoding="utf-8")
+    write_dump(work / "enwiki-latest-pages-articles.xml.bz2", "en", EN_PAGES * 50)
     (work / "tests" / "data").mkdir(parents=True)
     shutil.copytree(ROOT / "tests" / "data" / "finetune", work / "tests" / "data" / "finetune")
     bin_dir = str(Path(sys.executable).parent)

@@ -1,0 +1,61 @@
+"""``python -m mluke_jax.corpus SUBCOMMAND``: build pretraining corpora (see each ``--help``)."""
+
+import argparse
+import sys
+
+from mluke_jax.corpus.dump import CorruptDumpError
+
+
+def _wikipedia(args: argparse.Namespace) -> int:
+    from mluke_jax.corpus.wikipedia import build_wikipedia
+
+    metadata = build_wikipedia(
+        args.dump,
+        args.language,
+        args.out,
+        workers=args.workers,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(
+        f"{args.out}: {metadata['pages']} articles, {metadata['paragraphs']} paragraphs, {metadata['links']} links, "
+        f"{metadata['redirects']} redirects ({metadata['other_namespaces']} pages of other namespaces and "
+        f"{metadata['unparsable']} unparsable pages skipped) in {metadata['seconds']:.1f} s"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mluke_jax.corpus", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    wiki = commands.add_parser(
+        "wikipedia",
+        help="a MediaWiki XML dump to annotated paragraphs (text + link spans), redirects and page metadata",
+        description="A MediaWiki XML dump (*-pages-articles*.xml[.bz2]) to annotated paragraphs: plain text "
+        "with the character spans and normalised targets of its links, the redirects and per-page metadata.",
+    )
+    wiki.add_argument("dump", help="the dump file (.xml, .xml.bz2 or .xml.gz)")
+    wiki.add_argument("--language", required=True, help="the wiki's language code (en, de, ja, ...)")
+    wiki.add_argument("--out", required=True, help="output directory (new, empty, or an earlier one with --overwrite)")
+    wiki.add_argument("--workers", type=int, default=1, help="parser processes (default 1)")
+    wiki.add_argument("--num-shards", type=int, default=1, help="split the dump into this many runs")
+    wiki.add_argument("--shard-index", type=int, default=0, help="which of the --num-shards runs this is")
+    wiki.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
+    wiki.add_argument("--quiet", action="store_true", help="no progress bar")
+    wiki.set_defaults(run=_wikipedia)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (CorruptDumpError, FileNotFoundError, FileExistsError, ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

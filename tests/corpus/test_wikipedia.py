@@ -1,0 +1,141 @@
+"""Stage 1 of the corpus on tiny MediaWiki dumps written here in the real export format."""
+
+import gzip
+import json
+
+import pytest
+
+from helpers import DE_PAGES, EN_PAGES, write_dump
+from mluke_jax.corpus.__main__ import main
+from mluke_jax.corpus.dump import CorruptDumpError
+from mluke_jax.corpus.wikipedia import build_wikipedia, read_pages, read_redirects, resolve_redirect
+from mluke_jax.corpus.wikitext import normalize_title
+
+
+def records(directory):
+    return {r["title"]: r for r in read_pages(directory)}
+
+
+def anchors(record):
+    return [(p["text"][s:e], title) for p in record["paragraphs"] for s, e, title in p["links"]]
+
+
+def test_a_dump_becomes_paragraphs_with_exact_link_spans(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
+    write_dump(tmp_path / "enwiki-pages-articles.xml.bz2", "en", EN_PAGES)
+    code = main(["wikipedia", "enwiki-pages-articles.xml.bz2", "--language", "en", "--out", "en", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert "3 articles" in capsys.readouterr().out
+    pages = records("en")
+    assert sorted(pages) == ["Japan", "Mount Fuji", "Tokyo"]  # redirects and Talk: are not articles
+    tokyo = pages["Tokyo"]
+    assert [p["text"] for p in tokyo["paragraphs"]] == [
+        "Tokyo is the capital of Japan. It is near Mount Fuji.",
+        "Formerly Edo, it became the capital in 1868 (see Meiji Restoration).",
+    ]
+    assert anchors(tokyo) == [
+        ("capital", "Capital city"),
+        ("Japan", "Japan"),
+        ("Mount Fuji", "Mount Fuji"),  # underscores, the #section and doubled spaces normalised
+        ("Edo", "Edo"),
+        ("Meiji Restoration", "Meiji Restoration"),
+    ]  # the file caption, the table, the category and the interlanguage link are gone
+    assert anchors(pages["Japan"]) == [("Tokyo", "Tokyo")]
+    # a lower-case target is upper-cased; a [[:Category:...]] link keeps its text without a link
+    assert pages["Mount Fuji"]["paragraphs"][0]["text"] == "Mount Fuji is in Japan; see also mountains."
+    assert anchors(pages["Mount Fuji"]) == [("Japan", "Japan")]
+    assert read_redirects("en") == {"Edo": "Tokyo", "Old Edo": "Tokyo"}  # the chain followed to its end
+    metadata = json.loads((tmp_path / "en" / "metadata.json").read_text())
+    assert metadata["pages"] == 3 and metadata["redirects"] == 2 and metadata["other_namespaces"] == 1
+    assert metadata["links"] == 7 and metadata["unparsable"] == 0 and metadata["language"] == "en"
+    index = (tmp_path / "en" / "pages.tsv").read_text().splitlines()
+    assert index[0] == "10\tTokyo\t2\t5"
+
+
+def test_the_wikis_own_namespace_names_are_used(tmp_path):
+    dump = write_dump(tmp_path / "dewiki.xml", "de", DE_PAGES)
+    build_wikipedia(dump, "de", tmp_path / "de", progress=False)
+    tokio = records(tmp_path / "de")["Tokio"]
+    assert tokio["paragraphs"][0]["text"] == "Tokio ist die Hauptstadt von Japan. Siehe Leiste und die alte Stadt."
+    # Datei: and Kategorie: dropped with their text; a Vorlage: link keeps its text but is no article link
+    assert anchors(tokio) == [("Japan", "Japan"), ("die alte Stadt", "Edo")]
+
+
+def test_shards_together_hold_exactly_one_run_and_workers_change_nothing(tmp_path):
+    dump = write_dump(tmp_path / "en.xml.bz2", "en", EN_PAGES * 3)  # ids differ per copy
+    build_wikipedia(dump, "en", tmp_path / "whole", progress=False)
+    build_wikipedia(dump, "en", tmp_path / "parallel", workers=2, progress=False)
+    for i in range(2):
+        build_wikipedia(dump, "en", tmp_path / f"shard{i}", num_shards=2, shard_index=i, progress=False)
+    whole = sorted(read_pages(tmp_path / "whole"), key=lambda r: r["id"])
+    assert sorted(read_pages(tmp_path / "parallel"), key=lambda r: r["id"]) == whole
+    shards = [list(read_pages(tmp_path / f"shard{i}")) for i in range(2)]
+    assert shards[0] and shards[1]
+    assert sorted(shards[0] + shards[1], key=lambda r: r["id"]) == whole
+    merged = {**read_redirects(tmp_path / "shard0"), **read_redirects(tmp_path / "shard1")}
+    assert {t: resolve_redirect(t, merged) for t in merged} == read_redirects(tmp_path / "whole")
+
+
+def test_a_truncated_dump_is_an_error_naming_it_and_writes_nothing(tmp_path, capsys):
+    # an uncompressed dump cut in the middle: the pages before the cut were read
+    dump = write_dump(tmp_path / "en.xml", "en", EN_PAGES * 20)
+    data = dump.read_bytes()
+    dump.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptDumpError, match=r"en\.xml: the dump breaks off or is damaged after page \d+ \('"):
+        build_wikipedia(dump, "en", tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+    # a compressed one cut inside its first block
+    packed = write_dump(tmp_path / "en.xml.bz2", "en", EN_PAGES * 20)
+    packed.write_bytes(packed.read_bytes()[:-100])
+    assert main(["wikipedia", str(packed), "--language", "en", "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    error = capsys.readouterr().err
+    assert "en.xml.bz2: the dump breaks off or is damaged" in error and "EOFError" in error, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_existing_output_is_replaced_only_when_asked(tmp_path, capsys):
+    dump = write_dump(tmp_path / "en.xml", "en", EN_PAGES)
+    build_wikipedia(dump, "en", tmp_path / "out", progress=False)
+    with pytest.raises(FileExistsError, match="already holds a corpus"):
+        build_wikipedia(dump, "en", tmp_path / "out", progress=False)
+    build_wikipedia(dump, "en", tmp_path / "out", overwrite=True, progress=False)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert main(["wikipedia", str(dump), "--language", "en", "--out", str(tmp_path / "other"), "--quiet"]) == 1
+    assert "holds other files" in capsys.readouterr().err
+    with gzip.open(next((tmp_path / "out").glob("pages-*.jsonl.gz")), "rt") as f:
+        assert json.loads(f.readline())["title"] == "Tokyo"
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [("tokyo_Tower", "Tokyo Tower"), ("Mount Fuji#History", "Mount Fuji"), ("  a  b ", "A b"), ("#Top", ""),
+     ("AT&amp;T", "AT&T"), ("ōsaka", "Ōsaka")],
+)  # fmt: skip
+def test_titles_are_normalised_as_mediawiki_does(raw, title):
+    assert normalize_title(raw) == title
+
+
+def test_link_spans_survive_any_spacing():
+    """Random runs of spaces, tabs and no-break spaces around and inside links: every span still
+    covers its anchor, spaces collapsed."""
+    import random
+
+    from mluke_jax.corpus.wikitext import WikitextParser
+
+    rng = random.Random(0)
+    parser = WikitextParser()
+    for _ in range(200):
+        pieces, expected = [], []
+        for _ in range(rng.randint(1, 6)):
+            pad = "".join(rng.choice(" \t\u00a0") for _ in range(rng.randint(0, 3)))
+            words = [rng.choice(["Tokyo", "Kyoto", "Mount", "Fuji", "big", "city"]) for _ in range(rng.randint(1, 3))]
+            inner = "".join(w + rng.choice([" ", "  ", "\t", "\u00a0 "]) for w in words).rstrip()
+            if rng.random() < 0.5:
+                pieces.append(f"{pad}[[{words[0]}|{rng.choice(['', ' '])}{inner}{rng.choice(['', '  '])}]]")
+                expected.append((" ".join(inner.split()), normalize_title(words[0])))
+            else:
+                pieces.append(pad + inner)
+        paragraphs = parser.paragraphs("".join(pieces))
+        got = [(p.text[link.start : link.end], link.title) for p in paragraphs for link in p.links]
+        assert got == expected, ("".join(pieces), paragraphs)
