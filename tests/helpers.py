@@ -536,6 +536,15 @@ DE_PAGES = [
         "'''Tokio''' ist die Hauptstadt von [[Japan]].[[Datei:Tokio.jpg|mini|Blick]] "
         "Siehe [[Kategorie:Hauptstadt]]{{Vorlage|x}} [[Vorlage:Navigationsleiste|Leiste]] und [[Edo|die alte Stadt]].",
     ),
+    ("Edo", 0, "Tokio", "#WEITERLEITUNG [[Tokio]]"),
+    (
+        "Japan",
+        0,
+        None,
+        "'''Japan''' ist ein Inselstaat in Ostasien. Seine Hauptstadt ist [[Tokio]]. "
+        "Der höchste Berg ist der [[Fuji (Vulkan)|Fuji]].",
+    ),
+    ("Fuji (Vulkan)", 0, None, "Der '''Fuji''' ist ein Vulkan in [[Japan]]."),
 ]
 
 

@@ -27,6 +27,26 @@ def _wikipedia(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entity_vocab(args: argparse.Namespace) -> int:
+    from mluke_jax.corpus.entity_vocab import build_entity_vocab
+
+    summary = build_entity_vocab(
+        args.dirs,
+        args.out,
+        size=args.size,
+        interwiki=args.interwiki,
+        min_languages=args.min_languages,
+        min_count=args.min_count,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(
+        f"{args.out}: {summary['entities']} entities ({summary['names']} titles in "
+        f"{', '.join(summary['languages'])}) in {summary['seconds']:.1f} s"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mluke_jax.corpus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +65,24 @@ def build_parser() -> argparse.ArgumentParser:
     wiki.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
     wiki.add_argument("--quiet", action="store_true", help="no progress bar")
     wiki.set_defaults(run=_wikipedia)
+
+    vocab = commands.add_parser(
+        "entity-vocab",
+        help="the entity vocabulary: link counts of stage-1 directories, multilingual ids through Wikidata",
+        description="Count the links of stage-1 directories (redirects resolved) and write the most linked "
+        "entities after [PAD], [UNK], [MASK], [MASK2]. With --interwiki, the titles of one Wikidata item in "
+        "several languages share an id and their counts add up. Written as .jsonl (original LUKE) or .json "
+        "(transformers' entity_vocab.json), by the name of --out.",
+    )
+    vocab.add_argument("dirs", nargs="+", metavar="DIR", help="outputs of 'corpus wikipedia' (any languages, shards)")
+    vocab.add_argument("--out", required=True, help="entity_vocab.jsonl or entity_vocab.json")
+    vocab.add_argument("--size", type=int, help="ids in all, the 4 special entities included (mluke-base: 1200001)")
+    vocab.add_argument("--interwiki", help="Wikidata JSON dump (sitelinks) or qid<TAB>lang<TAB>title TSV")
+    vocab.add_argument("--min-languages", type=int, default=1, help="keep items linked in this many languages")
+    vocab.add_argument("--min-count", type=int, default=1, help="drop titles linked fewer times in a language")
+    vocab.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    vocab.add_argument("--quiet", action="store_true", help="no progress bar")
+    vocab.set_defaults(run=_entity_vocab)
     return parser
 
 
