@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from corpus.wikidata import write_wikidata_json, write_wikidata_tsv
 
-from corpus.conftest import write_wikidata_json, write_wikidata_tsv
 from mluke_jax.corpus.__main__ import main
 from mluke_jax.corpus.collection import open_wikipedia
 from mluke_jax.corpus.entity_vocab import build_entity_vocab, count_links
