@@ -505,6 +505,7 @@ def xlm_task_inputs(architecture: str, config: dict) -> dict:
 NAMESPACES = {
     "en": {1: "Talk", 6: "File", 10: "Template", 14: "Category"},
     "de": {1: "Diskussion", 6: "Datei", 10: "Vorlage", 14: "Kategorie"},
+    "ja": {1: "ノート", 6: "ファイル", 10: "Template", 14: "Category"},
 }
 
 EN_PAGES = [

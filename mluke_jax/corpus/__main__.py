@@ -47,6 +47,24 @@ def _entity_vocab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mention_db(args: argparse.Namespace) -> int:
+    from mluke_jax.corpus.mention_db import build_mention_db
+
+    header = build_mention_db(
+        args.dirs,
+        args.out,
+        min_link_prob=args.min_link_prob,
+        max_candidates=args.max_candidates,
+        min_link_count=args.min_link_count,
+        max_mention_length=args.max_mention_length,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    counts = ", ".join(f"{language} {n}" for language, n in header["mentions"].items())
+    print(f"{args.out}: surface forms {counts} in {header['seconds']:.1f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mluke_jax.corpus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
     vocab.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     vocab.add_argument("--quiet", action="store_true", help="no progress bar")
     vocab.set_defaults(run=_entity_vocab)
+
+    mentions = commands.add_parser(
+        "mention-db",
+        help="the mention database: each anchor text's entities, counts and link probability",
+        description="For every anchor text of stage-1 directories: the articles it links to with counts, and "
+        "its link probability (links / articles containing the text), as the original LUKE mention database. "
+        "Written as gzip text (e.g. mentions.tsv.gz); the entity linker reads it.",
+    )
+    mentions.add_argument("dirs", nargs="+", metavar="DIR", help="outputs of 'corpus wikipedia' (any languages)")
+    mentions.add_argument("--out", required=True, help="the database file (gzip text, e.g. mentions.tsv.gz)")
+    mentions.add_argument("--min-link-prob", type=float, default=0.01, help="drop rarer anchors (default 0.01)")
+    mentions.add_argument("--max-candidates", type=int, default=100, help="entities kept per anchor (default 100)")
+    mentions.add_argument("--min-link-count", type=int, default=1, help="drop rarer anchor-entity pairs (default 1)")
+    mentions.add_argument("--max-mention-length", type=int, default=20, help="words an anchor may have (default 20)")
+    mentions.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    mentions.add_argument("--quiet", action="store_true", help="no progress bar")
+    mentions.set_defaults(run=_mention_db)
     return parser
 
 
