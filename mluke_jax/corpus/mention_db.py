@@ -10,7 +10,7 @@ always. The articles containing each anchor are found in one pass with an Aho-Co
 File (gzip text whatever its name, one header line then one line per surface form)::
 
     # {"format": "mluke-jax-mention-db", "languages": [...], "min_link_prob": ..., ...}
-    lang <TAB> surface key <TAB> articles containing it <TAB> links <TAB> title <TAB> count [<TAB> title <TAB> count ...]
+    lang <TAB> key <TAB> articles containing it <TAB> links <TAB> title <TAB> count [<TAB> title <TAB> count ...]
 
 titles as the wiki names its articles (most linked first). :class:`MentionDB` reads it.
 """
