@@ -65,6 +65,39 @@ def _mention_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _examples(args: argparse.Namespace) -> int:
+    from mluke_jax.corpus.examples import ExampleSettings, build_examples
+
+    settings = ExampleSettings(
+        max_seq_length=args.max_seq_length,
+        max_entity_length=args.max_entity_length,
+        max_mention_length=args.max_mention_length,
+        min_sentence_length=args.min_sentence_length,
+        include_unk=args.include_unk,
+        include_sentences_without_entities=args.include_sentences_without_entities,
+    )
+    metadata = build_examples(
+        args.dirs,
+        args.tokenizer,
+        args.entity_vocab,
+        args.out,
+        settings=settings,
+        workers=args.workers,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    counts = metadata["counts"]
+    print(
+        f"{args.out}: {metadata['examples']} examples from {counts.get('pages', 0)} pages "
+        f"({counts.get('words', 0)} tokens, {counts.get('entities', 0)} entities; links dropped: "
+        f"{counts.get('links_not_in_vocab', 0)} not in the vocabulary, {counts.get('links_across_sentences', 0)} "
+        f"across sentences) in {metadata['seconds']:.1f} s"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mluke_jax.corpus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
     mentions.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     mentions.add_argument("--quiet", action="store_true", help="no progress bar")
     mentions.set_defaults(run=_mention_db)
+
+    examples = commands.add_parser(
+        "examples",
+        help="packed mLUKE pretraining examples (word ids, entity ids and positions) in ArrayRecord shards",
+        description="Split the paragraphs of stage-1 directories (one language) into sentences with ICU, "
+        "tokenize them with the model's tokenizer, pack consecutive sentences of a page up to --max-seq-length "
+        "and map each link inside a sentence whose target is in the entity vocabulary to its token positions. "
+        "Written as ArrayRecord shards with metadata.json (fingerprints, counts).",
+    )
+    examples.add_argument("dirs", nargs="+", metavar="DIR", help="outputs of 'corpus wikipedia' of one language")
+    examples.add_argument("--tokenizer", required=True, help="model or tokenizer directory (or hub name)")
+    examples.add_argument("--entity-vocab", required=True, help="the entity vocabulary of 'corpus entity-vocab'")
+    examples.add_argument("--out", required=True, help="output directory (new, or an earlier one with --overwrite)")
+    examples.add_argument("--max-seq-length", type=int, default=512, help="tokens per example, <s> and </s> included")
+    examples.add_argument("--max-entity-length", type=int, default=128, help="entities per example")
+    examples.add_argument("--max-mention-length", type=int, default=30, help="tokens per mention (longer: dropped)")
+    examples.add_argument("--min-sentence-length", type=int, default=5, help="drop shorter sentences (tokens)")
+    examples.add_argument("--include-unk", action="store_true", help="keep links outside the vocabulary as [UNK]")
+    examples.add_argument("--include-sentences-without-entities", action="store_true",
+                          help="keep examples that have no entity")
+    examples.add_argument("--workers", type=int, default=1, help="packing processes (default 1)")
+    examples.add_argument("--num-shards", type=int, default=1, help="split the pages into this many runs")
+    examples.add_argument("--shard-index", type=int, default=0, help="which of the --num-shards runs this is")
+    examples.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
+    examples.add_argument("--quiet", action="store_true", help="no progress bar")
+    examples.set_defaults(run=_examples)
     return parser
 
 

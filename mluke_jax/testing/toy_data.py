@@ -126,17 +126,23 @@ def train_sentencepiece(directory: str | Path, sentences: list[str], vocab_size:
 
 
 def write_toy_mluke_tokenizer(
-    directory: str | Path, sentences: int = 2000, vocab_size: int = 400, seed: int = 0, lite: bool = False
+    directory: str | Path,
+    sentences: int = 2000,
+    vocab_size: int = 400,
+    seed: int = 0,
+    lite: bool = False,
+    extra_texts: list[str] = (),
 ) -> Path:
     """A complete mLUKE tokenizer directory in the hub layout (no ``tokenizer.json``).
 
     ``lite=True`` writes the -lite entity vocabulary (the four special entities only); otherwise
     every corpus entity gets an id after ``[PAD]``, ``[UNK]``, ``[MASK]``, and ``[MASK2]`` comes last
-    (as transformers' mLUKE converter numbers them).
+    (as transformers' mLUKE converter numbers them). ``extra_texts`` join the generated corpus the
+    sentencepiece model learns from.
     """
     directory = Path(directory)
     corpus = multilingual_sentences(sentences, seed=seed)
-    pieces = train_sentencepiece(directory, [s.text for s in corpus], vocab_size)
+    pieces = train_sentencepiece(directory, [s.text for s in corpus] + list(extra_texts), vocab_size)
     import sentencepiece as spm
 
     size = spm.SentencePieceProcessor(model_file=str(pieces)).get_piece_size()

@@ -157,7 +157,8 @@ class MLukeTokenizer:
         """Read ``sentencepiece.bpe.model``, the entity vocabulary (``entity_vocab.json``, or the
         original ``entity_vocab.jsonl`` / ``.tsv``), ``tokenizer_config.json`` and ``added_tokens.json``
         from a directory (a converted model directory has them) or a hub repository.
-        ``overrides`` replace settings, e.g. ``task="entity_span_classification"``."""
+        ``overrides`` replace settings, e.g. ``task="entity_span_classification"``, or
+        ``entity_vocab=`` (a name -> id dict) the directory's entity vocabulary."""
         path = tokenizer_directory(name_or_path, revision)
         if not (path / SPM_FILE).is_file():
             raise FileNotFoundError(f"{path} has no {SPM_FILE}: not an mLUKE tokenizer directory")
@@ -185,7 +186,10 @@ class MLukeTokenizer:
         max_length = settings.get("model_max_length")
         kwargs["model_max_length"] = int(max_length) if max_length and max_length < 10**6 else 512
         kwargs.update(overrides)
-        return cls(path / SPM_FILE, read_entity_vocab(find_entity_vocab(path)), **kwargs)
+        entity_vocab = kwargs.pop("entity_vocab", None)
+        if entity_vocab is None:
+            entity_vocab = read_entity_vocab(find_entity_vocab(path))
+        return cls(path / SPM_FILE, entity_vocab, **kwargs)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
         """Write transformers' files: ``sentencepiece.bpe.model``, ``entity_vocab.json``,
@@ -280,6 +284,23 @@ class MLukeTokenizer:
                     raise ValueError(f"{sequence.where}: entity span {span} covers no token (only spaces)")
             out.append(sequence._replace(ids=ids, token_spans=token_spans))
         return out
+
+    def encode_mentions(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        """Word ids of each text (no ``<s>``/``</s>``) and the token span ``[start, end)`` of each of
+        its character spans, cut exactly as ``__call__`` cuts at ``entity_spans``, with one
+        sentencepiece call for all texts. A span that covers no token comes back empty
+        (``start == end``) instead of raising."""
+        sequences = [
+            self._plan(text, list(text_spans) if text_spans else None, None, f"text {n}", None)
+            for n, (text, text_spans) in enumerate(zip(texts, spans, strict=True))
+        ]
+        encoded = self.pieces.encode_units([s.units for s in sequences], [s.unit_spans is not None for s in sequences])
+        return [
+            (ids, [(starts[a], starts[b]) for a, b in sequence.unit_spans] if sequence.unit_spans else [])
+            for sequence, (ids, starts) in zip(sequences, encoded)
+        ]
 
     def build_inputs_with_special_tokens(self, ids_0: list[int], ids_1: list[int] | None = None) -> list[int]:
         """``<s> A </s>`` or ``<s> A </s></s> B </s>``."""

@@ -1,0 +1,325 @@
+"""Stage 4 of a corpus: packed mLUKE pretraining examples in ArrayRecord shards (``corpus examples``).
+
+As the original ``build-wikipedia-pretraining-dataset``: each paragraph is cut into sentences
+(:class:`~mluke_jax.corpus.sentences.SentenceSplitter`, ICU), every sentence is tokenized with the
+model's own tokenizer, cut at its links exactly as ``MLukeTokenizer(text, entity_spans=...)`` cuts,
+and consecutive sentences of a page are packed greedily up to ``max_seq_length`` tokens. A link
+is kept when it lies inside one sentence and its target (redirects resolved) is in the entity
+vocabulary (else dropped, or ``[UNK]`` with ``include_unk``); a sentence shorter than
+``min_sentence_length`` or longer than the sequence is dropped; an example without entities is
+dropped unless ``include_sentences_without_entities``. Unlike the original, a mention longer than
+``max_mention_length`` tokens is dropped rather than cut, so that every kept entity's positions
+decode to its whole anchor text.
+
+Output directory::
+
+    examples-NNNNN.array_record   records of EXAMPLE_SCHEMA (see below)
+    entity_vocab.json             the entity vocabulary the ids refer to
+    metadata.json                 settings, fingerprints of the tokenizer and entity vocabulary,
+                                  counts (pages, sentences, examples, tokens, links kept / dropped
+                                  and why), the shards and their record counts
+
+A record: ``word_ids`` ``<s> ... </s>`` (int32 [W], W <= max_seq_length), ``entity_ids`` (int32
+[E], E <= max_entity_length), ``entity_position_ids`` (int32 [E, max_mention_length], positions
+into ``word_ids``, padded with -1), ``page_id`` (the article's MediaWiki id) and ``language`` (an
+index into ``metadata["languages"]``).
+"""
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mluke_jax.checkpoint import atomic_directory
+from mluke_jax.corpus.collection import WikipediaLanguage, open_wikipedia
+from mluke_jax.corpus.fingerprint import entity_vocab_fingerprint, tokenizer_fingerprint
+from mluke_jax.corpus.records import RecordSchema, ShardWriter
+from mluke_jax.corpus.sentences import SentenceSplitter
+from mluke_jax.paths import local_path
+from mluke_jax.progress import progress_bar
+from mluke_jax.tokenizers.entity_vocab import read_entity_vocab, write_entity_vocab
+
+FORMAT = "mluke-jax-entity-examples"
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+EXAMPLE_SCHEMA = RecordSchema(
+    (
+        ("word_ids", "int32", 1),
+        ("entity_ids", "int32", 1),
+        ("entity_position_ids", "int32", 2),
+        ("page_id", "int64", 0),
+        ("language", "int32", 0),
+    )
+)
+_PAGES_PER_TASK = 64
+
+
+@dataclass(frozen=True)
+class ExampleSettings:
+    """The lengths and choices of stage 4 (the original code's defaults)."""
+
+    max_seq_length: int = 512
+    max_entity_length: int = 128
+    max_mention_length: int = 30
+    min_sentence_length: int = 5
+    include_unk: bool = False
+    include_sentences_without_entities: bool = False
+
+    def check(self) -> None:
+        if self.max_seq_length < 3:
+            raise ValueError(f"max_seq_length must leave room for <s>, </s> and a token, got {self.max_seq_length}")
+        for name in ("max_entity_length", "max_mention_length", "min_sentence_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+class PagePacker:
+    """One article record -> its packed examples (dicts of EXAMPLE_SCHEMA's fields), counting as it goes."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        entity_vocab: dict[str, int],
+        corpus: WikipediaLanguage,
+        settings: ExampleSettings,
+        language_index: int = 0,
+    ):
+        self.tokenizer, self.vocab, self.corpus, self.settings = tokenizer, entity_vocab, corpus, settings
+        self.language, self.language_index = corpus.language, language_index
+        self.splitter = SentenceSplitter(corpus.language)
+        self.unk_id = tokenizer.entity_unk_token_id
+        self.counts: Counter = Counter()
+
+    def entity_id(self, title: str) -> int | None:
+        """The vocabulary id of a link target (``lang:title``, or a bare title of an English vocabulary)."""
+        title = self.corpus.resolve(title)
+        found = self.vocab.get(f"{self.language}:{title}")
+        if found is None:
+            found = self.vocab.get(title)
+        if found is None and self.settings.include_unk:
+            return self.unk_id
+        return found
+
+    def sentences(self, record: dict[str, Any]) -> list[tuple[str, list[tuple[int, int, int]]]]:
+        """Every sentence of the page with the links inside it (sentence offsets, entity id)."""
+        out = []
+        for paragraph in record["paragraphs"]:
+            text = paragraph["text"]
+            links = []
+            for start, end, title in paragraph["links"]:
+                self.counts["links"] += 1
+                entity = self.entity_id(title)
+                if entity is None:
+                    self.counts["links_not_in_vocab"] += 1
+                else:
+                    links.append((start, end, entity))
+            kept = 0
+            for s_start, s_end in self.splitter.spans(text):
+                inside = [(a - s_start, b - s_start, e) for a, b, e in links if s_start <= a and b <= s_end]
+                kept += len(inside)
+                out.append((text[s_start:s_end], inside))
+            self.counts["links_across_sentences"] += len(links) - kept
+        return out
+
+    def examples(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        settings, counts = self.settings, self.counts
+        counts["pages"] += 1
+        sentences = self.sentences(record)
+        encoded = self.tokenizer.encode_mentions(
+            [text for text, _ in sentences], [[(a, b) for a, b, _ in links] for _, links in sentences]
+        )
+        max_words = settings.max_seq_length - 2
+        kept: list[tuple[list[int], list[tuple[int, int, int]]]] = []
+        for (_, links), (ids, spans) in zip(sentences, encoded):
+            counts["sentences"] += 1
+            if len(ids) < settings.min_sentence_length:
+                counts["sentences_too_short"] += 1
+                counts["links_in_dropped_sentences"] += len(links)
+                continue
+            if len(ids) > max_words:
+                counts["sentences_too_long"] += 1
+                counts["links_in_dropped_sentences"] += len(links)
+                continue
+            mentions = []
+            for (_, _, entity), (start, end) in zip(links, spans):
+                if start == end:
+                    counts["links_without_tokens"] += 1
+                elif end - start > settings.max_mention_length:
+                    counts["mentions_too_long"] += 1
+                else:
+                    mentions.append((start, end, entity))
+            kept.append((ids, mentions))
+        out = []
+        words: list[int] = []
+        mentions: list[tuple[int, int, int]] = []
+        for n, (ids, sentence_mentions) in enumerate(kept):
+            mentions += [(a + len(words), b + len(words), e) for a, b, e in sentence_mentions]
+            words += ids
+            if n + 1 < len(kept) and len(words) + len(kept[n + 1][0]) <= max_words:
+                continue
+            if mentions or settings.include_sentences_without_entities:
+                out.append(self._example(record, words, mentions))
+            words, mentions = [], []
+        if out:
+            counts["pages_with_examples"] += 1
+        return out
+
+    def _example(self, record: dict[str, Any], words: list[int], mentions: list[tuple[int, int, int]]) -> dict:
+        settings, counts = self.settings, self.counts
+        if len(mentions) > settings.max_entity_length:
+            counts["entities_over_max_entity_length"] += len(mentions) - settings.max_entity_length
+            mentions = mentions[: settings.max_entity_length]
+        positions = np.full((len(mentions), settings.max_mention_length), -1, dtype=np.int32)
+        for row, (start, end, _) in enumerate(mentions):
+            positions[row, : end - start] = np.arange(start + 1, end + 1)  # +1: <s> comes first
+        word_ids = [self.tokenizer.cls_token_id, *words, self.tokenizer.sep_token_id]
+        counts["examples"] += 1
+        counts["words"] += len(word_ids)
+        counts["entities"] += len(mentions)
+        return {
+            "word_ids": np.asarray(word_ids, dtype=np.int32),
+            "entity_ids": np.asarray([e for _, _, e in mentions], dtype=np.int32),
+            "entity_position_ids": positions,
+            "page_id": np.int64(record["id"]),
+            "language": np.int32(self.language_index),
+        }
+
+
+# ------------------------------------------------------------------------------------------ workers
+_worker_packer: PagePacker | None = None
+
+
+def _load_packer(
+    directories: list[str], tokenizer_dir: str, vocab: dict[str, int], settings: ExampleSettings
+) -> PagePacker:
+    from mluke_jax.tokenizers.mluke import MLukeTokenizer
+
+    tokenizer = MLukeTokenizer.from_pretrained(tokenizer_dir, entity_vocab=vocab)
+    (corpus,) = open_wikipedia(directories).values()
+    return PagePacker(tokenizer, vocab, corpus, settings)
+
+
+def _init_worker(directories, tokenizer_dir, vocab, settings) -> None:
+    global _worker_packer
+    _worker_packer = _load_packer(directories, tokenizer_dir, vocab, settings)
+
+
+def _pack_pages(records: list[dict[str, Any]]) -> tuple[list[bytes], Counter]:
+    """In a worker: the encoded examples of some pages and the counts they added."""
+    packer = _worker_packer
+    packer.counts = Counter()
+    encoded = [EXAMPLE_SCHEMA.encode(example) for record in records for example in packer.examples(record)]
+    return encoded, packer.counts
+
+
+def _tasks(pages: Iterator[dict[str, Any]], num_shards: int, shard_index: int) -> Iterator[list[dict[str, Any]]]:
+    batch = []
+    for n, record in enumerate(pages):
+        if n % num_shards != shard_index:
+            continue
+        batch.append(record)
+        if len(batch) == _PAGES_PER_TASK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def build_examples(
+    directories: list[str | os.PathLike],
+    tokenizer: str | os.PathLike,
+    entity_vocab: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    settings: ExampleSettings = ExampleSettings(),
+    workers: int = 1,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    records_per_shard: int = 100_000,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Pack the stage-1 ``directories`` (one language: a dump's shards) into examples at ``out``.
+
+    ``tokenizer`` is a model or tokenizer directory (``sentencepiece.bpe.model`` ...), or a hub
+    name; ``entity_vocab`` a file of stage 2 (any format ``MLukeTokenizer`` reads). With
+    ``num_shards``/``shard_index`` only every ``num_shards``-th page from the ``shard_index``-th is
+    packed (for several machines). Returns the metadata.
+    """
+    settings.check()
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard index {shard_index} is outside 0..{num_shards - 1} (--num-shards {num_shards})")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    start = time.perf_counter()
+    corpora = open_wikipedia(directories)
+    if len(corpora) != 1:
+        raise ValueError(f"examples are built from one language at a time; the directories hold {sorted(corpora)}")
+    (corpus,) = corpora.values()
+    vocab_path = local_path(entity_vocab)
+    vocab = read_entity_vocab(vocab_path)
+    tokenizer_dir = local_path(tokenizer) if Path(os.path.expanduser(str(tokenizer))).exists() else tokenizer
+    dirs = [str(d) for d in corpus.directories]
+    packer = _load_packer(dirs, str(tokenizer_dir), vocab, settings)  # checks the tokenizer before any work
+    counts: Counter = Counter()
+    with atomic_directory(out, overwrite, METADATA, "a pretraining data set") as tmp:
+        writer = ShardWriter(tmp, "examples", records_per_shard)
+        bar = progress_bar(desc=f"{corpus.language} examples", unit="pages", total=corpus.num_pages // num_shards,
+                           enabled=progress)
+        pool = None
+        try:
+            tasks = _tasks(corpus.pages(), num_shards, shard_index)
+            if workers == 1:
+                global _worker_packer
+                _worker_packer = packer
+                results = map(_pack_pages, tasks)
+            else:
+                pool = multiprocessing.get_context("spawn").Pool(
+                    workers, initializer=_init_worker, initargs=(dirs, str(tokenizer_dir), vocab, settings)
+                )
+                results = pool.imap(_pack_pages, tasks)
+            for encoded, task_counts in results:
+                writer.write_all(encoded)
+                counts.update(task_counts)
+                bar.update(task_counts["pages"])
+                if bar.disable and progress and counts["pages"] % 100_000 < task_counts["pages"]:
+                    rate = counts["pages"] / (time.perf_counter() - start)
+                    print(f"{corpus.language}: {counts['pages']} pages, {counts['examples']} examples, "
+                          f"{rate:.0f} pages/s", file=sys.stderr)
+        finally:
+            bar.close()
+            shards = writer.close()
+            if pool is not None:
+                pool.terminate()
+        write_entity_vocab(vocab, tmp / "entity_vocab.json")
+        metadata = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "schema": EXAMPLE_SCHEMA.to_json(),
+            "languages": [corpus.language],
+            "settings": asdict(settings),
+            "tokenizer": str(tokenizer),
+            "tokenizer_class": type(packer.tokenizer).__name__,
+            "tokenizer_fingerprint": tokenizer_fingerprint(packer.tokenizer),
+            "entity_vocab": str(vocab_path),
+            "entity_vocab_size": max(vocab.values()) + 1,
+            "entity_vocab_fingerprint": entity_vocab_fingerprint(vocab),
+            "sources": [{"directory": str(d), "dump": m["dump"], "shard_index": m["shard_index"],
+                         "num_shards": m["num_shards"]} for d, m in zip(corpus.directories, corpus.metadata)],
+            "num_shards": num_shards,
+            "shard_index": shard_index,
+            "counts": dict(sorted(counts.items())),
+            "examples": counts["examples"],
+            "shards": shards,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        (tmp / METADATA).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return metadata
