@@ -22,3 +22,32 @@ def wikis(tmp_path_factory):
                         progress=False)
         out["en-shards"].append(shard)
     return out
+
+
+@pytest.fixture(scope="session")
+def example_sets(wikis):
+    """Stage 4 at 16 tokens on copies of both wikis' pages, sentences without entities kept (a few
+    examples a language): ``{"en": DIR, "de": DIR, "tokenizer": DIR, "entity_vocab": FILE}``."""
+    from corpus.wikidata import write_wikidata_tsv
+
+    from mluke_jax.corpus.entity_vocab import build_entity_vocab
+    from mluke_jax.corpus.examples import ExampleSettings, build_examples
+    from mluke_jax.corpus.wikipedia import read_pages
+    from mluke_jax.testing.toy_data import write_toy_mluke_tokenizer
+
+    root = wikis["root"]
+    texts = [p["text"] for language in ("en", "de") for r in read_pages(wikis[language]) for p in r["paragraphs"]]
+    out = {"tokenizer": write_toy_mluke_tokenizer(root / "tokenizer", sentences=300, lite=True,
+                                                  extra_texts=texts * 20)}
+    out["entity_vocab"] = root / "entity_vocab.json"
+    build_entity_vocab([wikis["en"], wikis["de"]], out["entity_vocab"],
+                       interwiki=write_wikidata_tsv(root / "sitelinks.tsv"), progress=False)
+    settings = ExampleSettings(max_seq_length=16, max_entity_length=4, min_sentence_length=1,
+                               include_sentences_without_entities=True)
+    for language, pages, copies in (("en", EN_PAGES, 4), ("de", DE_PAGES, 2)):
+        dump = write_dump(root / f"{language}-x{copies}.xml", language, pages * copies)  # the ids differ per copy
+        build_wikipedia(dump, language, root / f"{language}-x{copies}", progress=False)
+        out[language] = root / f"{language}-examples"
+        build_examples([root / f"{language}-x{copies}"], out["tokenizer"], out["entity_vocab"], out[language],
+                       settings=settings, records_per_shard=5, progress=False)
+    return out
