@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CorruptDumpError, FileNotFoundError, FileExistsError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to continue (stage 1 keeps its complete files)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Stage 1 of a corpus: a Wikipedia dump to annotated paragraphs (``corpus wikipedia``).
 
-Output directory (written under a temporary name, renamed at the end)::
+Output directory (built in ``.<name>.partial`` beside it and renamed when complete)::
 
     pages-00000.jsonl.gz   one article a line: {"id", "title", "paragraphs": [{"text", "links":
                            [[start, end, title], ...]}]}; ``text[start:end]`` is the anchor and
@@ -12,20 +12,25 @@ Output directory (written under a temporary name, renamed at the end)::
 Pages of other namespaces than articles (0) are skipped and counted, as are pages the parser cannot
 read. ``--num-shards S --shard-index I`` keeps every S-th page from the I-th: S runs over one dump
 (on as many machines) hold exactly the pages of one run.
+
+A run that stops (a dump that breaks off, Ctrl-C, a killed process) keeps ``.<name>.partial``
+with every complete page file and ``progress.json``; the same command run again checks that it
+reads the same dump and continues after the last complete file.
 """
 
 import gzip
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from mluke_jax.checkpoint import atomic_directory
-from mluke_jax.corpus.dump import DumpReader, Page
+from mluke_jax.checkpoint import check_destination
+from mluke_jax.corpus.dump import CorruptDumpError, DumpReader, Page
 from mluke_jax.corpus.wikitext import WikitextParser, normalize_title
 from mluke_jax.paths import local_path
 from mluke_jax.progress import progress_bar
@@ -33,6 +38,7 @@ from mluke_jax.progress import progress_bar
 FORMAT = "mluke-jax-wikipedia"
 FORMAT_VERSION = 1
 METADATA = "metadata.json"
+PROGRESS = "progress.json"
 PAGES_PER_FILE = 50_000
 _BATCH = 256  # pages handed to a worker at a time
 
@@ -76,37 +82,141 @@ def parse_page(parser: WikitextParser, page: Page) -> dict[str, Any] | None:
     }
 
 
-def _batches(pages: Iterable[Page], size: int) -> Iterator[list[Page]]:
+def _batches(pages: Iterable[tuple[int, Page]], size: int) -> Iterator[list[tuple[int, Page]]]:
+    """Lists of ``size`` pages; where the dump breaks off, the pages read before it first."""
     batch = []
-    for page in pages:
-        batch.append(page)
-        if len(batch) == size:
+    try:
+        for item in pages:
+            batch.append(item)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except CorruptDumpError:
+        if batch:
             yield batch
-            batch = []
+        raise
     if batch:
         yield batch
 
 
-class _ShardFiles:
-    """``pages-NNNNN.jsonl.gz`` files of at most ``PAGES_PER_FILE`` articles each."""
+class _Progress:
+    """The work directory of a run: page files, append-only tables and a checkpoint.
 
-    def __init__(self, directory: Path, pages_per_file: int):
-        self.directory, self.pages_per_file = directory, pages_per_file
-        self.index, self.count, self.file = 0, 0, None
+    ``progress.json`` is rewritten (atomically) each time a page file is complete: the dump
+    position after its last page, the counts, the byte lengths of ``redirects.tsv`` and
+    ``pages.tsv`` at that moment, and the number, id and title of the last page read (so that a
+    re-run checks that it reads the same dump). A re-run truncates the tables to those lengths,
+    drops the unfinished page file and continues from there.
+    """
 
-    def write(self, record: dict[str, Any]) -> None:
-        if self.file is None or self.count == self.pages_per_file:
-            self.close()
-            name = self.directory / f"pages-{self.index:05d}.jsonl.gz"
-            self.file = gzip.open(name, "wt", encoding="utf-8", compresslevel=6)
-            self.index, self.count = self.index + 1, 0
-        self.file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.count += 1
+    def __init__(self, directory: Path, pages_per_file: int, identity: dict[str, Any]):
+        self.directory, self.pages_per_file, self.identity = directory, pages_per_file, identity
+        self.counts = dict(pages=0, redirects=0, other_namespaces=0, unparsable=0, paragraphs=0, links=0)
+        self.next_page, self.files, self.in_file = 0, 0, 0
+        self.last_page: list | None = None
+        self.resumed_at = 0
+        self._file = self._redirects = self._index = None
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.directory / PROGRESS
+
+    def open(self) -> None:
+        """Start, or continue from the checkpoint a run before left."""
+        sizes = {"redirects.tsv": 0, "pages.tsv": 0}
+        if self.checkpoint.is_file():
+            state = json.loads(self.checkpoint.read_text(encoding="utf-8"))
+            if state["identity"] != self.identity:
+                raise ValueError(
+                    f"{self.directory} holds an unfinished run of other settings ({state['identity']}, not "
+                    f"{self.identity}): pass overwrite (--overwrite) to start over"
+                )
+            self.counts, self.next_page, self.files = state["counts"], state["next_page"], state["files"]
+            self.last_page, sizes = state["last_page"], state["sizes"]
+            self.resumed_at = self.next_page
+        for name, size in sizes.items():
+            with open(self.directory / name, "a", encoding="utf-8") as f:
+                f.truncate(size)
+        for stale in self.directory.glob("pages-*.jsonl.gz"):
+            if int(stale.name[6:11]) >= self.files:
+                stale.unlink()
+        self._redirects = open(self.directory / "redirects.tsv", "a", encoding="utf-8")
+        self._index = open(self.directory / "pages.tsv", "a", encoding="utf-8")
+
+    def still_to_do(self, number: int, page: Page) -> bool:
+        """Whether page ``number`` of the dump comes after the checkpoint; the last page before it
+        must be the page the checkpoint names (else this is another dump)."""
+        if number >= self.resumed_at:
+            return True
+        if self.last_page is not None and number == self.last_page[0] and [page.id, page.title] != self.last_page[1:]:
+            raise ValueError(
+                f"{self.directory}: page {number} of the dump is {page.id} {page.title!r}, but the unfinished run "
+                f"read {self.last_page[1]} {self.last_page[2]!r} there: it is another dump; pass overwrite "
+                "(--overwrite) to start over"
+            )
+        return False
+
+    def redirect(self, title: str, target: str) -> None:
+        self._redirects.write(f"{title}\t{target}\n")
+        self.counts["redirects"] += 1
+
+    def article(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            name = self.directory / f"pages-{self.files:05d}.jsonl.gz"
+            self._file = gzip.open(name, "wt", encoding="utf-8", compresslevel=6)
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        links = sum(len(p["links"]) for p in record["paragraphs"])
+        self.counts["pages"] += 1
+        self.counts["paragraphs"] += len(record["paragraphs"])
+        self.counts["links"] += links
+        self._index.write(f"{record['id']}\t{record['title']}\t{len(record['paragraphs'])}\t{links}\n")
+        self.in_file += 1
+
+    def page_done(self, number: int, page: Page) -> None:
+        """After page ``number`` of the dump: a full page file is closed and checkpointed."""
+        self.next_page, self.last_page = number + 1, [number, page.id, page.title]
+        if self.in_file == self.pages_per_file:
+            self.finish_file()
+
+    def finish_file(self) -> None:
+        """Close the page file being written and write the checkpoint."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self.files += 1
+            self.in_file = 0
+        self._redirects.flush()
+        self._index.flush()
+        state = {
+            "identity": self.identity,
+            "counts": self.counts,
+            "next_page": self.next_page,
+            "files": self.files,
+            "last_page": self.last_page,
+            "sizes": {"redirects.tsv": self._redirects.tell(), "pages.tsv": self._index.tell()},
+        }
+        tmp = self.checkpoint.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, self.checkpoint)
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        """Close the files without a checkpoint (a re-run drops the unfinished page file)."""
+        for f in (self._file, self._redirects, self._index):
+            if f is not None:
+                f.close()
+        self._file = self._redirects = self._index = None
+
+    def kept(self) -> int:
+        """Articles in the complete page files (what the checkpoint holds)."""
+        if not self.checkpoint.is_file():
+            return 0
+        return json.loads(self.checkpoint.read_text(encoding="utf-8"))["counts"]["pages"]
+
+
+def work_directory(out: str | os.PathLike) -> Path:
+    """Where a run writing ``out`` works until it is complete: ``.<name>.partial`` beside it."""
+    out = local_path(out)
+    return out.parent / f".{out.name}.partial"
 
 
 def build_wikipedia(
@@ -122,87 +232,130 @@ def build_wikipedia(
     pages_per_file: int = PAGES_PER_FILE,
 ) -> dict[str, Any]:
     """Write the annotated paragraphs of ``dump`` to ``out`` (see the module docstring); returns
-    the metadata (counts)."""
+    the metadata (counts).
+
+    The run works in :func:`work_directory` and renames it to ``out`` when done. A run that stops
+    (a dump that breaks off, an interrupt, a killed process) leaves that directory with its
+    complete page files and a checkpoint; the same command run again continues from there
+    (``overwrite`` starts over).
+    """
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"shard index {shard_index} is outside 0..{num_shards - 1} (--num-shards {num_shards})")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     dump = local_path(dump)
     reader = DumpReader(dump)
-    counts = dict(pages=0, redirects=0, other_namespaces=0, unparsable=0, paragraphs=0, links=0)
-    redirects: dict[str, str] = {}
+    out = check_destination(out, overwrite, METADATA, "a corpus")
+    work = work_directory(out)
+    if overwrite and work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    identity = {
+        "dump": dump.name,
+        "language": language,
+        "num_shards": num_shards,
+        "shard_index": shard_index,
+        "pages_per_file": pages_per_file,
+    }
+    state = _Progress(work, pages_per_file, identity)
+    state.open()
     start = time.perf_counter()
-    with atomic_directory(out, overwrite, METADATA, "a corpus") as tmp:
-        files = _ShardFiles(tmp, pages_per_file)
-        index_lines = []
-        mine = (page for n, page in enumerate(reader) if n % num_shards == shard_index)
-        articles = _articles(mine, counts, redirects)
-        bar = progress_bar(desc=f"{language} pages", unit="pages", enabled=progress)
-        pool = parser = None
-        try:
-            for batch in _batches(articles, _BATCH):
-                # the namespaces are known once the first page is read (<siteinfo> comes first)
-                if workers == 1:
-                    parser = parser or WikitextParser(reader.namespaces)
-                    records = [parse_page(parser, page) for page in batch]
-                else:
-                    if pool is None:
-                        pool = multiprocessing.get_context("spawn").Pool(
-                            workers, initializer=_init_worker, initargs=(dict(reader.namespaces),)
-                        )
-                    records = pool.map(_parse, batch, chunksize=max(1, len(batch) // (4 * workers)))
-                for record in records:
-                    if record is None:
-                        counts["unparsable"] += 1
-                        continue
-                    files.write(record)
-                    links = sum(len(p["links"]) for p in record["paragraphs"])
-                    counts["pages"] += 1
-                    counts["paragraphs"] += len(record["paragraphs"])
-                    counts["links"] += links
-                    index_lines.append(f"{record['id']}\t{record['title']}\t{len(record['paragraphs'])}\t{links}\n")
-                bar.update(len(batch))
-                if bar.disable and progress and counts["pages"] and counts["pages"] % 100_000 < len(batch):
-                    rate = counts["pages"] / (time.perf_counter() - start)
-                    print(f"{language}: {counts['pages']} articles, {rate:.0f} pages/s", file=sys.stderr)
-        finally:
-            bar.close()
-            files.close()
-            if pool is not None:
-                pool.terminate()
-        resolved = {title: resolve_redirect(title, redirects) for title in redirects}
-        with open(tmp / "redirects.tsv", "w", encoding="utf-8") as f:
-            f.writelines(f"{title}\t{target}\n" for title, target in sorted(resolved.items()))
-        with open(tmp / "pages.tsv", "w", encoding="utf-8") as f:
-            f.writelines(index_lines)
-        metadata = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "language": language,
-            "dump": dump.name,
-            "dump_bytes": dump.stat().st_size,
-            "num_shards": num_shards,
-            "shard_index": shard_index,
-            "files": files.index,
-            **counts,
-            "seconds": round(time.perf_counter() - start, 3),
-        }
-        (tmp / METADATA).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return metadata
+    bar = progress_bar(desc=f"{language} pages", unit="pages", initial=state.resumed_at // num_shards,
+                       enabled=progress)
+    pool = parser = None
+    try:
+        mine = ((n, page) for n, page in enumerate(reader) if n % num_shards == shard_index)
+        for batch in _batches(((n, p) for n, p in mine if state.still_to_do(n, p)), _BATCH):
+            articles = [page for _, page in batch if page.namespace == 0 and page.redirect is None]
+            # the namespaces are known once the first page is read (<siteinfo> comes first)
+            if workers == 1:
+                parser = parser or WikitextParser(reader.namespaces)
+                records = iter([parse_page(parser, page) for page in articles])
+            else:
+                if pool is None:
+                    pool = multiprocessing.get_context("spawn").Pool(
+                        workers, initializer=_init_worker, initargs=(dict(reader.namespaces),)
+                    )
+                records = iter(pool.map(_parse, articles, chunksize=max(1, len(articles) // (4 * workers))))
+            for n, page in batch:
+                _account(state, page, records)
+                state.page_done(n, page)
+            bar.update(len(batch))
+            pages = state.counts["pages"]
+            if bar.disable and progress and pages and pages % 100_000 < len(batch):
+                rate = (state.next_page - state.resumed_at) / num_shards / (time.perf_counter() - start)
+                print(f"{language}: {pages} articles, {rate:.0f} pages/s", file=sys.stderr)
+        state.finish_file()
+    except CorruptDumpError as e:
+        state.finish_file()  # every page before the break is in: the last file is complete too
+        state.close()
+        raise CorruptDumpError(
+            f"{e}. The {state.files} complete page files ({state.kept()} articles) are kept in {work}; with the "
+            "whole dump in place, the same command continues from there"
+        ) from e
+    except BaseException:
+        state.close()
+        raise
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+    state.close()
+    return _finish(work, out, dump, state, time.perf_counter() - start)
 
 
-def _articles(pages: Iterable[Page], counts: dict[str, int], redirects: dict[str, str]) -> Iterator[Page]:
-    """Article pages only; redirects recorded, other namespaces counted."""
-    for page in pages:
-        if page.namespace != 0:
-            counts["other_namespaces"] += 1
-        elif page.redirect is not None:
-            target = normalize_title(page.redirect)
-            if target:
-                redirects[normalize_title(page.title)] = target
-                counts["redirects"] += 1
+def _account(state: _Progress, page: Page, records: Iterator[dict[str, Any] | None]) -> None:
+    """One page of the dump into the run: a redirect, a page of another namespace, or an article
+    (whose parsed record is the next of ``records``)."""
+    if page.namespace != 0:
+        state.counts["other_namespaces"] += 1
+    elif page.redirect is not None:
+        target = normalize_title(page.redirect)
+        if target:
+            state.redirect(normalize_title(page.title), target)
+    else:
+        record = next(records)
+        if record is None:
+            state.counts["unparsable"] += 1
         else:
-            yield page
+            state.article(record)
+
+
+def _finish(work: Path, out: Path, dump: Path, state: _Progress, seconds: float) -> dict[str, Any]:
+    """Resolve the redirect chains, write the metadata and move the work directory to ``out``."""
+    redirects = {}
+    with open(work / "redirects.tsv", encoding="utf-8") as f:
+        for line in f:
+            title, _, target = line.rstrip("\n").partition("\t")
+            redirects[title] = target
+    resolved = {title: resolve_redirect(title, redirects) for title in redirects}
+    with open(work / "redirects.tsv", "w", encoding="utf-8") as f:
+        f.writelines(f"{title}\t{target}\n" for title, target in sorted(resolved.items()))
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "language": state.identity["language"],
+        "dump": dump.name,
+        "dump_bytes": dump.stat().st_size,
+        "num_shards": state.identity["num_shards"],
+        "shard_index": state.identity["shard_index"],
+        "files": state.files,
+        **state.counts,
+        "redirects": len(resolved),
+        "resumed_at_page": state.resumed_at,
+        "seconds": round(seconds, 3),
+    }
+    (work / METADATA).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    state.checkpoint.unlink()
+    if out.exists():  # an earlier output, replaced with overwrite
+        trash = out.parent / f".{out.name}.old"
+        shutil.rmtree(trash, ignore_errors=True)
+        os.rename(out, trash)
+        os.rename(work, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.rename(work, out)
+    return metadata
 
 
 def read_pages(directory: str | os.PathLike) -> Iterator[dict[str, Any]]:

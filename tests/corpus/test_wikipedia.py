@@ -76,21 +76,91 @@ def test_shards_together_hold_exactly_one_run_and_workers_change_nothing(tmp_pat
     assert {t: resolve_redirect(t, merged) for t in merged} == read_redirects(tmp_path / "whole")
 
 
-def test_a_truncated_dump_is_an_error_naming_it_and_writes_nothing(tmp_path, capsys):
+def whole_output(directory):
+    """Everything a stage-1 directory holds but its timings."""
+    metadata = json.loads((directory / "metadata.json").read_text())
+    for key in ("seconds", "resumed_at_page"):
+        metadata.pop(key)
+    return list(read_pages(directory)), read_redirects(directory), (directory / "pages.tsv").read_text(), metadata
+
+
+def test_a_truncated_dump_keeps_the_complete_files_and_a_rerun_continues(tmp_path, capsys):
+    whole = write_dump(tmp_path / "whole.xml", "en", EN_PAGES * 20)
+    build_wikipedia(whole, "en", tmp_path / "reference", progress=False, pages_per_file=7)
     # an uncompressed dump cut in the middle: the pages before the cut were read
-    dump = write_dump(tmp_path / "en.xml", "en", EN_PAGES * 20)
-    data = dump.read_bytes()
-    dump.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CorruptDumpError, match=r"en\.xml: the dump breaks off or is damaged after page \d+ \('"):
-        build_wikipedia(dump, "en", tmp_path / "out", progress=False)
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+    dump = tmp_path / "en.xml"
+    dump.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(CorruptDumpError, match=r"en\.xml: the dump breaks off or is damaged after page \d+ \('.*"
+                                               r"The [1-9]\d* complete page files \(\d+ articles\) are kept in .*"
+                                               r"\.out\.partial"):
+        build_wikipedia(dump, "en", tmp_path / "out", progress=False, pages_per_file=7)
+    assert not (tmp_path / "out").exists()  # the output appears only when complete
+    partial = tmp_path / ".out.partial"
+    assert (partial / "progress.json").is_file() and len(list(partial.glob("pages-*.jsonl.gz"))) >= 2
+    with pytest.raises(ValueError, match="is not an output of 'corpus wikipedia'"):
+        from mluke_jax.corpus.collection import open_wikipedia
+
+        open_wikipedia([partial])
+    # the whole dump in place, the same command continues after the last complete file
+    dump.write_bytes(whole.read_bytes())
+    metadata = build_wikipedia(dump, "en", tmp_path / "out", progress=False, pages_per_file=7)
+    assert metadata["resumed_at_page"] > 0 and not partial.exists()
+    reference, resumed = whole_output(tmp_path / "reference"), whole_output(tmp_path / "out")
+    reference[3]["dump"] = "en.xml"
+    assert resumed[3].pop("files") == reference[3].pop("files") + 1  # the break closed a shorter file
+    assert resumed == reference
     # a compressed one cut inside its first block
     packed = write_dump(tmp_path / "en.xml.bz2", "en", EN_PAGES * 20)
     packed.write_bytes(packed.read_bytes()[:-100])
-    assert main(["wikipedia", str(packed), "--language", "en", "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert main(["wikipedia", str(packed), "--language", "en", "--out", str(tmp_path / "out2"), "--quiet"]) == 1
     error = capsys.readouterr().err
     assert "en.xml.bz2: the dump breaks off or is damaged" in error and "EOFError" in error, error
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_rerun_on_another_dump_or_with_other_settings_is_refused(tmp_path):
+    dump = tmp_path / "en.xml"
+    data = write_dump(dump, "en", EN_PAGES * 20).read_bytes()
+    dump.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptDumpError):
+        build_wikipedia(dump, "en", tmp_path / "out", progress=False, pages_per_file=7)
+    with pytest.raises(ValueError, match="unfinished run of other settings"):
+        build_wikipedia(dump, "en", tmp_path / "out", progress=False, pages_per_file=8)
+    pages = [(f"Other {n}", 0, None, "Some [[Text]].") for n in range(120)]
+    write_dump(dump, "en", pages)
+    with pytest.raises(ValueError, match="it is another dump"):
+        build_wikipedia(dump, "en", tmp_path / "out", progress=False, pages_per_file=7)
+    build_wikipedia(dump, "en", tmp_path / "out", progress=False, pages_per_file=7, overwrite=True)  # starts over
+    assert len(list(read_pages(tmp_path / "out"))) == 120
+
+
+def test_a_killed_run_continues_where_its_last_complete_file_ends(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dump = write_dump(tmp_path / "en.xml", "en", EN_PAGES * 60)
+    script = (
+        "import sys; from mluke_jax.corpus.wikipedia import build_wikipedia; "
+        "build_wikipedia(sys.argv[1], 'en', sys.argv[2], progress=False, pages_per_file=5)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, str(dump), str(tmp_path / "out")])
+    progress = tmp_path / ".out.partial" / "progress.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if progress.is_file() and json.loads(progress.read_text())["files"] >= 3:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
     assert not (tmp_path / "out").exists()
+    metadata = build_wikipedia(dump, "en", tmp_path / "out", progress=False, pages_per_file=5)
+    assert metadata["resumed_at_page"] > 0
+    build_wikipedia(dump, "en", tmp_path / "reference", progress=False, pages_per_file=5)
+    assert whole_output(tmp_path / "out") == whole_output(tmp_path / "reference")
 
 
 def test_an_existing_output_is_replaced_only_when_asked(tmp_path, capsys):
