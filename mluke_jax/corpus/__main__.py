@@ -98,6 +98,49 @@ def _examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _xlm_text(args: argparse.Namespace) -> int:
+    from mluke_jax.corpus.xlm_text import build_xlm_text
+
+    metadata = build_xlm_text(
+        args.files,
+        args.tokenizer,
+        args.lang,
+        args.out,
+        chunk_tokens=args.chunk_tokens,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    counts = metadata["counts"]
+    print(
+        f"{args.out}: {counts.get('sentences', 0)} {args.lang} sentences, {counts.get('tokens', 0)} tokens "
+        f"({counts.get('unk_tokens', 0)} <unk>, {counts.get('empty_lines', 0)} empty lines skipped) "
+        f"in {metadata['seconds']:.1f} s"
+    )
+    return 0
+
+
+def _xlm_parallel(args: argparse.Namespace) -> int:
+    from mluke_jax.corpus.xlm_text import build_xlm_parallel
+
+    metadata = build_xlm_parallel(
+        args.source,
+        args.target,
+        args.langs,
+        args.tokenizer,
+        args.out,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    counts = metadata["counts"]
+    print(
+        f"{args.out}: {counts.get('pairs', 0)} {args.langs} pairs, {counts.get('tokens', 0)} tokens "
+        f"({counts.get('pairs_with_an_empty_side', 0)} pairs with an empty side skipped) in {metadata['seconds']:.1f} s"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mluke_jax.corpus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +220,38 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
     examples.add_argument("--quiet", action="store_true", help="no progress bar")
     examples.set_defaults(run=_examples)
+
+    text = commands.add_parser(
+        "xlm-text",
+        help="monolingual text (one sentence a line) to an XLM token stream for MLM/CLM",
+        description="Tokenize monolingual text, one sentence a line, with XLMTokenizer and lang=, into one token "
+        "stream with </s> after each sentence (the original XLM 'stream' layout), in ArrayRecord shards.",
+    )
+    text.add_argument("files", nargs="+", metavar="FILE", help="text files (plain, .gz or .bz2)")
+    text.add_argument("--tokenizer", required=True, help="XLM model or tokenizer directory (or hub name)")
+    text.add_argument("--lang", required=True, help="the text's language (one of the tokenizer's)")
+    text.add_argument("--out", required=True, help="output directory")
+    text.add_argument("--chunk-tokens", type=int, default=4096, help="stream tokens per record (default 4096)")
+    text.add_argument("--workers", type=int, default=1, help="tokenizer processes (default 1)")
+    text.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
+    text.add_argument("--quiet", action="store_true", help="no progress bar")
+    text.set_defaults(run=_xlm_text)
+
+    parallel = commands.add_parser(
+        "xlm-parallel",
+        help="aligned sentence pairs (two files) to XLM TLM pairs",
+        description="Tokenize two files of aligned sentences (line n of SRC translates line n of TGT) with "
+        "XLMTokenizer, each in its language, into pairs for translation language modelling.",
+    )
+    parallel.add_argument("source", metavar="SRC", help="sentences in the first language of --langs")
+    parallel.add_argument("target", metavar="TGT", help="their translations, line by line")
+    parallel.add_argument("--langs", required=True, help="the two languages as src-tgt, e.g. en-de")
+    parallel.add_argument("--tokenizer", required=True, help="XLM model or tokenizer directory (or hub name)")
+    parallel.add_argument("--out", required=True, help="output directory")
+    parallel.add_argument("--workers", type=int, default=1, help="tokenizer processes (default 1)")
+    parallel.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
+    parallel.add_argument("--quiet", action="store_true", help="no progress bar")
+    parallel.set_defaults(run=_xlm_parallel)
     return parser
 
 

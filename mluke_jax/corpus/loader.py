@@ -171,7 +171,93 @@ def pad_entity_example(
     }
 
 
-class EntityExampleStream:
+def mix_languages(datasets: dict[str, Any], sizes: dict[str, int], alpha: float) -> tuple[Any, dict[str, float]]:
+    """One endless grain MapDataset drawing from each language's (endless) dataset with
+    :func:`language_weights`; returns it and the weights."""
+    import grain
+
+    weights = language_weights(sizes, alpha)
+    if not weights:
+        raise ValueError("the data sets hold no examples")
+    chosen = [datasets[language] for language in weights]
+    mixed = grain.MapDataset.mix(chosen, weights=list(weights.values())) if len(chosen) > 1 else chosen[0]
+    return mixed, weights
+
+
+def shuffled_forever(dataset: Any, seed: int) -> Any:
+    """A MapDataset globally shuffled by ``seed``, repeated with a new order every epoch."""
+    return dataset.shuffle(seed=seed).repeat()
+
+
+class GrainBatchStream:
+    """Endless local batches from an endless global example stream (a grain MapDataset).
+
+    Process ``i`` of ``n`` takes rows ``i * b .. (i + 1) * b - 1`` of every global batch; each
+    example goes through ``transform(example, rng)`` with ``rng`` seeded by ``(seed, global index)``
+    and then ``finalize`` (padding to fixed shapes) before the rows are stacked. ``position`` /
+    ``seek`` save and restore the place in the stream; ``identity`` names the pipeline so that a
+    position of another one is refused.
+    """
+
+    def __init__(
+        self,
+        examples: Any,
+        global_batch_size: int,
+        finalize: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+        identity: dict[str, Any],
+        *,
+        seed: int = 0,
+        shard: tuple[int, int] | None = None,
+        transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None,
+        num_threads: int = 2,
+        prefetch: int = 64,
+    ):
+        import grain
+
+        process, processes = shard or (0, 1)
+        if global_batch_size < 1 or global_batch_size % processes or not 0 <= process < processes:
+            raise ValueError(f"a global batch of {global_batch_size} does not split over {processes} processes")
+        self.global_batch_size, self.local_batch_size = global_batch_size, global_batch_size // processes
+        self.seed, self.process = seed, process
+        b, big_b = self.local_batch_size, global_batch_size
+
+        def example(k: int) -> dict[str, np.ndarray]:
+            index = (k // b) * big_b + process * b + k % b  # this process's rows of each global batch
+            item = examples[index]
+            if transform is not None:
+                item = transform(item, np.random.default_rng([seed, index]))
+            return finalize(item)
+
+        local = grain.MapDataset.range(0, (2**62 // big_b) * b).map(example).batch(b, drop_remainder=True)
+        self._dataset = local.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
+        self._iterator = iter(self._dataset)
+        self.identity = {"seed": seed, "global_batch_size": global_batch_size, **identity}
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        return next(self._iterator)
+
+    @property
+    def position(self) -> dict[str, Any]:
+        """Where the next batch comes from (JSON-able; saved with a training checkpoint)."""
+        return {"grain": self._iterator.get_state(), "pipeline": self.identity}
+
+    def seek(self, position: dict[str, Any]) -> None:
+        """Continue from a saved :attr:`position` (an empty one: the start)."""
+        if not position:
+            self._iterator = iter(self._dataset)
+            return
+        if json.loads(json.dumps(position.get("pipeline"))) != json.loads(json.dumps(self.identity)):
+            raise ValueError(
+                f"the saved data position is of another pipeline ({position.get('pipeline')}), not this one "
+                f"({self.identity}): resume with the same data sets, seed, batch size and alpha"
+            )
+        self._iterator.set_state(position["grain"])
+
+
+class EntityExampleStream(GrainBatchStream):
     """Endless local batches of padded mLUKE examples (see the module docstring).
 
     Args:
@@ -204,75 +290,39 @@ class EntityExampleStream:
     ):
         import grain
 
-        process, processes = shard or (0, 1)
-        if global_batch_size < 1 or global_batch_size % processes or not 0 <= process < processes:
-            raise ValueError(f"a global batch of {global_batch_size} does not split over {processes} processes")
         self.sets = open_example_sets(directories, tokenizer=tokenizer, entity_vocab=entity_vocab)
+        if self.sets[0].metadata["format"] != "mluke-jax-entity-examples":
+            raise ValueError(f"{self.sets[0].directory} is a {self.sets[0].metadata['format']} data set, not one "
+                             "of 'corpus examples'")
         self.max_seq_length = max_seq_length or max(s.metadata["settings"]["max_seq_length"] for s in self.sets)
         self.max_entity_length = max_entity_length or max(
             s.metadata["settings"]["max_entity_length"] for s in self.sets
         )
         self.languages = sorted({s.language for s in self.sets})
-        sizes = {language: sum(len(s) for s in self.sets if s.language == language) for language in self.languages}
-        self.weights = language_weights(sizes, alpha)
-        if not self.weights:
-            raise ValueError(f"the data sets {[str(s.directory) for s in self.sets]} hold no examples")
-        self.global_batch_size, self.local_batch_size = global_batch_size, global_batch_size // processes
-        self.seed, self.process = seed, process
         schema = self.sets[0].schema
-        language_index = {language: i for i, language in enumerate(self.languages)}
-        per_language = []
-        for n, language in enumerate(self.weights):
+        datasets, sizes = {}, {}
+        for n, language in enumerate(self.languages):
             files = [f for s in self.sets if s.language == language for f in s.files]
-            source = grain.sources.ArrayRecordDataSource(files)
-            index = language_index[language]
-            dataset = (
-                grain.MapDataset.source(source)
-                .shuffle(seed=seed * 1000 + n)
-                .repeat()
-                .map(lambda record, index=index: {**schema.decode(record), "language": np.int32(index)})
+            sizes[language] = sum(len(s) for s in self.sets if s.language == language)
+            if not sizes[language]:
+                continue
+            source = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(files))
+            datasets[language] = shuffled_forever(source, seed * 1000 + n).map(
+                lambda record, index=n: {**schema.decode(record), "language": np.int32(index)}
             )
-            per_language.append(dataset)
-        mixed = grain.MapDataset.mix(per_language, weights=list(self.weights.values())) if len(per_language) > 1 \
-            else per_language[0]
-        b, big_b = self.local_batch_size, global_batch_size
-
-        def example(k: int) -> dict[str, np.ndarray]:
-            index = (k // b) * big_b + process * b + k % b  # this process's rows of each global batch
-            item = mixed[index]
-            if transform is not None:
-                item = transform(item, np.random.default_rng([seed, index]))
-            return pad_entity_example(item, self.max_seq_length, self.max_entity_length)
-
-        local = grain.MapDataset.range(0, (2**62 // big_b) * b).map(example).batch(b, drop_remainder=True)
-        self._dataset = local.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
-        self._iterator = iter(self._dataset)
-        self.identity = {
-            "seed": seed,
-            "global_batch_size": global_batch_size,
+        mixed, self.weights = mix_languages(datasets, sizes, alpha)
+        identity = {
             "alpha": alpha,
             "data": [[s.language, len(s), s.metadata.get("entity_vocab_fingerprint")] for s in self.sets],
         }
-
-    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
-        return self
-
-    def __next__(self) -> dict[str, np.ndarray]:
-        return next(self._iterator)
-
-    @property
-    def position(self) -> dict[str, Any]:
-        """Where the next batch comes from (JSON-able; saved with a training checkpoint)."""
-        return {"grain": self._iterator.get_state(), "pipeline": self.identity}
-
-    def seek(self, position: dict[str, Any]) -> None:
-        """Continue from a saved :attr:`position` (an empty one: the start)."""
-        if not position:
-            self._iterator = iter(self._dataset)
-            return
-        if position.get("pipeline") != self.identity:
-            raise ValueError(
-                f"the saved data position is of another pipeline ({position.get('pipeline')}), not this one "
-                f"({self.identity}): resume with the same data sets, seed, batch size and alpha"
-            )
-        self._iterator.set_state(position["grain"])
+        super().__init__(
+            mixed,
+            global_batch_size,
+            lambda item: pad_entity_example(item, self.max_seq_length, self.max_entity_length),
+            identity,
+            seed=seed,
+            shard=shard,
+            transform=transform,
+            num_threads=num_threads,
+            prefetch=prefetch,
+        )

@@ -161,6 +161,16 @@ class XLMTokenizer:
     def vocab_size(self) -> int:
         return len(self.encoder)
 
+    def fingerprint_state(self) -> dict[str, Any]:
+        """What decides the ids (for data set fingerprints): vocabulary, merges, casing, languages."""
+        merges = [list(pair) for pair, _ in sorted(self.bpe_ranks.items(), key=lambda item: item[1])]
+        return {
+            "vocab": sorted(self.encoder.items()),
+            "merges": merges,
+            "do_lowercase_and_remove_accent": self.do_lowercase_and_remove_accent,
+            "lang2id": sorted((self.lang2id or {}).items()),
+        }
+
     def _check_lang(self, lang: str | None) -> None:
         if lang is not None and self.lang2id is not None and lang not in self.lang2id:
             raise ValueError(f"unknown language {lang!r}: this tokenizer knows {sorted(self.lang2id)}")
