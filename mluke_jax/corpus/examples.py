@@ -45,6 +45,7 @@ from mluke_jax.corpus.records import RecordSchema, ShardWriter
 from mluke_jax.corpus.sentences import SentenceSplitter
 from mluke_jax.paths import local_path
 from mluke_jax.progress import progress_bar
+from mluke_jax.tokenizers.common import without_garbage_collection
 from mluke_jax.tokenizers.entity_vocab import read_entity_vocab, write_entity_vocab
 
 FORMAT = "mluke-jax-entity-examples"
@@ -96,49 +97,105 @@ class PagePacker:
         self.language, self.language_index = corpus.language, language_index
         self.splitter = SentenceSplitter(corpus.language)
         self.unk_id = tokenizer.entity_unk_token_id
+        self.special_names = frozenset(tokenizer.entity_special_tokens.values())  # never a link target
+        self._ids: dict[str, int | None] = {}
         self.counts: Counter = Counter()
 
     def entity_id(self, title: str) -> int | None:
-        """The vocabulary id of a link target (``lang:title``, or a bare title of an English vocabulary)."""
-        title = self.corpus.resolve(title)
-        found = self.vocab.get(f"{self.language}:{title}")
-        if found is None:
-            found = self.vocab.get(title)
+        """The vocabulary id of a link target (``lang:title``, or a bare title of an English
+        vocabulary; redirects followed), remembered for the next link to it."""
+        found = self._ids.get(title, -1)
+        if found != -1:
+            return found
+        target = self.corpus.resolve(title)
+        found = self.vocab.get(f"{self.language}:{target}")
+        if found is None and target not in self.special_names:
+            found = self.vocab.get(target)
         if found is None and self.settings.include_unk:
-            return self.unk_id
+            found = self.unk_id
+        if len(self._ids) > 1_000_000:
+            self._ids.clear()
+        self._ids[title] = found
         return found
 
-    def sentences(self, record: dict[str, Any]) -> list[tuple[str, list[tuple[int, int, int]]]]:
-        """Every sentence of the page with the links inside it (sentence offsets, entity id)."""
-        out = []
+    def _plan(self, record: dict[str, Any]) -> tuple[list[str], list[list[tuple[int, int]]], list[list]]:
+        """A page's paragraphs, the character spans to cut each at (its sentences and the links
+        inside them) and, per paragraph and sentence, where its span and its links' spans are."""
+        texts, spans, plans = [], [], []
+        links_seen = not_in_vocab = across = 0
+        entity_id = self.entity_id
         for paragraph in record["paragraphs"]:
             text = paragraph["text"]
             links = []
             for start, end, title in paragraph["links"]:
-                self.counts["links"] += 1
-                entity = self.entity_id(title)
+                entity = entity_id(title)
                 if entity is None:
-                    self.counts["links_not_in_vocab"] += 1
+                    not_in_vocab += 1
                 else:
                     links.append((start, end, entity))
-            kept = 0
+            links_seen += len(paragraph["links"])
+            links.sort()
+            cuts: list[tuple[int, int]] = []  # the sentences' and their links' character spans
+            plan = []  # per sentence: (its index in cuts, [(a link's index in cuts, entity id)])
+            next_link = 0
             for s_start, s_end in self.splitter.spans(text):
-                inside = [(a - s_start, b - s_start, e) for a, b, e in links if s_start <= a and b <= s_end]
-                kept += len(inside)
-                out.append((text[s_start:s_end], inside))
-            self.counts["links_across_sentences"] += len(links) - kept
+                sentence = len(cuts)
+                cuts.append((s_start, s_end))
+                inside = []
+                while next_link < len(links) and links[next_link][0] < s_end:
+                    a, b, entity = links[next_link]
+                    next_link += 1
+                    if s_start <= a and b <= s_end:
+                        inside.append((len(cuts), entity))
+                        cuts.append((a, b))
+                plan.append((sentence, inside))
+            across += len(links) - (len(cuts) - len(plan))
+            texts.append(text)
+            spans.append(cuts)
+            plans.append(plan)
+        counts = self.counts
+        counts["links"] += links_seen
+        counts["links_not_in_vocab"] += not_in_vocab
+        counts["links_across_sentences"] += across
+        return texts, spans, plans
+
+    def sentences(self, records: list[dict[str, Any]]) -> list[list[tuple[list[int], list[tuple[int, int, int]]]]]:
+        """For each page, every sentence as its word ids and the links inside it (token offsets in
+        the sentence, entity id). Paragraphs are tokenized whole (all pages in one call), cut at
+        their sentence and link boundaries exactly as ``MLukeTokenizer(text, entity_spans=...)``
+        cuts at spans, so each sentence has the ids it has alone."""
+        planned = [self._plan(record) for record in records]
+        encoded = iter(self.tokenizer.encode_mentions(
+            [t for texts, _, _ in planned for t in texts], [s for _, spans, _ in planned for s in spans]
+        ))
+        out = []
+        for _, _, plans in planned:
+            page = []
+            for plan in plans:
+                ids, token_spans = next(encoded)
+                for sentence, inside in plan:
+                    start, end = token_spans[sentence]
+                    links = [(token_spans[i][0] - start, token_spans[i][1] - start, e) for i, e in inside]
+                    page.append((ids[start:end], links))
+            out.append(page)
         return out
 
     def examples(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The packed examples of one page."""
+        return self.examples_of([record])[0]
+
+    @without_garbage_collection
+    def examples_of(self, records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The packed examples of each page (tokenized together; the cyclic garbage collector
+        paused, as in the tokenizer's batch calls: these lists of ids hold no cycles)."""
+        return [self._pack(record, sentences) for record, sentences in zip(records, self.sentences(records))]
+
+    def _pack(self, record: dict[str, Any], sentences: list) -> list[dict[str, Any]]:
         settings, counts = self.settings, self.counts
         counts["pages"] += 1
-        sentences = self.sentences(record)
-        encoded = self.tokenizer.encode_mentions(
-            [text for text, _ in sentences], [[(a, b) for a, b, _ in links] for _, links in sentences]
-        )
         max_words = settings.max_seq_length - 2
         kept: list[tuple[list[int], list[tuple[int, int, int]]]] = []
-        for (_, links), (ids, spans) in zip(sentences, encoded):
+        for ids, links in sentences:
             counts["sentences"] += 1
             if len(ids) < settings.min_sentence_length:
                 counts["sentences_too_short"] += 1
@@ -149,7 +206,7 @@ class PagePacker:
                 counts["links_in_dropped_sentences"] += len(links)
                 continue
             mentions = []
-            for (_, _, entity), (start, end) in zip(links, spans):
+            for start, end, entity in links:
                 if start == end:
                     counts["links_without_tokens"] += 1
                 elif end - start > settings.max_mention_length:
@@ -216,8 +273,23 @@ def _pack_pages(records: list[dict[str, Any]]) -> tuple[list[bytes], Counter]:
     """In a worker: the encoded examples of some pages and the counts they added."""
     packer = _worker_packer
     packer.counts = Counter()
-    encoded = [EXAMPLE_SCHEMA.encode(example) for record in records for example in packer.examples(record)]
+    encoded = [EXAMPLE_SCHEMA.encode(example) for page in packer.examples_of(records) for example in page]
     return encoded, packer.counts
+
+
+@without_garbage_collection
+def _write(results: Iterator[tuple[list[bytes], Counter]], writer: ShardWriter, counts: Counter, bar: Any,
+           progress: bool, language: str, start: float) -> None:
+    """Every task's records into the shards, in order (the page reading and JSON decoding happen
+    here too: with the cyclic collector paused, as nothing here makes cycles)."""
+    for encoded, task_counts in results:
+        writer.write_all(encoded)
+        counts.update(task_counts)
+        bar.update(task_counts["pages"])
+        if bar.disable and progress and counts["pages"] % 100_000 < task_counts["pages"]:
+            rate = counts["pages"] / (time.perf_counter() - start)
+            print(f"{language}: {counts['pages']} pages, {counts['examples']} examples, {rate:.0f} pages/s",
+                  file=sys.stderr)
 
 
 def _tasks(pages: Iterator[dict[str, Any]], num_shards: int, shard_index: int) -> Iterator[list[dict[str, Any]]]:
@@ -286,14 +358,7 @@ def build_examples(
                     workers, initializer=_init_worker, initargs=(dirs, str(tokenizer_dir), vocab, settings)
                 )
                 results = pool.imap(_pack_pages, tasks)
-            for encoded, task_counts in results:
-                writer.write_all(encoded)
-                counts.update(task_counts)
-                bar.update(task_counts["pages"])
-                if bar.disable and progress and counts["pages"] % 100_000 < task_counts["pages"]:
-                    rate = counts["pages"] / (time.perf_counter() - start)
-                    print(f"{corpus.language}: {counts['pages']} pages, {counts['examples']} examples, "
-                          f"{rate:.0f} pages/s", file=sys.stderr)
+            _write(results, writer, counts, bar, progress, corpus.language, start)
         finally:
             bar.close()
             shards = writer.close()

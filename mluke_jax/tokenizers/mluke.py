@@ -18,6 +18,7 @@ records: plan every row (cut at the mention boundaries), encode all rows with on
 the special tokens per row, pad.
 """
 
+import itertools
 import json
 import logging
 import operator
@@ -38,7 +39,7 @@ from mluke_jax.tokenizers.common import (
     without_garbage_collection,
 )
 from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
-from mluke_jax.tokenizers.fairseq_pieces import WORD_SPECIALS, FairseqSentencePiece, Unit
+from mluke_jax.tokenizers.fairseq_pieces import FAIRSEQ_OFFSET, WORD_SPECIALS, FairseqSentencePiece, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -285,22 +286,50 @@ class MLukeTokenizer:
             out.append(sequence._replace(ids=ids, token_spans=token_spans))
         return out
 
+    @without_garbage_collection
     def encode_mentions(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
     ) -> list[tuple[list[int], list[tuple[int, int]]]]:
         """Word ids of each text (no ``<s>``/``</s>``) and the token span ``[start, end)`` of each of
         its character spans, cut exactly as ``__call__`` cuts at ``entity_spans``, with one
         sentencepiece call for all texts. A span that covers no token comes back empty
-        (``start == end``) instead of raising."""
+        (``start == end``) instead of raising. (The corpus builder's path: texts without added
+        tokens skip ``__call__``'s per-unit records.)"""
+        out: list = [None] * len(texts)
+        strings: list[str] = []
+        layouts = []
+        general = []
+        for n, (text, text_spans) in enumerate(zip(texts, spans, strict=True)):
+            if "<" in text:  # may hold added tokens (<mask>, <ent>): the general path
+                general.append(n)
+                continue
+            checked = [self._check_span(span, text, f"text {n}") for span in text_spans]
+            first, unit_at, cursor = len(strings), {}, 0
+            for position in sorted({p for span in checked for p in span}):
+                cut = _cut(text, position)
+                if cut != cursor:
+                    strings.append(text[cursor:cut])
+                    cursor = cut
+                unit_at[position] = len(strings) - first
+            if cursor < len(text):
+                strings.append(text[cursor:])
+            layouts.append((n, first, len(strings), unit_at, checked))
+        encoded = self.sp_model.encode(strings) if strings else []
+        unk = WORD_SPECIALS["<unk>"]
+        for n, first, last, unit_at, checked in layouts:
+            segments = encoded[first:last]
+            starts = [0, *itertools.accumulate(map(len, segments))]
+            ids = [i + FAIRSEQ_OFFSET if i else unk for segment in segments for i in segment]
+            out[n] = (ids, [(starts[unit_at[a]], starts[unit_at[b]]) for a, b in checked])
         sequences = [
-            self._plan(text, list(text_spans) if text_spans else None, None, f"text {n}", None)
-            for n, (text, text_spans) in enumerate(zip(texts, spans, strict=True))
+            self._plan(texts[n], list(spans[n]) if spans[n] else None, None, f"text {n}", None) for n in general
         ]
-        encoded = self.pieces.encode_units([s.units for s in sequences], [s.unit_spans is not None for s in sequences])
-        return [
-            (ids, [(starts[a], starts[b]) for a, b in sequence.unit_spans] if sequence.unit_spans else [])
-            for sequence, (ids, starts) in zip(sequences, encoded)
-        ]
+        encoded_general = self.pieces.encode_units(
+            [s.units for s in sequences], [s.unit_spans is not None for s in sequences]
+        )
+        for n, sequence, (ids, starts) in zip(general, sequences, encoded_general):
+            out[n] = (ids, [(starts[a], starts[b]) for a, b in sequence.unit_spans] if sequence.unit_spans else [])
+        return out
 
     def build_inputs_with_special_tokens(self, ids_0: list[int], ids_1: list[int] | None = None) -> list[int]:
         """``<s> A </s>`` or ``<s> A </s></s> B </s>``."""
@@ -355,7 +384,7 @@ class MLukeTokenizer:
         unit_at: dict[int, int] = {}
         cursor = 0
         for position in sorted({p for span in spans for p in span}):
-            cut = position - 1 if position > 0 and text[position - 1] == " " else position
+            cut = _cut(text, position)
             if cut != cursor:
                 units.extend(self.pieces.units(text[cursor:cut]))
                 cursor = cut
@@ -667,6 +696,12 @@ class MLukeTokenizer:
             "entity_end_positions": (0, entities),
         }
         return pad_columns(outputs, fills, options.padding_side)
+
+
+def _cut(text: str, position: int) -> int:
+    """Where ``text`` is cut for a span boundary at ``position``: a space before it belongs to the
+    piece after it (transformers' rule)."""
+    return position - 1 if position > 0 and text[position - 1] == " " else position
 
 
 def _count(values) -> str:
