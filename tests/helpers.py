@@ -549,6 +549,13 @@ DE_PAGES = [
 ]
 
 
+JA_PAGES = [
+    ("東京都", 0, None, "'''東京都'''は[[日本]]の首都である。人口は約1400万人で、日本で最も多い。"),
+    ("日本", 0, None, "'''日本'''は東アジアの島国であり、首都は[[東京都]]。日本語が話される。[[富士山]]が最も高い。"),
+    ("富士山", 0, None, "'''富士山'''は[[日本]]で最も高い山である。[[東京都]]からも見える。"),
+]
+
+
 def write_dump(path, language, pages):
     """A ``pages-articles`` export: siteinfo with the wiki's namespaces, then one <page> each."""
     namespaces = "".join(

@@ -10,7 +10,9 @@ What the test prepares, so that the blocks find what they name:
   ``XLMWithLMHeadModel`` (German and English) with a BPE tokenizer learned from the generated corpus.
 - Local names: ``path/to/transformers_dir`` (the mLUKE checkpoint), ``mlm_ende_1024.pth`` (the XLM
   model written as facebookresearch/XLM saves it), ``mluke-jax-dir`` (the mLUKE checkpoint
-  converted), ``my_entities.txt``, ``enwiki-latest-pages-articles.xml.bz2`` (a tiny dump), and
+  converted), ``my_entities.txt``, ``{en,de,ja}wiki-latest-pages-articles.xml.bz2`` (tiny dumps),
+  ``latest-all.json.bz2`` (a tiny Wikidata), ``news.{en,de}.txt`` and ``europarl.en-de.{en,de}``
+  (generated text), and
   ``tests/data/finetune`` (the repository's tiny data).
 - The Quick start's ``python3 -m venv .venv && .venv/bin/pip install ...`` is the environment this
   test runs in; the rest of the command runs with ``.venv/bin/`` meaning this environment's.
@@ -72,8 +74,12 @@ def _cache_repo(cache: Path, repo_id: str, source: Path) -> None:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     pytest.importorskip("torch")
+    from corpus.wikidata import write_wikidata_json
+
     from helpers import (
+        DE_PAGES,
         EN_PAGES,
+        JA_PAGES,
         convert,
         hf_xlm,
         save_hf,
@@ -81,7 +87,7 @@ def workspace(tmp_path_factory):
         save_original_xlm,
         write_dump,
     )
-    from mluke_jax.testing.toy_data import write_toy_xlm_tokenizer
+    from mluke_jax.testing.toy_data import multilingual_sentences, write_toy_xlm_tokenizer
 
     build = tmp_path_factory.mktemp("readme-sources")
     mluke = save_luke_with_test_tokenizer(
@@ -123,6 +129,17 @@ def workspace(tmp_path_factory):
     convert(mluke, work / "mluke-jax-dir")
     (work / "my_entities.txt").write_text("en:Tokyo\nde:Köln\nja:東京\n", encoding="utf-8")
     write_dump(work / "enwiki-latest-pages-articles.xml.bz2", "en", EN_PAGES * 50)
+    write_dump(work / "dewiki-latest-pages-articles.xml.bz2", "de", DE_PAGES * 30)
+    write_dump(work / "jawiki-latest-pages-articles.xml.bz2", "ja", JA_PAGES * 30)
+    write_wikidata_json(work / "latest-all.json.bz2")
+    sentences = multilingual_sentences(6000, seed=3)
+    for language in ("en", "de"):
+        text = "".join(s.text + "\n" for s in sentences if s.language == language)
+        (work / f"news.{language}.txt").write_text(text, encoding="utf-8")
+    english = [s.text for s in sentences if s.language == "en"][:300]
+    german = [s.text for s in sentences if s.language == "de"][:300]
+    (work / "europarl.en-de.en").write_text("\n".join(english) + "\n", encoding="utf-8")
+    (work / "europarl.en-de.de").write_text("\n".join(german) + "\n", encoding="utf-8")
     (work / "tests" / "data").mkdir(parents=True)
     shutil.copytree(ROOT / "tests" / "data" / "finetune", work / "tests" / "data" / "finetune")
     bin_dir = str(Path(sys.executable).parent)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mluke_jax.corpus.wikipedia import FORMAT, METADATA, read_pages, read_redirects, resolve_redirect
+from mluke_jax.corpus.wikipedia import FORMAT, METADATA, read_page_lines, read_pages, read_redirects, resolve_redirect
 from mluke_jax.paths import local_path
 
 
@@ -31,6 +31,11 @@ class WikipediaLanguage:
         """Every article record (``id``, ``title``, ``paragraphs``), shard after shard."""
         for directory in self.directories:
             yield from read_pages(directory)
+
+    def page_lines(self) -> Iterator[str]:
+        """Every article record as its JSON line (for worker processes to decode)."""
+        for directory in self.directories:
+            yield from read_page_lines(directory)
 
     @functools.cached_property
     def redirects(self) -> dict[str, str]:

@@ -123,12 +123,14 @@ class PagePacker:
         inside them) and, per paragraph and sentence, where its span and its links' spans are."""
         texts, spans, plans = [], [], []
         links_seen = not_in_vocab = across = 0
-        entity_id = self.entity_id
+        entity_id, known = self.entity_id, self._ids
         for paragraph in record["paragraphs"]:
             text = paragraph["text"]
             links = []
             for start, end, title in paragraph["links"]:
-                entity = entity_id(title)
+                entity = known.get(title, -1)
+                if entity == -1:
+                    entity = entity_id(title)
                 if entity is None:
                     not_in_vocab += 1
                 else:
@@ -195,24 +197,18 @@ class PagePacker:
         counts["pages"] += 1
         max_words = settings.max_seq_length - 2
         kept: list[tuple[list[int], list[tuple[int, int, int]]]] = []
+        shortest, longest_mention = settings.min_sentence_length, settings.max_mention_length
+        counts["sentences"] += len(sentences)
         for ids, links in sentences:
-            counts["sentences"] += 1
-            if len(ids) < settings.min_sentence_length:
-                counts["sentences_too_short"] += 1
+            if len(ids) < shortest or len(ids) > max_words:
+                counts["sentences_too_short" if len(ids) < shortest else "sentences_too_long"] += 1
                 counts["links_in_dropped_sentences"] += len(links)
                 continue
-            if len(ids) > max_words:
-                counts["sentences_too_long"] += 1
-                counts["links_in_dropped_sentences"] += len(links)
-                continue
-            mentions = []
-            for start, end, entity in links:
-                if start == end:
-                    counts["links_without_tokens"] += 1
-                elif end - start > settings.max_mention_length:
-                    counts["mentions_too_long"] += 1
-                else:
-                    mentions.append((start, end, entity))
+            mentions = [link for link in links if 0 < link[1] - link[0] <= longest_mention]
+            if len(mentions) < len(links):
+                empty = sum(1 for a, b, _ in links if a == b)
+                counts["links_without_tokens"] += empty
+                counts["mentions_too_long"] += len(links) - len(mentions) - empty
             kept.append((ids, mentions))
         out = []
         words: list[int] = []
@@ -234,9 +230,10 @@ class PagePacker:
         if len(mentions) > settings.max_entity_length:
             counts["entities_over_max_entity_length"] += len(mentions) - settings.max_entity_length
             mentions = mentions[: settings.max_entity_length]
-        positions = np.full((len(mentions), settings.max_mention_length), -1, dtype=np.int32)
-        for row, (start, end, _) in enumerate(mentions):
-            positions[row, : end - start] = np.arange(start + 1, end + 1)  # +1: <s> comes first
+        spans = np.asarray([(start, end) for start, end, _ in mentions], dtype=np.int32).reshape(-1, 2)
+        offsets = np.arange(settings.max_mention_length, dtype=np.int32)
+        positions = spans[:, :1] + 1 + offsets  # +1: <s> comes first
+        positions[offsets >= spans[:, 1:] - spans[:, :1]] = -1
         word_ids = [self.tokenizer.cls_token_id, *words, self.tokenizer.sep_token_id]
         counts["examples"] += 1
         counts["words"] += len(word_ids)
@@ -269,10 +266,12 @@ def _init_worker(directories, tokenizer_dir, vocab, settings) -> None:
     _worker_packer = _load_packer(directories, tokenizer_dir, vocab, settings)
 
 
-def _pack_pages(records: list[dict[str, Any]]) -> tuple[list[bytes], Counter]:
-    """In a worker: the encoded examples of some pages and the counts they added."""
+@without_garbage_collection
+def _pack_pages(lines: list[str]) -> tuple[list[bytes], Counter]:
+    """In a worker: the encoded examples of some pages (their JSON lines) and the counts they added."""
     packer = _worker_packer
     packer.counts = Counter()
+    records = [json.loads(line) for line in lines]
     encoded = [EXAMPLE_SCHEMA.encode(example) for page in packer.examples_of(records) for example in page]
     return encoded, packer.counts
 
@@ -280,8 +279,8 @@ def _pack_pages(records: list[dict[str, Any]]) -> tuple[list[bytes], Counter]:
 @without_garbage_collection
 def _write(results: Iterator[tuple[list[bytes], Counter]], writer: ShardWriter, counts: Counter, bar: Any,
            progress: bool, language: str, start: float) -> None:
-    """Every task's records into the shards, in order (the page reading and JSON decoding happen
-    here too: with the cyclic collector paused, as nothing here makes cycles)."""
+    """Every task's records into the shards, in order (with one worker the pages are read and
+    packed here too: the cyclic collector paused, as nothing here makes cycles)."""
     for encoded, task_counts in results:
         writer.write_all(encoded)
         counts.update(task_counts)
@@ -292,7 +291,7 @@ def _write(results: Iterator[tuple[list[bytes], Counter]], writer: ShardWriter, 
                   file=sys.stderr)
 
 
-def _tasks(pages: Iterator[dict[str, Any]], num_shards: int, shard_index: int) -> Iterator[list[dict[str, Any]]]:
+def _tasks(pages: Iterator[str], num_shards: int, shard_index: int) -> Iterator[list[str]]:
     batch = []
     for n, record in enumerate(pages):
         if n % num_shards != shard_index:
@@ -348,7 +347,7 @@ def build_examples(
                            enabled=progress)
         pool = None
         try:
-            tasks = _tasks(corpus.pages(), num_shards, shard_index)
+            tasks = _tasks(corpus.page_lines(), num_shards, shard_index)
             if workers == 1:
                 global _worker_packer
                 _worker_packer = packer

@@ -358,13 +358,18 @@ def _finish(work: Path, out: Path, dump: Path, state: _Progress, seconds: float)
     return metadata
 
 
-def read_pages(directory: str | os.PathLike) -> Iterator[dict[str, Any]]:
-    """The article records of a stage-1 directory, file by file."""
+def read_page_lines(directory: str | os.PathLike) -> Iterator[str]:
+    """The article records of a stage-1 directory as their JSON lines, file by file."""
     directory = local_path(directory)
     for path in sorted(directory.glob("pages-*.jsonl.gz")):
         with gzip.open(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                yield json.loads(line)
+            yield from f
+
+
+def read_pages(directory: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """The article records of a stage-1 directory, file by file."""
+    for line in read_page_lines(directory):
+        yield json.loads(line)
 
 
 def read_redirects(directory: str | os.PathLike) -> dict[str, str]:

@@ -303,10 +303,15 @@ class MLukeTokenizer:
             if "<" in text:  # may hold added tokens (<mask>, <ent>): the general path
                 general.append(n)
                 continue
-            checked = [self._check_span(span, text, f"text {n}") for span in text_spans]
+            checked = list(text_spans)
+            length = len(text)
+            for a, b in checked:  # the common case inline; _check_span explains anything else
+                if a.__class__ is not int or b.__class__ is not int or not 0 <= a < b <= length:
+                    checked = [self._check_span(span, text, f"text {n}") for span in text_spans]
+                    break
             first, unit_at, cursor = len(strings), {}, 0
             for position in sorted({p for span in checked for p in span}):
-                cut = _cut(text, position)
+                cut = position - 1 if position > 0 and text[position - 1] == " " else position  # _cut, inline
                 if cut != cursor:
                     strings.append(text[cursor:cut])
                     cursor = cut

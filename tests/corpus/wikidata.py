@@ -15,11 +15,13 @@ WIKIDATA_ITEMS = [
     {"type": "item", "id": "Q17", "sitelinks": {
         "enwiki": {"site": "enwiki", "title": "Japan"},
         "dewiki": {"site": "dewiki", "title": "Japan"},
+        "jawiki": {"site": "jawiki", "title": "日本"},
         "commonswiki": {"site": "commonswiki", "title": "Category:Japan"},
     }},
     {"type": "item", "id": "Q39231", "sitelinks": {
         "enwiki": {"site": "enwiki", "title": "Mount Fuji"},
         "dewiki": {"site": "dewiki", "title": "Fuji"},
+        "jawiki": {"site": "jawiki", "title": "富士山"},
     }},
     {"type": "property", "id": "P31", "datatype": "wikibase-item"},
 ]
