@@ -30,6 +30,7 @@ _EXPORTS = {
     "build_xlm_parallel": "mluke_jax.corpus.xlm_text",
     "EntityExampleStream": "mluke_jax.corpus.loader",
     "open_example_sets": "mluke_jax.corpus.loader",
+    "read_records": "mluke_jax.corpus.loader",
     "language_weights": "mluke_jax.corpus.loader",
     "XLMStreamBatches": "mluke_jax.corpus.xlm_loader",
     "XLMPairBatches": "mluke_jax.corpus.xlm_loader",

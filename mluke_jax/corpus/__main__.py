@@ -141,6 +141,18 @@ def _xlm_parallel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_options(parser: argparse.ArgumentParser, workers: str | None = None, shards: str | None = None,
+                 replaced: str = "an earlier output directory") -> None:
+    """The options every stage shares: worker processes, shards for several machines, --overwrite, --quiet."""
+    if workers is not None:
+        parser.add_argument("--workers", type=int, default=1, help=f"{workers} processes (default 1)")
+    if shards is not None:
+        parser.add_argument("--num-shards", type=int, default=1, help=f"split the {shards} into this many runs")
+        parser.add_argument("--shard-index", type=int, default=0, help="which of the --num-shards runs this is")
+    parser.add_argument("--overwrite", action="store_true", help=f"replace {replaced}")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mluke_jax.corpus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,11 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     wiki.add_argument("dump", help="the dump file (.xml, .xml.bz2 or .xml.gz)")
     wiki.add_argument("--language", required=True, help="the wiki's language code (en, de, ja, ...)")
     wiki.add_argument("--out", required=True, help="output directory (new, empty, or an earlier one with --overwrite)")
-    wiki.add_argument("--workers", type=int, default=1, help="parser processes (default 1)")
-    wiki.add_argument("--num-shards", type=int, default=1, help="split the dump into this many runs")
-    wiki.add_argument("--shard-index", type=int, default=0, help="which of the --num-shards runs this is")
-    wiki.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
-    wiki.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_options(wiki, workers="parser", shards="dump")
     wiki.set_defaults(run=_wikipedia)
 
     vocab = commands.add_parser(
@@ -174,8 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     vocab.add_argument("--interwiki", help="Wikidata JSON dump (sitelinks) or qid<TAB>lang<TAB>title TSV")
     vocab.add_argument("--min-languages", type=int, default=1, help="keep items linked in this many languages")
     vocab.add_argument("--min-count", type=int, default=1, help="drop titles linked fewer times in a language")
-    vocab.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    vocab.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_options(vocab, replaced="an existing --out")
     vocab.set_defaults(run=_entity_vocab)
 
     mentions = commands.add_parser(
@@ -191,8 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     mentions.add_argument("--max-candidates", type=int, default=100, help="entities kept per anchor (default 100)")
     mentions.add_argument("--min-link-count", type=int, default=1, help="drop rarer anchor-entity pairs (default 1)")
     mentions.add_argument("--max-mention-length", type=int, default=20, help="words an anchor may have (default 20)")
-    mentions.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    mentions.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_options(mentions, replaced="an existing --out")
     mentions.set_defaults(run=_mention_db)
 
     examples = commands.add_parser(
@@ -214,11 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--include-unk", action="store_true", help="keep links outside the vocabulary as [UNK]")
     examples.add_argument("--include-sentences-without-entities", action="store_true",
                           help="keep examples that have no entity")
-    examples.add_argument("--workers", type=int, default=1, help="packing processes (default 1)")
-    examples.add_argument("--num-shards", type=int, default=1, help="split the pages into this many runs")
-    examples.add_argument("--shard-index", type=int, default=0, help="which of the --num-shards runs this is")
-    examples.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
-    examples.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_options(examples, workers="packing", shards="pages")
     examples.set_defaults(run=_examples)
 
     text = commands.add_parser(
@@ -232,9 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--lang", required=True, help="the text's language (one of the tokenizer's)")
     text.add_argument("--out", required=True, help="output directory")
     text.add_argument("--chunk-tokens", type=int, default=4096, help="stream tokens per record (default 4096)")
-    text.add_argument("--workers", type=int, default=1, help="tokenizer processes (default 1)")
-    text.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
-    text.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_options(text, workers="tokenizer")
     text.set_defaults(run=_xlm_text)
 
     parallel = commands.add_parser(
@@ -248,9 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     parallel.add_argument("--langs", required=True, help="the two languages as src-tgt, e.g. en-de")
     parallel.add_argument("--tokenizer", required=True, help="XLM model or tokenizer directory (or hub name)")
     parallel.add_argument("--out", required=True, help="output directory")
-    parallel.add_argument("--workers", type=int, default=1, help="tokenizer processes (default 1)")
-    parallel.add_argument("--overwrite", action="store_true", help="replace an earlier output directory")
-    parallel.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_options(parallel, workers="tokenizer")
     parallel.set_defaults(run=_xlm_parallel)
     return parser
 

@@ -65,6 +65,22 @@ def _read_metadata(directory: Path) -> dict[str, Any]:
     return json.loads((directory / METADATA).read_text(encoding="utf-8"))
 
 
+def read_records(directory: str | os.PathLike) -> Iterator[dict[str, np.ndarray]]:
+    """Every record of a data set (any stage's ArrayRecord output), decoded, in shard order: for
+    inspecting what a stage wrote."""
+    path = local_path(directory)
+    metadata = _read_metadata(path)
+    schema = RecordSchema.from_json(metadata["schema"])
+    for shard in metadata["shards"]:
+        reader = open_shard(path / shard["file"], shard["records"])
+        try:
+            for start in range(0, shard["records"], 1024):
+                for record in reader.read(list(range(start, min(start + 1024, shard["records"])))):
+                    yield schema.decode(record)
+        finally:
+            reader.close()
+
+
 def _tokenizer_fingerprint_of(value: Any) -> str:
     """Of a tokenizer object, or of the tokenizer in a directory."""
     if isinstance(value, str | os.PathLike):
@@ -232,6 +248,11 @@ class GrainBatchStream:
         self._dataset = local.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
         self._iterator = iter(self._dataset)
         self.identity = {"seed": seed, "global_batch_size": global_batch_size, **identity}
+
+    @property
+    def batch_size(self) -> int:
+        """Rows of each batch this process gets (``fit`` counts examples with it)."""
+        return self.local_batch_size
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         return self

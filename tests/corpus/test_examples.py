@@ -9,8 +9,9 @@ from corpus.wikidata import write_wikidata_tsv
 from helpers import DE_PAGES, EN_PAGES, write_dump
 from mluke_jax.corpus.__main__ import main
 from mluke_jax.corpus.entity_vocab import build_entity_vocab
-from mluke_jax.corpus.examples import EXAMPLE_SCHEMA, ExampleSettings, build_examples
+from mluke_jax.corpus.examples import ExampleSettings, build_examples
 from mluke_jax.corpus.fingerprint import entity_vocab_fingerprint, tokenizer_fingerprint
+from mluke_jax.corpus.loader import read_records
 from mluke_jax.corpus.records import open_shard
 from mluke_jax.corpus.wikipedia import build_wikipedia, read_pages
 from mluke_jax.testing.toy_data import write_toy_mluke_tokenizer
@@ -35,13 +36,7 @@ def built(tmp_path_factory):
 
 
 def read_examples(directory):
-    metadata = json.loads((directory / "metadata.json").read_text())
-    out = []
-    for shard in metadata["shards"]:
-        reader = open_shard(directory / shard["file"], shard["records"])
-        out += [EXAMPLE_SCHEMA.decode(r) for r in reader.read_all()]
-        reader.close()
-    return metadata, out
+    return json.loads((directory / "metadata.json").read_text()), list(read_records(directory))
 
 
 def mentions(example, tokenizer, vocab):

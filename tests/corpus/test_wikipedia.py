@@ -209,3 +209,20 @@ def test_link_spans_survive_any_spacing():
         paragraphs = parser.paragraphs("".join(pieces))
         got = [(p.text[link.start : link.end], link.title) for p in paragraphs for link in p.links]
         assert got == expected, ("".join(pieces), paragraphs)
+
+
+def test_a_page_the_parser_cannot_read_is_skipped_and_counted(tmp_path, monkeypatch):
+    from mluke_jax.corpus.wikitext import WikitextParser
+
+    real = WikitextParser.paragraphs
+
+    def fragile(self, wikitext):
+        if wikitext.startswith("\'\'\'Japan"):
+            raise RecursionError("markup nested too deeply")
+        return real(self, wikitext)
+
+    monkeypatch.setattr(WikitextParser, "paragraphs", fragile)
+    dump = write_dump(tmp_path / "en.xml", "en", EN_PAGES)
+    metadata = build_wikipedia(dump, "en", tmp_path / "out", progress=False)
+    assert metadata["unparsable"] == 1 and metadata["pages"] == 2
+    assert sorted(records(tmp_path / "out")) == ["Mount Fuji", "Tokyo"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mluke_jax.corpus.__main__ import main
+from mluke_jax.corpus.loader import read_records
 from mluke_jax.corpus.xlm_loader import XLMPairBatches, XLMStreamBatches
 from mluke_jax.corpus.xlm_text import build_xlm_parallel, build_xlm_text
 from mluke_jax.testing.toy_data import multilingual_sentences, write_toy_xlm_tokenizer
@@ -37,15 +38,8 @@ def stream_of(tokenizer, lines, lang):
 
 
 def read_stream(directory):
-    from mluke_jax.corpus.records import open_shard
-    from mluke_jax.corpus.xlm_text import STREAM_SCHEMA
-
     metadata = json.loads((directory / "metadata.json").read_text())
-    tokens = []
-    for shard in metadata["shards"]:
-        reader = open_shard(directory / shard["file"], shard["records"])
-        tokens += [t for r in reader.read_all() for t in STREAM_SCHEMA.decode(r)["token_ids"].tolist()]
-    return metadata, tokens
+    return metadata, [t for record in read_records(directory) for t in record["token_ids"].tolist()]
 
 
 def test_text_becomes_one_stream_with_eos_after_each_sentence(texts, monkeypatch, capsys):
