@@ -34,6 +34,7 @@ _EXPORTS = {
     "language_weights": "mluke_jax.corpus.loader",
     "XLMStreamBatches": "mluke_jax.corpus.xlm_loader",
     "XLMPairBatches": "mluke_jax.corpus.xlm_loader",
+    "token_counts": "mluke_jax.corpus.xlm_loader",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -159,7 +159,8 @@ def pad_entity_example(
 ) -> dict[str, np.ndarray]:
     """Model inputs of fixed shapes: ``input_ids``/``attention_mask`` [max_seq_length],
     ``entity_ids``/``entity_attention_mask`` [max_entity_length], ``entity_position_ids``
-    [max_entity_length, max_mention_length] (-1 padded), ``page_id``, ``language``."""
+    [max_entity_length, max_mention_length] (-1 padded), ``page_id``, ``language``; and
+    ``labels`` / ``entity_labels`` (-100 padded) when a masking transform added them."""
     words, entities = example["word_ids"], example["entity_ids"]
     if len(words) > max_seq_length or len(entities) > max_entity_length:
         raise ValueError(
@@ -176,7 +177,7 @@ def pad_entity_example(
     entity_attention[: len(entities)] = 1
     positions = np.full((max_entity_length, example["entity_position_ids"].shape[1]), -1, np.int32)
     positions[: len(entities)] = example["entity_position_ids"]
-    return {
+    out = {
         "input_ids": input_ids,
         "attention_mask": attention,
         "entity_ids": entity_ids,
@@ -185,6 +186,12 @@ def pad_entity_example(
         "page_id": np.asarray(example["page_id"], np.int64),
         "language": np.asarray(example["language"], np.int32),
     }
+    for name, length in (("labels", max_seq_length), ("entity_labels", max_entity_length)):
+        if name in example:  # a masking transform's targets, -100 where nothing is predicted
+            padded = np.full(length, -100, np.int32)
+            padded[: len(example[name])] = example[name]
+            out[name] = padded
+    return out
 
 
 def mix_languages(datasets: dict[str, Any], sizes: dict[str, int], alpha: float) -> tuple[Any, dict[str, float]]:

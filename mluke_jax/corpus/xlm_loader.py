@@ -110,6 +110,20 @@ class XLMStreamBatches(GrainBatchStream):
                          transform=transform, num_threads=num_threads, prefetch=prefetch)
 
 
+def token_counts(directories: Sequence[str | os.PathLike]) -> np.ndarray:
+    """How often each token id occurs in the streams of ``directories`` together (``token_counts.npy``
+    of ``corpus xlm-text``): the counts XLM's masking with ``sample_alpha`` weighs by."""
+    from mluke_jax.paths import local_path
+
+    total = None
+    for directory in directories:
+        counts = np.load(local_path(directory) / "token_counts.npy", allow_pickle=False)
+        total = counts if total is None else total + counts
+    if total is None:
+        raise ValueError("no data set directories given")
+    return total
+
+
 def _lang_id(sets: list, language: str) -> int:
     for example_set in sets:
         if language in example_set.metadata.get("lang_ids", {}):

@@ -4,7 +4,8 @@
   into one token **stream** as the original ``preprocess.py`` + ``StreamDataset`` lay it out:
   ``</s>`` first, then every sentence followed by ``</s>``. It is stored in records of
   ``chunk_tokens`` consecutive tokens (the last one shorter), so that MLM/CLM windows of any
-  length can be cut from it (:mod:`mluke_jax.corpus.xlm_loader`).
+  length can be cut from it (:mod:`mluke_jax.corpus.xlm_loader`); ``token_counts.npy`` holds how
+  often each token occurs (what XLM's masking with ``sample_alpha`` weighs by).
 - ``xlm-parallel``: two files of aligned sentences (line n of one translates line n of the other)
   into records of a pair of token lists, for TLM.
 
@@ -38,6 +39,7 @@ FORMAT_VERSION = 1
 METADATA = "metadata.json"
 STREAM_SCHEMA = RecordSchema((("token_ids", "int32", 1),))
 PARALLEL_SCHEMA = RecordSchema((("ids1", "int32", 1), ("ids2", "int32", 1)))
+TOKEN_COUNTS = "token_counts.npy"  # occurrences of every token id in the stream (sentence ends not counted)
 _LINES_PER_TASK = 512
 
 _worker_tokenizer = None
@@ -153,6 +155,7 @@ def build_xlm_text(
     with atomic_directory(out, overwrite, METADATA, "an XLM data set") as tmp:
         writer = ShardWriter(tmp, "stream", records_per_shard)
         buffer = [eos]
+        token_counts: Counter = Counter()
         bar = progress_bar(desc=f"{language} sentences", unit="lines", enabled=progress)
         lines = ((line,) for path in paths for line in _read_lines(path))
         for (ids,) in _tokenized(str(tokenizer), lines, (language,), workers, tok):
@@ -165,6 +168,7 @@ def build_xlm_text(
             counts["unk_tokens"] += sum(1 for i in ids if i == unk)
             buffer += ids
             buffer.append(eos)
+            token_counts.update(ids)
             while len(buffer) >= chunk_tokens:
                 writer.write(STREAM_SCHEMA.encode({"token_ids": np.asarray(buffer[:chunk_tokens], np.int32)}))
                 counts["tokens"] += chunk_tokens
@@ -173,8 +177,13 @@ def build_xlm_text(
         if buffer:
             writer.write(STREAM_SCHEMA.encode({"token_ids": np.asarray(buffer, np.int32)}))
             counts["tokens"] += len(buffer)
+        frequencies = np.zeros(tok.vocab_size, np.int64)  # for XLM's frequency-weighted masking
+        for token_id, count in token_counts.items():
+            frequencies[token_id] = count
+        np.save(tmp / TOKEN_COUNTS, frequencies)
         metadata = _metadata(STREAM_FORMAT, STREAM_SCHEMA, tok, tokenizer, [language], [lang_id],
-                             [str(p) for p in paths], counts, writer.close(), start, chunk_tokens=chunk_tokens)
+                             [str(p) for p in paths], counts, writer.close(), start, chunk_tokens=chunk_tokens,
+                             token_counts=TOKEN_COUNTS)
         (tmp / METADATA).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return metadata
 

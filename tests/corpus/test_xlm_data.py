@@ -8,7 +8,7 @@ import pytest
 
 from mluke_jax.corpus.__main__ import main
 from mluke_jax.corpus.loader import read_records
-from mluke_jax.corpus.xlm_loader import XLMPairBatches, XLMStreamBatches
+from mluke_jax.corpus.xlm_loader import XLMPairBatches, XLMStreamBatches, token_counts
 from mluke_jax.corpus.xlm_text import build_xlm_parallel, build_xlm_text
 from mluke_jax.testing.toy_data import multilingual_sentences, write_toy_xlm_tokenizer
 from mluke_jax.tokenizers.xlm import XLMTokenizer
@@ -54,6 +54,9 @@ def test_text_becomes_one_stream_with_eos_after_each_sentence(texts, monkeypatch
     assert metadata["counts"]["sentences"] == 40 and metadata["counts"]["empty_lines"] == 1
     assert metadata["lang_ids"] == {"en": tokenizer.lang2id["en"]} and metadata["counts"]["tokens"] == len(tokens)
     assert "40 en sentences" in capsys.readouterr().out
+    eos = tokenizer.encoder["</s>"]
+    counts = token_counts([root / "en-stream"])  # what masking with sample_alpha weighs by
+    assert np.array_equal(counts, np.bincount([t for t in tokens if t != eos], minlength=tokenizer.vocab_size))
     # a compressed file, two tokenizer processes
     build_xlm_text([root / "de.txt.gz"], root / "tokenizer", "de", root / "de-stream", chunk_tokens=50, workers=2,
                    progress=False)
