@@ -14,3 +14,55 @@ def tiny_luke_dict():
     from helpers import TINY_LUKE
 
     return dict(TINY_LUKE)
+
+
+@pytest.fixture(scope="session")
+def wikis(tmp_path_factory):
+    """``{"en": DIR, "de": DIR, "en-shards": [DIR, DIR], "root": DIR}``, corpus stage 1 run on two
+    tiny wikis (English and German), for the corpus and pretraining tests."""
+    from helpers import DE_PAGES, EN_PAGES, write_dump
+    from mluke_jax.corpus.wikipedia import build_wikipedia
+
+    root = tmp_path_factory.mktemp("wikis")
+    out = {"root": root}
+    for language, pages in (("en", EN_PAGES), ("de", DE_PAGES)):
+        dump = write_dump(root / f"{language}wiki-pages-articles.xml.bz2", language, pages)
+        out[language] = root / f"{language}-pages"
+        build_wikipedia(dump, language, out[language], progress=False)
+    out["en-shards"] = []
+    for index in range(2):
+        shard = root / f"en-shard{index}"
+        build_wikipedia(root / "enwiki-pages-articles.xml.bz2", "en", shard, num_shards=2, shard_index=index,
+                        progress=False)
+        out["en-shards"].append(shard)
+    return out
+
+
+@pytest.fixture(scope="session")
+def example_sets(wikis):
+    """Stage 4 at 16 tokens on copies of both wikis' pages, sentences without entities kept (a few
+    examples a language): ``{"en": DIR, "de": DIR, "tokenizer": DIR, "entity_vocab": FILE}``."""
+    from corpus.wikidata import write_wikidata_tsv
+
+    from helpers import DE_PAGES, EN_PAGES, write_dump
+    from mluke_jax.corpus.entity_vocab import build_entity_vocab
+    from mluke_jax.corpus.examples import ExampleSettings, build_examples
+    from mluke_jax.corpus.wikipedia import build_wikipedia, read_pages
+    from mluke_jax.testing.toy_data import write_toy_mluke_tokenizer
+
+    root = wikis["root"]
+    texts = [p["text"] for language in ("en", "de") for r in read_pages(wikis[language]) for p in r["paragraphs"]]
+    out = {"tokenizer": write_toy_mluke_tokenizer(root / "tokenizer", sentences=300, lite=True,
+                                                  extra_texts=texts * 20)}
+    out["entity_vocab"] = root / "entity_vocab.json"
+    build_entity_vocab([wikis["en"], wikis["de"]], out["entity_vocab"],
+                       interwiki=write_wikidata_tsv(root / "sitelinks.tsv"), progress=False)
+    settings = ExampleSettings(max_seq_length=16, max_entity_length=4, min_sentence_length=1,
+                               include_sentences_without_entities=True)
+    for language, pages, copies in (("en", EN_PAGES, 4), ("de", DE_PAGES, 2)):
+        dump = write_dump(root / f"{language}-x{copies}.xml", language, pages * copies)  # the ids differ per copy
+        build_wikipedia(dump, language, root / f"{language}-x{copies}", progress=False)
+        out[language] = root / f"{language}-examples"
+        build_examples([root / f"{language}-x{copies}"], out["tokenizer"], out["entity_vocab"], out[language],
+                       settings=settings, records_per_shard=5, progress=False)
+    return out

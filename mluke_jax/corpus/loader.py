@@ -81,14 +81,19 @@ def read_records(directory: str | os.PathLike) -> Iterator[dict[str, np.ndarray]
             reader.close()
 
 
-def _tokenizer_fingerprint_of(value: Any) -> str:
-    """Of a tokenizer object, or of the tokenizer in a directory."""
+def _tokenizer_fingerprint_of(value: Any, tokenizer_class: str = "MLukeTokenizer") -> str:
+    """Of a tokenizer object, or of the tokenizer in a directory (read as ``tokenizer_class``)."""
     if isinstance(value, str | os.PathLike):
-        from mluke_jax.tokenizers.entity_vocab import SPECIAL_ENTITIES
-        from mluke_jax.tokenizers.mluke import MLukeTokenizer
+        if tokenizer_class == "XLMTokenizer":
+            from mluke_jax.tokenizers.xlm import XLMTokenizer
 
-        specials = {name: i for i, name in enumerate(SPECIAL_ENTITIES)}  # the word side is what counts
-        value = MLukeTokenizer.from_pretrained(value, entity_vocab=specials)
+            value = XLMTokenizer.from_pretrained(value)
+        else:
+            from mluke_jax.tokenizers.entity_vocab import SPECIAL_ENTITIES
+            from mluke_jax.tokenizers.mluke import MLukeTokenizer
+
+            specials = {name: i for i, name in enumerate(SPECIAL_ENTITIES)}  # the word side is what counts
+            value = MLukeTokenizer.from_pretrained(value, entity_vocab=specials)
     return tokenizer_fingerprint(value)
 
 
@@ -137,7 +142,11 @@ def open_example_sets(
     for key, kind, given, fingerprint_of in checks:
         if given is None:
             continue
-        expected, built = fingerprint_of(given), first.metadata.get(f"{key}_fingerprint")
+        if key == "tokenizer":
+            expected = fingerprint_of(given, first.metadata.get("tokenizer_class", "MLukeTokenizer"))
+        else:
+            expected = fingerprint_of(given)
+        built = first.metadata.get(f"{key}_fingerprint")
         if expected != built:
             raise ValueError(
                 f"{first.directory} was built with the {kind} {first.metadata.get(key)} ({built}), but the "
@@ -217,7 +226,8 @@ class GrainBatchStream:
 
     Process ``i`` of ``n`` takes rows ``i * b .. (i + 1) * b - 1`` of every global batch; each
     example goes through ``transform(example, rng)`` with ``rng`` seeded by ``(seed, global index)``
-    and then ``finalize`` (padding to fixed shapes) before the rows are stacked. ``position`` /
+    and then ``finalize`` (padding to fixed shapes) before the rows are stacked; ``fields`` keeps
+    only the named arrays (a model's inputs and labels). ``position`` /
     ``seek`` save and restore the place in the stream; ``identity`` names the pipeline so that a
     position of another one is refused.
     """
@@ -232,6 +242,7 @@ class GrainBatchStream:
         seed: int = 0,
         shard: tuple[int, int] | None = None,
         transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None,
+        fields: Sequence[str] | None = None,
         num_threads: int = 2,
         prefetch: int = 64,
     ):
@@ -249,7 +260,8 @@ class GrainBatchStream:
             item = examples[index]
             if transform is not None:
                 item = transform(item, np.random.default_rng([seed, index]))
-            return finalize(item)
+            item = finalize(item)
+            return item if fields is None else {name: item[name] for name in fields}
 
         local = grain.MapDataset.range(0, (2**62 // big_b) * b).map(example).batch(b, drop_remainder=True)
         self._dataset = local.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
@@ -297,6 +309,7 @@ class EntityExampleStream(GrainBatchStream):
         max_seq_length / max_entity_length: padded shapes (default: the data sets' settings).
         transform: ``(example, rng) -> example`` applied before padding (masking).
         tokenizer / entity_vocab: refuse data sets built with others (see :func:`open_example_sets`).
+        fields: keep only these arrays of each batch (default all).
         num_threads / prefetch: grain read threads and prefetched examples.
     """
 
@@ -313,6 +326,7 @@ class EntityExampleStream(GrainBatchStream):
         transform: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None,
         tokenizer: Any = None,
         entity_vocab: Any = None,
+        fields: Sequence[str] | None = None,
         num_threads: int = 2,
         prefetch: int = 64,
     ):
@@ -351,6 +365,7 @@ class EntityExampleStream(GrainBatchStream):
             seed=seed,
             shard=shard,
             transform=transform,
+            fields=fields,
             num_threads=num_threads,
             prefetch=prefetch,
         )

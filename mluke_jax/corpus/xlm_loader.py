@@ -73,6 +73,7 @@ class XLMStreamBatches(GrainBatchStream):
         alpha: float = 0.7,
         transform: Transform | None = None,
         tokenizer: Any = None,
+        fields: Sequence[str] | None = None,
         num_threads: int = 2,
         prefetch: int = 64,
     ):
@@ -107,7 +108,7 @@ class XLMStreamBatches(GrainBatchStream):
         identity = {"alpha": alpha, "bptt": bptt, "data": [[s.language, len(s), s.metadata["tokenizer_fingerprint"]]
                                                            for s in self.sets]}
         super().__init__(mixed, global_batch_size, lambda item: item, identity, seed=seed, shard=shard,
-                         transform=transform, num_threads=num_threads, prefetch=prefetch)
+                         transform=transform, fields=fields, num_threads=num_threads, prefetch=prefetch)
 
 
 def token_counts(directories: Sequence[str | os.PathLike]) -> np.ndarray:
@@ -165,6 +166,7 @@ class XLMPairBatches(GrainBatchStream):
         alpha: float = 0.7,
         transform: Transform | None = None,
         tokenizer: Any = None,
+        fields: Sequence[str] | None = None,
         num_threads: int = 2,
         prefetch: int = 64,
     ):
@@ -196,4 +198,4 @@ class XLMPairBatches(GrainBatchStream):
                                                                    s.metadata["tokenizer_fingerprint"]]
                                                                   for s in self.sets]}
         super().__init__(mixed, global_batch_size, lambda item: item, identity, seed=seed, shard=shard,
-                         transform=transform, num_threads=num_threads, prefetch=prefetch)
+                         transform=transform, fields=fields, num_threads=num_threads, prefetch=prefetch)

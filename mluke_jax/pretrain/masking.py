@@ -195,3 +195,14 @@ class XLMMasking:
                             np.where(choice < self.mask_prob + self.keep_prob, ids, random_ids))
         ids = np.where(predict, replaced, ids).astype(ids.dtype)
         return {**example, "input_ids": ids, "labels": labels}
+
+
+def causal_targets(example: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """CLM targets (XLM ``clm_step``): ``labels[t]`` is the next token, -100 at the end and where the
+    next token is padding (``rng`` is unused: a stream transform's signature)."""
+    ids = np.asarray(example["input_ids"])
+    labels = np.full(ids.shape, IGNORE, dtype=np.int32)
+    labels[:-1] = ids[1:]
+    if "attention_mask" in example:
+        labels[:-1][np.asarray(example["attention_mask"])[1:] == 0] = IGNORE
+    return {**example, "labels": labels}

@@ -1,0 +1,92 @@
+"""Pretraining batches: the corpus streams with the objectives' masking, as a model's inputs and labels.
+
+- :func:`luke_batches`: masked words + masked entities (:class:`~.masking.LukeMasking`) on
+  ``corpus examples`` data, the arrays ``LukeForMaskedLM`` takes (``labels``, ``entity_labels``).
+- :func:`xlm_batches`: ``"mlm"`` (:class:`~.masking.XLMMasking`) or ``"clm"`` (next-token targets)
+  on ``corpus xlm-text`` windows, ``"tlm"`` (masking) on ``corpus xlm-parallel`` pairs, the arrays
+  ``XLMWithLMHeadModel`` takes (``langs``, and for pairs ``attention_mask`` / ``position_ids``).
+
+Each returns a stream with ``position`` / ``seek`` for ``fit`` and ``TrainCheckpointer``.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from mluke_jax.corpus.loader import EntityExampleStream, GrainBatchStream
+from mluke_jax.corpus.xlm_loader import XLMPairBatches, XLMStreamBatches, token_counts
+from mluke_jax.pretrain.masking import LukeMasking, XLMMasking, causal_targets
+
+LUKE_FIELDS = (
+    "input_ids",
+    "attention_mask",
+    "entity_ids",
+    "entity_attention_mask",
+    "entity_position_ids",
+    "labels",
+    "entity_labels",
+)
+XLM_WINDOW_FIELDS = ("input_ids", "langs", "labels")
+XLM_PAIR_FIELDS = ("input_ids", "attention_mask", "position_ids", "langs", "labels")
+XLM_OBJECTIVES = ("mlm", "clm", "tlm")
+
+
+def luke_batches(
+    directories: Sequence[str | os.PathLike],
+    global_batch_size: int,
+    tokenizer: Any,
+    *,
+    seed: int = 0,
+    shard: tuple[int, int] | None = None,
+    alpha: float = 0.7,
+    whole_word: bool = True,
+    word_prob: float = 0.15,
+    entity_prob: float = 0.15,
+    **stream: Any,
+) -> EntityExampleStream:
+    """Masked mLUKE batches from ``corpus examples`` data built with ``tokenizer`` (an
+    ``MLukeTokenizer`` holding the data's entity vocabulary; both checked by fingerprint)."""
+    masking = LukeMasking.for_tokenizer(tokenizer, whole_word=whole_word, word_prob=word_prob,
+                                        entity_prob=entity_prob)
+    return EntityExampleStream(directories, global_batch_size, seed=seed, shard=shard, alpha=alpha,
+                               transform=masking, tokenizer=tokenizer, entity_vocab=tokenizer.entity_vocab,
+                               fields=LUKE_FIELDS, **stream)
+
+
+def xlm_batches(
+    directories: Sequence[str | os.PathLike],
+    global_batch_size: int,
+    tokenizer: Any,
+    objective: str = "mlm",
+    *,
+    seed: int = 0,
+    shard: tuple[int, int] | None = None,
+    alpha: float = 0.7,
+    bptt: int = 256,
+    max_len: int = 100,
+    word_pred: float = 0.15,
+    sample_alpha: float = 0.0,
+    **stream: Any,
+) -> GrainBatchStream:
+    """XLM batches for ``objective`` (see the module docstring) from data built with ``tokenizer``
+    (an ``XLMTokenizer``; checked by fingerprint). ``sample_alpha > 0`` weighs MLM targets by the
+    data's token counts ** -sample_alpha (``token_counts.npy`` of ``corpus xlm-text``)."""
+    if objective not in XLM_OBJECTIVES:
+        raise ValueError(f"unknown XLM objective {objective!r}: choose one of {XLM_OBJECTIVES}")
+    vocab, pad = tokenizer.vocab_size, tokenizer.encoder["<pad>"]
+    mask = tokenizer.encoder["<special1>"]  # XLM's mask token
+    if objective == "clm":
+        transform = causal_targets
+    elif sample_alpha > 0:
+        if objective == "tlm":
+            raise ValueError("sample_alpha weighs by the token counts of xlm-text data; TLM pairs have none")
+        specials = [tokenizer.encoder[t] for t in tokenizer.encoder if t.startswith("<") and t.endswith(">")
+                    and (t in ("<s>", "</s>", "<pad>", "<unk>") or t.startswith("<special"))]
+        transform = XLMMasking.for_counts(token_counts(directories), sample_alpha, specials, vocab_size=vocab,
+                                          mask_id=mask, pad_id=pad, word_pred=word_pred)
+    else:
+        transform = XLMMasking(vocab_size=vocab, mask_id=mask, pad_id=pad, word_pred=word_pred)
+    common = dict(seed=seed, shard=shard, alpha=alpha, transform=transform, tokenizer=tokenizer, **stream)
+    if objective == "tlm":
+        return XLMPairBatches(directories, global_batch_size, max_len=max_len, fields=XLM_PAIR_FIELDS, **common)
+    return XLMStreamBatches(directories, global_batch_size, bptt=bptt, fields=XLM_WINDOW_FIELDS, **common)
