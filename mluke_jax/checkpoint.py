@@ -378,15 +378,29 @@ def assemble(
             "before use"
         )
         model = cls.build(config, seed=seed)
-        state = nnx.state(model, nnx.Param)
-        current = flatten(nnx.to_pure_dict(state))
-        current.update(filled)
-        nnx.replace_by_pure_dict(state, unflatten(_to_device(current, state)))
-        nnx.update(model, state)
+        update_params(model, filled)
         return model
     graphdef, state = nnx.split(abstract)
     nnx.replace_by_pure_dict(state, unflatten(_to_device(filled, state)))
     return nnx.merge(graphdef, state)
+
+
+def update_params(model: PreTrainedModel, flat: dict[str, Any]) -> None:
+    """Replace the named parameters of ``model`` in place: ``{"path.to.param": array}`` in
+    checkpoint shapes (vocabulary tables at their real size; padded again for an active mesh)."""
+    shapes = abstract_params(model)
+    unknown = sorted(set(flat) - set(shapes))
+    if unknown:
+        raise KeyError(f"{type(model).__name__} has no parameters {unknown}")
+    for name, value in flat.items():
+        expected = tuple(shapes[name].shape)
+        if tuple(np.shape(value)) != expected:
+            raise ValueError(f"parameter {name} has shape {tuple(np.shape(value))}; the model's is {expected}")
+    state = nnx.state(model, nnx.Param)
+    current = flatten(nnx.to_pure_dict(state))
+    current.update(flat)
+    nnx.replace_by_pure_dict(state, unflatten(_to_device(current, state)))
+    nnx.update(model, state)
 
 
 def _to_device(flat: dict[str, Any], state) -> dict[str, Any]:
