@@ -38,6 +38,9 @@ class OptimizerConfig:
     eps: float = 1e-6
     max_grad_norm: float | None = 1.0
     accumulation_steps: int = 1
+    # Train only the parameters whose dotted path starts with one of these (LUKE's pretraining stage
+    # 1: the entity embeddings and the entity head); the others get zero updates and no state.
+    trainable_prefixes: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if self.learning_rate <= 0:
@@ -72,6 +75,23 @@ def decay_mask(params: nnx.State) -> object:
     return jax.tree_util.tree_map_with_path(decays, params)
 
 
+def dotted_path(path: tuple) -> str:
+    """A pytree path of a parameter state as the checkpoint names it (``luke.encoder.layers...``)."""
+    return ".".join(str(getattr(part, "key", getattr(part, "name", getattr(part, "idx", part)))) for part in path)
+
+
+def _labels_by_prefix(prefixes: tuple[str, ...]):
+    """``params -> labels``: ``"train"`` for paths under one of ``prefixes``, else ``"frozen"``."""
+
+    def labels(params):
+        def label(path, _leaf) -> str:
+            return "train" if dotted_path(path).startswith(prefixes) else "frozen"
+
+        return jax.tree_util.tree_map_with_path(label, params)
+
+    return labels
+
+
 def make_optimizer(config: OptimizerConfig) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """The optax transformation and its learning-rate schedule."""
     schedule = linear_warmup_decay(config.learning_rate, config.warmup_steps, config.total_steps)
@@ -84,6 +104,9 @@ def make_optimizer(config: OptimizerConfig) -> tuple[optax.GradientTransformatio
         )
     )
     tx = optax.chain(*parts)
+    if config.trainable_prefixes is not None:
+        prefixes = tuple(config.trainable_prefixes)
+        tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero()}, _labels_by_prefix(prefixes))
     if config.accumulation_steps > 1:
         tx = optax.MultiSteps(tx, every_k_schedule=config.accumulation_steps)
     return tx, schedule
