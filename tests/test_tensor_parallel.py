@@ -9,9 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from helpers import fake_cpu_devices
 
-SCRIPT = textwrap.dedent(
+HEADER = textwrap.dedent(
     """
     import os, sys, warnings
     os.environ.update({fake_devices!r})
@@ -71,6 +73,12 @@ SCRIPT = textwrap.dedent(
         print(cls.__name__, "ok")
 
     P = jax.sharding.PartitionSpec
+    """
+)
+PARTS = {
+    # mLUKE: the MLM head ties both decoders to the two released vocabularies
+    "mluke-vocabularies": textwrap.dedent(
+        """
     # mLUKE: mluke-base's word and entity vocabularies (250,004 = 4 x 62,501 needs tensor=8 to be
     # padded; 1,200,001 is odd); the MLM head ties both decoders to them
     luke = mluke_jax.LukeConfig(**dict(TINY_LUKE, vocab_size=250004, entity_vocab_size=1200001, entity_emb_size=8))
@@ -83,6 +91,11 @@ SCRIPT = textwrap.dedent(
           lambda axes: {{"luke.embeddings.word_embeddings.embedding": P("tensor", "fsdp"),
                          "luke.entity_embeddings.entity_embeddings.embedding": P("tensor", None)}})
 
+        """
+    ),
+    "xlm-vocabulary-and-generation": textwrap.dedent(
+        """
+    rs = np.random.RandomState(1)
     # XLM: xlm-mlm-ende-1024's vocabulary, its own (untied) LM projection padded the same way
     xlm = mluke_jax.XLMConfig(**dict(TINY_XLM, vocab_size=64699, emb_dim=32, n_heads=4, untied_decoder=True))
     inputs = xlm_inputs(xlm.to_hf_dict(), batch=4)
@@ -96,6 +109,10 @@ SCRIPT = textwrap.dedent(
         sharded = mluke_jax.XLMWithLMHeadModel.from_pretrained({ckpt_xlm!r})
         assert np.array_equal(sharded.generate(prompt, langs="en", max_new_tokens=5), tokens)
 
+        """
+    ),
+    "lite-entities-and-warnings": textwrap.dedent(
+        """
     # -lite's 4 entities at tensor=8 (padded); an FFN width of 36 does not divide over 8: unsharded,
     # one warning per parameter
     lite = mluke_jax.LukeConfig(**dict(TINY_LUKE, entity_vocab_size=4, intermediate_size=36))
@@ -117,14 +134,15 @@ SCRIPT = textwrap.dedent(
     assert model.luke.entity_embeddings.entity_embeddings.embedding[...].shape == (8, 16)
     for field in ("logits", "entity_logits"):
         assert np.abs(np.asarray(getattr(got, field)) - np.asarray(getattr(expected, field))).max() < 1e-5
-    print("tensor parallel ok")
-    """
-)
+        """
+    ),
+}
 
 
-def test_released_vocabularies_shard_over_any_mesh(tmp_path):
+@pytest.mark.parametrize("part", sorted(PARTS))
+def test_released_vocabularies_shard_over_any_mesh(tmp_path, part):
     tests = str(Path(__file__).resolve().parent)
-    script = SCRIPT.format(
+    script = (HEADER + PARTS[part] + '\nprint("tensor parallel ok")\n').format(
         fake_devices=fake_cpu_devices(8), tests=tests, ckpt_luke=str(tmp_path / "luke"), ckpt_xlm=str(tmp_path / "xlm")
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900)

@@ -85,13 +85,15 @@ def luke_from_xlm_roberta(
     seed: int = 0,
     revision: str | None = None,
     progress: bool = True,
+    **runtime: Any,
 ) -> LukeForMaskedLM:
     """A ``LukeForMaskedLM`` whose word side is the checkpoint's (see the module docstring).
 
     ``vocab_size``: the tokenizer's (``len(MLukeTokenizer)``), at least the checkpoint's; the ids
     past the checkpoint's vocabulary take the rows of ``extra_token_sources`` (one id each).
     ``entity_aware_query_weights``: create the ``w2e``/``e2w``/``e2e`` projections (copies of
-    the word queries) so that the result also loads with entity-aware attention.
+    the word queries) so that the result also loads with entity-aware attention. ``runtime``:
+    ``dtype``, ``remat``, ... of the built model.
     """
     path = resolve_source(source, revision)
     source_config = read_config_dict(path / "config.json")
@@ -131,7 +133,7 @@ def luke_from_xlm_roberta(
             table = word_side[name]
             word_side[name] = np.concatenate([table, table[list(extra_token_sources)]], axis=0)
         config = config.replace(vocab_size=vocab_size)
-    model = LukeForMaskedLM.build(config, seed=seed)
+    model = LukeForMaskedLM.build(config.replace(**runtime), seed=seed)
     update_params(model, word_side)
     if entity_aware_query_weights:
         entity_aware_queries_from_word_queries(model)

@@ -15,6 +15,7 @@ shardings and batches are split over the ``data`` and ``fsdp`` axes; nothing els
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -61,7 +62,8 @@ def _unpadded_sharding(placement, shape: tuple[int, ...], real: tuple[int, ...])
     return jax.sharding.NamedSharding(placement.mesh, jax.sharding.PartitionSpec(*fitted))
 
 
-def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state: TrainState, batch: dict):
+def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, extra_metrics, state: TrainState,
+          batch: dict):
     dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step) if dropout else None
 
     def loss_of(params):
@@ -69,9 +71,9 @@ def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state:
         out = model.forward(**batch, dropout_key=dropout_key)
         if out.loss is None:
             raise ValueError(f"{type(model).__name__} returned no loss: the batch needs labels")
-        return out.loss.astype(jnp.float32)
+        return out.loss.astype(jnp.float32), out
 
-    loss, grads = jax.value_and_grad(loss_of)(state.params)
+    (loss, out), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {
@@ -79,6 +81,8 @@ def _step(graphdef, rest, tx, schedule, accumulation: int, dropout: bool, state:
         "grad_norm": optax.tree.norm(grads),
         "learning_rate": schedule(state.step // accumulation),
     }
+    if extra_metrics is not None:
+        metrics.update(extra_metrics(out, batch))
     return TrainState(params=params, opt_state=opt_state, step=state.step + 1, rng=state.rng), metrics
 
 
@@ -110,6 +114,8 @@ class Trainer:
         dropout: dropout on during training (transformers' train mode).
         schedule: the learning-rate schedule when ``optimizer`` is an optax transformation (only
             reported in the metrics).
+        metrics: ``(outputs, batch) -> {name: scalar}`` computed inside the step (per-objective
+            losses and accuracies); a module-level function, as it is part of the compiled step.
     """
 
     def __init__(
@@ -120,6 +126,7 @@ class Trainer:
         seed: int = 0,
         dropout: bool = True,
         schedule: optax.Schedule | None = None,
+        metrics: Callable[[Any, dict[str, Any]], dict[str, jax.Array]] | None = None,
     ):
         self.graphdef, params, self.rest = nnx.split(model, TRAINABLE, ...)
         if isinstance(optimizer, OptimizerConfig):
@@ -163,7 +170,7 @@ class Trainer:
                 step=jax.device_put(self.state.step, replicated), rng=jax.device_put(rng, replicated)
             )
         step = functools.partial(
-            _step, self.graphdef, self.rest, self.tx, self.schedule, self.accumulation_steps, dropout
+            _step, self.graphdef, self.rest, self.tx, self.schedule, self.accumulation_steps, dropout, metrics
         )
         shardings = {} if self.mesh is None else {"out_shardings": (self._state_shardings, None)}
         self._train = jax.jit(step, donate_argnums=(0,), **shardings)

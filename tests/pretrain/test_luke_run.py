@@ -1,0 +1,84 @@
+"""python -m mluke_jax.pretrain luke: both stages, metrics, the model directory, exact resume."""
+
+import json
+
+import numpy as np
+import pytest
+from flax import nnx
+
+import mluke_jax
+from helpers import TINY_LUKE
+from mluke_jax.checkpoint import flatten
+from mluke_jax.pretrain.__main__ import main
+from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
+
+
+def params_of(model):
+    return {k: np.asarray(v) for k, v in flatten(nnx.to_pure_dict(nnx.state(model, nnx.Param))).items()}
+
+
+def command(example_sets, output, *extra):
+    return ["luke", "--data", str(example_sets["en"]), str(example_sets["de"]), "--init", "tiny.json",
+            "--tokenizer", str(example_sets["tokenizer"]), "--output", output, "--batch-size", "4",
+            "--stage1-steps", "2", "--max-steps", "4", "--save-every", "2", "--log-every", "1", "--quiet", *extra]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
+    monkeypatch.setenv("MLUKE_JAX_CACHE_DIR", str(tmp_path / "xla-cache"))
+    (tmp_path / "tiny.json").write_text(json.dumps({**TINY_LUKE, "type_vocab_size": 1}))
+    return tmp_path
+
+
+def test_a_run_trains_both_stages_logs_metrics_writes_a_model_and_resumes_exactly(
+    example_sets, workdir, monkeypatch, capsys
+):
+    assert main(command(example_sets, "run")) == 0, capsys.readouterr().err
+    assert "stage1 2 steps (last loss" in capsys.readouterr().out
+    lines = [json.loads(line) for line in (workdir / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [(x["stage"], x["step"]) for x in lines] == [("stage1", 1), ("stage1", 2)] + [
+        ("stage2", i) for i in range(1, 5)
+    ]
+    for line in lines:
+        assert {"loss", "mlm_loss", "mep_loss", "mlm_accuracy", "mep_accuracy", "learning_rate", "grad_norm",
+                "tokens_per_second"} <= set(line)
+        assert line["loss"] == pytest.approx(line["mlm_loss"] + line["mep_loss"], rel=1e-5)
+    model = mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "run" / "model")
+    tokenizer = mluke_jax.MLukeTokenizer.from_pretrained(workdir / "run" / "model")
+    assert tokenizer.entity_vocab == read_entity_vocab(example_sets["entity_vocab"])
+    layers = model.luke.encoder.layers.attention  # the entity-aware queries: copies of the word queries
+    np.testing.assert_array_equal(np.asarray(layers.w2e_query.kernel), np.asarray(layers.query.kernel))
+    mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "run" / "model", use_entity_aware_attention=True)
+
+    # interrupted after stage 2's third step (its last checkpoint: step 2), then the same command again
+    from mluke_jax.pretrain import luke_run
+
+    real = luke_run._MetricsLog.__call__
+
+    def interrupt(self, step, metrics):
+        real(self, step, metrics)
+        if self.stage == "stage2" and step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(luke_run._MetricsLog, "__call__", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        main(command(example_sets, "resumed"))
+    monkeypatch.setattr(luke_run._MetricsLog, "__call__", real)
+    assert not (workdir / "resumed" / "model").exists()
+    assert main(command(example_sets, "resumed")) == 0
+    assert "resumed from step 2" in capsys.readouterr().err
+    whole = params_of(model)
+    resumed = params_of(mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "resumed" / "model"))
+    assert all(np.array_equal(whole[k], resumed[k]) for k in whole)  # bit-identical
+    again = [json.loads(x) for x in (workdir / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert again[-1]["step"] == 4 and again[-1]["loss"] == lines[-1]["loss"]
+
+
+def test_bad_input_is_refused(example_sets, workdir, capsys):
+    assert main(["luke", "--data", str(workdir), "--init", "tiny.json", "--output", "x", "--batch-size", "2",
+                 "--max-steps", "1"]) == 1
+    assert "is not a pretraining data set" in capsys.readouterr().err
+    assert main(["luke", "--data", str(example_sets["en"]), "--init", "tiny.json", "--output", "x",
+                 "--batch-size", "2", "--max-steps", "0"]) == 1
+    assert "nothing to train" in capsys.readouterr().err
