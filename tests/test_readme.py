@@ -98,7 +98,7 @@ def workspace(tmp_path_factory):
         num_hidden_layers=2,
         num_attention_heads=4,
         intermediate_size=96,
-        max_position_embeddings=80,
+        max_position_embeddings=514,  # as mluke-base-lite: the corpus examples are up to 512 tokens
         type_vocab_size=1,
     )
     tokenizer = write_toy_xlm_tokenizer(build / "xlm-tokenizer", sentences=1500, merges=300)

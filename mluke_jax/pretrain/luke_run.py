@@ -5,10 +5,11 @@
 1. The data: ``corpus examples`` directories; their ``entity_vocab.json`` is the model's entity
    vocabulary and the tokenizer (``--tokenizer``, else the ``--init`` directory) must be the one
    they were built with (both checked by fingerprint).
-2. The model (``--init``): a LUKE checkpoint (converted or transformers; continued pretraining),
-   a ``config.json`` of LUKE (from scratch), or an XLM-RoBERTa / RoBERTa masked-LM checkpoint
-   (:func:`~mluke_jax.pretrain.init.luke_from_xlm_roberta`, as the released models were made).
-   Plain self-attention during pretraining, as the original.
+2. The model (``--init``): a LUKE checkpoint (converted or transformers; continued pretraining;
+   with another entity vocabulary than the data's, e.g. mluke-base-lite's 4 entities, the entity
+   table starts new), a ``config.json`` of LUKE (from scratch), or an XLM-RoBERTa / RoBERTa
+   masked-LM checkpoint (:func:`~mluke_jax.pretrain.init.luke_from_xlm_roberta`, as the released
+   models were made). Plain self-attention during pretraining, as the original.
 3. Stage 1 (``stage1_steps``, ``stage1_learning_rate``): only the entity embeddings and the entity
    prediction head train; stage 2 (``max_steps``, ``learning_rate``): everything, with a new
    optimiser state. AdamW with eps 1e-6 and weight decay 0.01, linear warm-up and decay per stage.
@@ -104,7 +105,7 @@ def initial_model(config: LukeRunConfig, tokenizer: Any, entity_vocab_size: int)
                                         "use_entity_aware_attention": False}, entity_aware_query_weights=True)
         return LukeForMaskedLM.build(luke.replace(**runtime), seed=config.seed)
     if isinstance(init, Path) and (init / "mluke_jax.json").is_file():
-        model = LukeForMaskedLM.from_pretrained(init, seed=config.seed, use_entity_aware_attention=False, **runtime)
+        model = LukeForMaskedLM.from_pretrained(init, seed=config.seed, **runtime)
     else:
         path = resolve_source(init)
         model_type = read_config_dict(path / "config.json").get("model_type")
@@ -115,13 +116,42 @@ def initial_model(config: LukeRunConfig, tokenizer: Any, entity_vocab_size: int)
                                          extra_token_sources=extra[: len(tokenizer) - base],
                                          entity_emb_size=config.entity_emb_size, seed=config.seed, progress=False,
                                          **runtime)
-        model = LukeForMaskedLM.from_pretrained(path, seed=config.seed, use_entity_aware_attention=False, **runtime)
-    if model.config.entity_vocab_size != entity_vocab_size:
+        model = LukeForMaskedLM.from_pretrained(path, seed=config.seed, **runtime)
+    if model.config.use_entity_aware_attention:  # pretraining attends without it; its queries are kept
+        model = _with_config(model, model.config.replace(use_entity_aware_attention=False,
+                                                         entity_aware_query_weights=True), seed=config.seed)
+    if model.config.vocab_size != len(tokenizer):
         raise ValueError(
-            f"{config.init} has {model.config.entity_vocab_size} entities, the data's vocabulary {entity_vocab_size}: "
-            "continue pretraining with data built on the checkpoint's entity vocabulary"
+            f"{config.init} has {model.config.vocab_size} word ids, the data's tokenizer {len(tokenizer)}: build the "
+            "data with the checkpoint's tokenizer"
         )
+    if model.config.entity_vocab_size != entity_vocab_size:
+        model = with_new_entity_vocabulary(model, entity_vocab_size, seed=config.seed)
     return model
+
+
+def _with_config(model: Any, config: Any, *, seed: int = 0, fresh: tuple[str, ...] = ()) -> Any:
+    """A model of ``config`` holding ``model``'s parameters (those named in ``fresh`` initialised anew)."""
+    from mluke_jax.checkpoint import checkpoint_params, update_params
+
+    new = type(model).build(config, seed=seed)
+    update_params(new, {k: v for k, v in checkpoint_params(model).items() if k not in fresh})
+    return new
+
+
+def with_new_entity_vocabulary(model: Any, entity_vocab_size: int, *, seed: int = 0) -> Any:
+    """``model`` with a fresh entity table (and entity decoder bias) of ``entity_vocab_size`` rows, every
+    other parameter kept: continued pretraining on a corpus with its own entity vocabulary (the
+    -lite checkpoints have only the 4 special entities)."""
+    from mluke_jax.warn import warn
+
+    fresh = ("luke.entity_embeddings.entity_embeddings.embedding", "entity_predictions.decoder.bias")
+    new = _with_config(model, model.config.replace(entity_vocab_size=entity_vocab_size), seed=seed, fresh=fresh)
+    warn(
+        f"the checkpoint's entity vocabulary has {model.config.entity_vocab_size} entities, the data's "
+        f"{entity_vocab_size}: the entity embeddings and the entity decoder's bias start new (stage 1 trains them)"
+    )
+    return new
 
 
 class _MetricsLog:

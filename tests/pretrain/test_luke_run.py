@@ -82,3 +82,24 @@ def test_bad_input_is_refused(example_sets, workdir, capsys):
     assert main(["luke", "--data", str(example_sets["en"]), "--init", "tiny.json", "--output", "x",
                  "--batch-size", "2", "--max-steps", "0"]) == 1
     assert "nothing to train" in capsys.readouterr().err
+
+
+def test_continued_pretraining_of_a_checkpoint_with_another_entity_vocabulary(example_sets, workdir, capsys):
+    from mluke_jax.tokenizers.mluke import MLukeTokenizer
+
+    vocab = read_entity_vocab(example_sets["entity_vocab"])
+    tokenizer = MLukeTokenizer.from_pretrained(example_sets["tokenizer"], entity_vocab=vocab)
+    config = mluke_jax.LukeConfig.from_hf_dict({**TINY_LUKE, "model_type": "luke", "vocab_size": len(tokenizer),
+                                                "entity_vocab_size": 4, "type_vocab_size": 1})
+    lite = mluke_jax.LukeForMaskedLM.build(config, seed=3)  # as mluke-base-lite: the 4 special entities only
+    lite.save_pretrained(workdir / "lite")
+    args = ["luke", "--data", str(example_sets["en"]), "--init", "lite", "--tokenizer", str(example_sets["tokenizer"]),
+            "--output", "continued", "--batch-size", "4", "--stage1-steps", "2", "--max-steps", "0", "--quiet"]
+    with pytest.warns(UserWarning, match="entity vocabulary has 4 entities, the data's 8: the entity embeddings"):
+        assert main(args) == 0, capsys.readouterr().err
+    model = mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "continued" / "model")
+    assert model.config.entity_vocab_size == max(vocab.values()) + 1
+    before, after = params_of(lite), params_of(model)
+    word_side = [k for k in before if not k.startswith(("luke.entity_embeddings.", "entity_predictions.", "luke.encoder"
+                                                         ".layers.attention.w2e", "luke.encoder.layers.attention.e2"))]
+    assert all(np.array_equal(before[k], after[k]) for k in word_side)  # stage 1 alone: the word side as it was
