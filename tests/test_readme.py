@@ -38,6 +38,7 @@ BLOCK = re.compile(
 )
 HUB_COMMIT = "0" * 40
 
+# the blocks run in document order in one workspace: one xdist worker runs this file (--dist loadfile in pyproject)
 pytestmark = pytest.mark.torch
 
 
