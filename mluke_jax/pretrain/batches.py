@@ -16,6 +16,7 @@ from typing import Any
 from mluke_jax.corpus.loader import EntityExampleStream, GrainBatchStream
 from mluke_jax.corpus.xlm_loader import XLMPairBatches, XLMStreamBatches, token_counts
 from mluke_jax.pretrain.masking import LukeMasking, XLMMasking, causal_targets
+from mluke_jax.tokenizers.xlm import SPECIAL_TOKENS
 
 LUKE_FIELDS = (
     "input_ids",
@@ -80,8 +81,7 @@ def xlm_batches(
     elif sample_alpha > 0:
         if objective == "tlm":
             raise ValueError("sample_alpha weighs by the token counts of xlm-text data; TLM pairs have none")
-        specials = [tokenizer.encoder[t] for t in tokenizer.encoder if t.startswith("<") and t.endswith(">")
-                    and (t in ("<s>", "</s>", "<pad>", "<unk>") or t.startswith("<special"))]
+        specials = [tokenizer.encoder[t] for t in SPECIAL_TOKENS if t in tokenizer.encoder]
         transform = XLMMasking.for_counts(token_counts(directories), sample_alpha, specials, vocab_size=vocab,
                                           mask_id=mask, pad_id=pad, word_pred=word_pred)
     else:
