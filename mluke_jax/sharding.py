@@ -75,6 +75,19 @@ def make_mesh(
     return jax.make_mesh(tuple(sizes), MESH_AXES, axis_types=(jax.sharding.AxisType.Auto,) * 3, devices=devices)
 
 
+def parse_mesh(text: str | None) -> dict[str, int] | None:
+    """``data=2,fsdp=4[,tensor=1]`` -> mesh axis sizes."""
+    if not text:
+        return None
+    sizes = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in ("data", "fsdp", "tensor") or not value.strip().lstrip("-").isdigit():
+            raise ValueError(f"--mesh wants data=N,fsdp=N,tensor=N, got {text!r}")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
 @contextlib.contextmanager
 def use_mesh(
     mesh: jax.sharding.Mesh, rules: Sequence[tuple[str, Any]] = LOGICAL_AXIS_RULES

@@ -32,8 +32,9 @@ def wikis(tmp_path_factory):
     out["en-shards"] = []
     for index in range(2):
         shard = root / f"en-shard{index}"
-        build_wikipedia(root / "enwiki-pages-articles.xml.bz2", "en", shard, num_shards=2, shard_index=index,
-                        progress=False)
+        build_wikipedia(
+            root / "enwiki-pages-articles.xml.bz2", "en", shard, num_shards=2, shard_index=index, progress=False
+        )
         out["en-shards"].append(shard)
     return out
 
@@ -52,17 +53,56 @@ def example_sets(wikis):
 
     root = wikis["root"]
     texts = [p["text"] for language in ("en", "de") for r in read_pages(wikis[language]) for p in r["paragraphs"]]
-    out = {"tokenizer": write_toy_mluke_tokenizer(root / "tokenizer", sentences=300, lite=True,
-                                                  extra_texts=texts * 20)}
+    out = {"tokenizer": write_toy_mluke_tokenizer(root / "tokenizer", sentences=300, lite=True, extra_texts=texts * 20)}
     out["entity_vocab"] = root / "entity_vocab.json"
-    build_entity_vocab([wikis["en"], wikis["de"]], out["entity_vocab"],
-                       interwiki=write_wikidata_tsv(root / "sitelinks.tsv"), progress=False)
-    settings = ExampleSettings(max_seq_length=16, max_entity_length=4, min_sentence_length=1,
-                               include_sentences_without_entities=True)
+    build_entity_vocab(
+        [wikis["en"], wikis["de"]],
+        out["entity_vocab"],
+        interwiki=write_wikidata_tsv(root / "sitelinks.tsv"),
+        progress=False,
+    )
+    settings = ExampleSettings(
+        max_seq_length=16, max_entity_length=4, min_sentence_length=1, include_sentences_without_entities=True
+    )
     for language, pages, copies in (("en", EN_PAGES, 4), ("de", DE_PAGES, 2)):
         dump = write_dump(root / f"{language}-x{copies}.xml", language, pages * copies)  # the ids differ per copy
         build_wikipedia(dump, language, root / f"{language}-x{copies}", progress=False)
         out[language] = root / f"{language}-examples"
-        build_examples([root / f"{language}-x{copies}"], out["tokenizer"], out["entity_vocab"], out[language],
-                       settings=settings, records_per_shard=5, progress=False)
+        build_examples(
+            [root / f"{language}-x{copies}"],
+            out["tokenizer"],
+            out["entity_vocab"],
+            out[language],
+            settings=settings,
+            records_per_shard=5,
+            progress=False,
+        )
     return out
+
+
+@pytest.fixture(scope="session")
+def xlm_data(tmp_path_factory):
+    """XLM data of a toy tokenizer: ``en-stream``, ``de-stream`` (xlm-text), ``pairs`` (xlm-parallel en-de)."""
+    from mluke_jax.corpus.xlm_text import build_xlm_parallel, build_xlm_text
+    from mluke_jax.testing.toy_data import multilingual_sentences, write_toy_xlm_tokenizer
+
+    root = tmp_path_factory.mktemp("xlm-pretrain")
+    tokenizer = write_toy_xlm_tokenizer(root / "tokenizer", sentences=400)
+    sentences = multilingual_sentences(600, seed=5)
+    for language in ("en", "de"):
+        (root / f"{language}.txt").write_text("\n".join(s.text for s in sentences if s.language == language))
+        build_xlm_text(
+            [root / f"{language}.txt"],
+            tokenizer,
+            language,
+            root / f"{language}-stream",
+            chunk_tokens=100,
+            progress=False,
+        )
+    n = min(sum(s.language == lang for s in sentences) for lang in ("en", "de"))
+    en = [s.text for s in sentences if s.language == "en"][:n]
+    de = [s.text for s in sentences if s.language == "de"][:n]
+    (root / "p.en").write_text("\n".join(en) + "\n")
+    (root / "p.de").write_text("\n".join(de) + "\n")
+    build_xlm_parallel(root / "p.en", root / "p.de", "en-de", tokenizer, root / "pairs", progress=False)
+    return root

@@ -124,8 +124,10 @@ def open_example_sets(
     first = sets[0]
     for other in sets[1:]:
         if other.metadata["format"] != first.metadata["format"]:
-            raise ValueError(f"{other.directory} is a {other.metadata['format']} data set, {first.directory} a "
-                             f"{first.metadata['format']} one: load one kind at a time")
+            raise ValueError(
+                f"{other.directory} is a {other.metadata['format']} data set, {first.directory} a "
+                f"{first.metadata['format']} one: load one kind at a time"
+            )
     for key, kind in (("tokenizer_fingerprint", "tokenizer"), ("entity_vocab_fingerprint", "entity vocabulary")):
         if key not in first.metadata:
             continue
@@ -229,8 +231,11 @@ class GrainBatchStream:
     and then ``finalize`` (padding to fixed shapes) before the rows are stacked; ``fields`` keeps
     only the named arrays (a model's inputs and labels). ``position`` /
     ``seek`` save and restore the place in the stream; ``identity`` names the pipeline so that a
-    position of another one is refused.
+    position of another one is refused. Subclasses also keep ``ordered``: each language's examples
+    unshuffled, once each (what a held-out evaluation reads: ``mluke_jax.pretrain.evaluation``).
     """
+
+    ordered: dict[str, Any]
 
     def __init__(
         self,
@@ -252,7 +257,9 @@ class GrainBatchStream:
         if global_batch_size < 1 or global_batch_size % processes or not 0 <= process < processes:
             raise ValueError(f"a global batch of {global_batch_size} does not split over {processes} processes")
         self.global_batch_size, self.local_batch_size = global_batch_size, global_batch_size // processes
-        self.seed, self.process = seed, process
+        self.seed, self.process, self.processes = seed, process, processes
+        self.transform, self.finalize = transform, finalize
+        self.fields = tuple(fields) if fields is not None else None
         b, big_b = self.local_batch_size, global_batch_size
 
         def example(k: int) -> dict[str, np.ndarray]:
@@ -334,24 +341,27 @@ class EntityExampleStream(GrainBatchStream):
 
         self.sets = open_example_sets(directories, tokenizer=tokenizer, entity_vocab=entity_vocab)
         if self.sets[0].metadata["format"] != "mluke-jax-entity-examples":
-            raise ValueError(f"{self.sets[0].directory} is a {self.sets[0].metadata['format']} data set, not one "
-                             "of 'corpus examples'")
+            raise ValueError(
+                f"{self.sets[0].directory} is a {self.sets[0].metadata['format']} data set, not one "
+                "of 'corpus examples'"
+            )
         self.max_seq_length = max_seq_length or max(s.metadata["settings"]["max_seq_length"] for s in self.sets)
         self.max_entity_length = max_entity_length or max(
             s.metadata["settings"]["max_entity_length"] for s in self.sets
         )
         self.languages = sorted({s.language for s in self.sets})
         schema = self.sets[0].schema
-        datasets, sizes = {}, {}
+        datasets, sizes, self.ordered = {}, {}, {}
         for n, language in enumerate(self.languages):
             files = [f for s in self.sets if s.language == language for f in s.files]
             sizes[language] = sum(len(s) for s in self.sets if s.language == language)
             if not sizes[language]:
                 continue
             source = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(files))
-            datasets[language] = shuffled_forever(source, seed * 1000 + n).map(
+            self.ordered[language] = source.map(
                 lambda record, index=n: {**schema.decode(record), "language": np.int32(index)}
             )
+            datasets[language] = shuffled_forever(self.ordered[language], seed * 1000 + n)
         mixed, self.weights = mix_languages(datasets, sizes, alpha)
         identity = {
             "alpha": alpha,

@@ -83,7 +83,7 @@ class XLMStreamBatches(GrainBatchStream):
             raise ValueError(f"bptt must be at least 2 tokens, got {bptt}")
         self.sets = _open(directories, "mluke-jax-xlm-stream", tokenizer)
         self.languages = sorted({s.language for s in self.sets})
-        datasets, sizes = {}, {}
+        datasets, sizes, self.ordered = {}, {}, {}
         for n, language in enumerate(self.languages):
             parts = []
             for example_set in (s for s in self.sets if s.language == language):
@@ -95,20 +95,34 @@ class XLMStreamBatches(GrainBatchStream):
                 continue
             whole = grain.MapDataset.concatenate(parts) if len(parts) > 1 else parts[0]
             lang_id = _lang_id(self.sets, language)
-            datasets[language] = shuffled_forever(whole, seed * 1000 + n).map(
+            self.ordered[language] = whole.map(
                 lambda tokens, index=n, lang_id=lang_id: {
                     "input_ids": tokens,
                     "langs": np.full(len(tokens), lang_id, np.int32),
                     "language": np.int32(index),
                 }
             )
+            datasets[language] = shuffled_forever(self.ordered[language], seed * 1000 + n)
         if not datasets:
             raise ValueError(f"the data sets hold fewer tokens than one window of {bptt}")
         mixed, self.weights = mix_languages(datasets, sizes, alpha)
-        identity = {"alpha": alpha, "bptt": bptt, "data": [[s.language, len(s), s.metadata["tokenizer_fingerprint"]]
-                                                           for s in self.sets]}
-        super().__init__(mixed, global_batch_size, lambda item: item, identity, seed=seed, shard=shard,
-                         transform=transform, fields=fields, num_threads=num_threads, prefetch=prefetch)
+        identity = {
+            "alpha": alpha,
+            "bptt": bptt,
+            "data": [[s.language, len(s), s.metadata["tokenizer_fingerprint"]] for s in self.sets],
+        }
+        super().__init__(
+            mixed,
+            global_batch_size,
+            lambda item: item,
+            identity,
+            seed=seed,
+            shard=shard,
+            transform=transform,
+            fields=fields,
+            num_threads=num_threads,
+            prefetch=prefetch,
+        )
 
 
 def token_counts(directories: Sequence[str | os.PathLike]) -> np.ndarray:
@@ -132,8 +146,9 @@ def _lang_id(sets: list, language: str) -> int:
     return 0
 
 
-def pair_example(ids1: np.ndarray, ids2: np.ndarray, lang1: int, lang2: int, max_len: int, eos: int,
-                 pad: int) -> dict[str, np.ndarray]:
+def pair_example(
+    ids1: np.ndarray, ids2: np.ndarray, lang1: int, lang2: int, max_len: int, eos: int, pad: int
+) -> dict[str, np.ndarray]:
     """``</s> A </s> </s> B </s>`` padded to ``2 * max_len + 4``, positions reset for B."""
     a, b = ids1[:max_len], ids2[:max_len]
     length = 2 * max_len + 4
@@ -177,7 +192,7 @@ class XLMPairBatches(GrainBatchStream):
         schema = RecordSchema.from_json(self.sets[0].metadata["schema"])
         vocab_specials = self.sets[0].metadata.get("special_ids", {"eos": 1, "pad": 2})
         eos, pad = int(vocab_specials["eos"]), int(vocab_specials["pad"])
-        datasets, sizes = {}, {}
+        datasets, sizes, self.ordered = {}, {}, {}
         for n, pair in enumerate(self.languages):
             members = [s for s in self.sets if "-".join(s.metadata["languages"]) == pair]
             files = [f for s in members for f in s.files]
@@ -188,14 +203,31 @@ class XLMPairBatches(GrainBatchStream):
 
             def decode(record, index=n, lang1=lang1, lang2=lang2):
                 fields = schema.decode(record)
-                return {**pair_example(fields["ids1"], fields["ids2"], lang1, lang2, max_len, eos, pad),
-                        "language": np.int32(index)}
+                return {
+                    **pair_example(fields["ids1"], fields["ids2"], lang1, lang2, max_len, eos, pad),
+                    "language": np.int32(index),
+                }
 
             source = grain.MapDataset.source(grain.sources.ArrayRecordDataSource(files))
-            datasets[pair] = shuffled_forever(source, seed * 1000 + n).map(decode)
+            self.ordered[pair] = source.map(decode)
+            datasets[pair] = shuffled_forever(self.ordered[pair], seed * 1000 + n)
         mixed, self.weights = mix_languages(datasets, sizes, alpha)
-        identity = {"alpha": alpha, "max_len": max_len, "data": [["-".join(s.metadata["languages"]), len(s),
-                                                                   s.metadata["tokenizer_fingerprint"]]
-                                                                  for s in self.sets]}
-        super().__init__(mixed, global_batch_size, lambda item: item, identity, seed=seed, shard=shard,
-                         transform=transform, fields=fields, num_threads=num_threads, prefetch=prefetch)
+        identity = {
+            "alpha": alpha,
+            "max_len": max_len,
+            "data": [
+                ["-".join(s.metadata["languages"]), len(s), s.metadata["tokenizer_fingerprint"]] for s in self.sets
+            ],
+        }
+        super().__init__(
+            mixed,
+            global_batch_size,
+            lambda item: item,
+            identity,
+            seed=seed,
+            shard=shard,
+            transform=transform,
+            fields=fields,
+            num_threads=num_threads,
+            prefetch=prefetch,
+        )

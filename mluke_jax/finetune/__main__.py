@@ -4,19 +4,7 @@ import argparse
 import sys
 
 from mluke_jax.finetune.tasks import TASKS, Settings
-
-
-def parse_mesh(text: str | None) -> dict[str, int] | None:
-    """``data=2,fsdp=4[,tensor=1]`` -> mesh axis sizes."""
-    if not text:
-        return None
-    sizes = {}
-    for part in text.split(","):
-        name, _, value = part.partition("=")
-        if name.strip() not in ("data", "fsdp", "tensor") or not value.strip().lstrip("-").isdigit():
-            raise ValueError(f"--mesh wants data=N,fsdp=N,tensor=N, got {text!r}")
-        sizes[name.strip()] = int(value)
-    return sizes
+from mluke_jax.sharding import parse_mesh
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,43 @@
-"""``python -m mluke_jax.pretrain luke ...``: pretrain mLUKE on ``corpus examples`` data (see ``--help``)."""
+"""``python -m mluke_jax.pretrain luke|xlm ...``: pretrain mLUKE or XLM on corpus data (see ``--help``).
+
+On several hosts, run the same command on each with ``--coordinator HOST:PORT --num-processes N
+--process-id I`` (or ``--distributed`` where jax finds the cluster itself: TPU pods, SLURM).
+"""
 
 import argparse
 import sys
+
+
+def _add_common(
+    p: argparse.ArgumentParser, data_help: str, init_help: str, learning_rate: float, weight_decay: float
+) -> None:
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help=data_help)
+    p.add_argument("--init", required=True, help=init_help)
+    p.add_argument("--output", required=True, help="run directory (checkpoints, metrics.jsonl, tensorboard/, model/)")
+    p.add_argument("--tokenizer", help="the data's tokenizer (default: the --init directory's)")
+    p.add_argument("--batch-size", type=int, required=True, help="examples per micro-step over all processes")
+    p.add_argument("--accumulation-steps", type=int, default=1, help="micro-batches per update")
+    p.add_argument("--learning-rate", type=float, default=learning_rate, help=f"peak learning rate ({learning_rate})")
+    p.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up of each stage")
+    p.add_argument("--weight-decay", type=float, default=weight_decay, help=f"AdamW weight decay ({weight_decay})")
+    p.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0: none)")
+    p.add_argument("--alpha", type=float, default=0.7, help="language sampling exponent (0.7)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=1000, help="checkpoint interval in steps")
+    p.add_argument("--log-every", type=int, default=10, help="metrics.jsonl interval in steps")
+    p.add_argument("--eval-data", nargs="+", default=(), metavar="DIR", help="held-out data sets (as --data)")
+    p.add_argument("--eval-every", type=int, default=0, help="evaluation interval (default: each stage's end)")
+    p.add_argument("--eval-examples", type=int, default=None, help="evaluate the first N of each language")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 compute, float32 parameters and optimiser state")
+    p.add_argument("--remat", action="store_true", help="recompute each layer in the backward pass")
+    p.add_argument("--peak-flops", type=float, default=None, help="peak FLOP/s of one device, for the MFU")
+    p.add_argument("--mesh", default=None, help="device mesh, e.g. data=2,fsdp=4 (default: one device)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    hosts = p.add_argument_group("several hosts (jax.distributed)")
+    hosts.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() from the cluster")
+    hosts.add_argument("--coordinator", help="HOST:PORT of process 0")
+    hosts.add_argument("--num-processes", type=int, help="processes in all")
+    hosts.add_argument("--process-id", type=int, help="this process's index")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,42 +50,77 @@ def build_parser() -> argparse.ArgumentParser:
         "the entity head alone, stage 2 everything with a new optimiser state. Resumes from OUTPUT/checkpoints; "
         "writes OUTPUT/metrics.jsonl and OUTPUT/model (with the tokenizer and the data's entity vocabulary).",
     )
-    luke.add_argument("--data", nargs="+", required=True, metavar="DIR", help="outputs of 'corpus examples'")
-    luke.add_argument("--init", required=True, help="a LUKE checkpoint, a LUKE config.json, or an XLM-R checkpoint")
-    luke.add_argument("--output", required=True, help="run directory (checkpoints, metrics.jsonl, model/)")
-    luke.add_argument("--tokenizer", help="the data's tokenizer (default: the --init directory's)")
-    luke.add_argument("--batch-size", type=int, required=True, help="examples per step over all processes")
+    _add_common(
+        luke,
+        "outputs of 'corpus examples'",
+        "a LUKE checkpoint, a LUKE config.json, or an XLM-R checkpoint",
+        1e-4,
+        0.01,
+    )
     luke.add_argument("--max-steps", type=int, required=True, help="stage 2 optimiser updates (0: stage 1 only)")
     luke.add_argument("--stage1-steps", type=int, default=0, help="stage 1 optimiser updates (default 0)")
-    luke.add_argument("--learning-rate", type=float, default=1e-4, help="stage 2 peak learning rate (1e-4)")
     luke.add_argument("--stage1-learning-rate", type=float, default=5e-4, help="stage 1 peak learning rate (5e-4)")
-    luke.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up of each stage")
-    luke.add_argument("--accumulation-steps", type=int, default=1, help="micro-batches per update")
     luke.add_argument("--subword-masking", action="store_true", help="mask pieces, not whole words (as mLUKE)")
-    luke.add_argument("--alpha", type=float, default=0.7, help="language sampling exponent (0.7)")
     luke.add_argument("--entity-emb-size", type=int, default=256, help="entity embedding size of a new model")
-    luke.add_argument("--seed", type=int, default=0)
-    luke.add_argument("--save-every", type=int, default=1000, help="checkpoint interval in steps")
-    luke.add_argument("--log-every", type=int, default=10, help="metrics.jsonl interval in steps")
-    luke.add_argument("--bf16", action="store_true", help="bfloat16 compute, float32 parameters and optimiser state")
-    luke.add_argument("--remat", action="store_true", help="recompute each layer in the backward pass")
-    luke.add_argument("--quiet", action="store_true", help="no progress bar")
     luke.set_defaults(run=_luke)
+
+    xlm = commands.add_parser(
+        "xlm",
+        help="MLM / TLM or CLM steps in turn, as XLM",
+        description="Pretrain XLMWithLMHeadModel on 'corpus xlm-text' streams and 'corpus xlm-parallel' pairs: "
+        "--mlm-steps en,de,en-de runs MLM on the en and de streams and TLM on en-de pairs in turn (one update "
+        "each); --clm-steps trains causally. Resumes from OUTPUT/checkpoints; writes OUTPUT/metrics.jsonl and "
+        "OUTPUT/model.",
+    )
+    _add_common(
+        xlm,
+        "outputs of 'corpus xlm-text' / 'corpus xlm-parallel'",
+        "an XLM checkpoint (continued pretraining) or an XLM config.json (from scratch)",
+        1e-4,
+        0.0,
+    )
+    xlm.add_argument("--max-steps", type=int, required=True, help="optimiser updates (over all step entries)")
+    steps = xlm.add_mutually_exclusive_group(required=True)
+    steps.add_argument("--mlm-steps", help="languages (MLM) and pairs (TLM) in turn, e.g. en,de,en-de")
+    steps.add_argument("--clm-steps", help="languages or pairs for causal LM steps, e.g. en,de")
+    xlm.add_argument("--bptt", type=int, default=256, help="stream window length in tokens (256)")
+    xlm.add_argument("--max-len", type=int, default=100, help="tokens kept of each sentence of a pair (100)")
+    xlm.add_argument("--word-pred", type=float, default=0.15, help="share of tokens predicted (0.15)")
+    xlm.add_argument("--sample-alpha", type=float, default=0.0, help="MLM targets weighted by count**-alpha (0)")
+    xlm.set_defaults(run=_xlm)
     return parser
 
 
-def _luke(args: argparse.Namespace) -> int:
-    from mluke_jax.pretrain.luke_run import LukeRunConfig, run_luke
+def _common(args: argparse.Namespace) -> dict:
+    from mluke_jax.sharding import parse_mesh
 
-    config = LukeRunConfig(
-        data=tuple(args.data), init=args.init, output=args.output, tokenizer=args.tokenizer,
-        batch_size=args.batch_size, max_steps=args.max_steps, stage1_steps=args.stage1_steps,
-        learning_rate=args.learning_rate, stage1_learning_rate=args.stage1_learning_rate,
-        warmup_steps=args.warmup_steps, accumulation_steps=args.accumulation_steps,
-        whole_word_masking=not args.subword_masking, alpha=args.alpha, entity_emb_size=args.entity_emb_size,
-        seed=args.seed, save_every=args.save_every, log_every=args.log_every, bf16=args.bf16, remat=args.remat,
+    return dict(
+        data=tuple(args.data),
+        init=args.init,
+        output=args.output,
+        tokenizer=args.tokenizer,
+        batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        accumulation_steps=args.accumulation_steps,
+        weight_decay=args.weight_decay,
+        max_grad_norm=args.max_grad_norm or None,
+        alpha=args.alpha,
+        seed=args.seed,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        eval_data=tuple(args.eval_data),
+        eval_every=args.eval_every,
+        eval_examples=args.eval_examples,
+        bf16=args.bf16,
+        remat=args.remat,
+        peak_flops=args.peak_flops,
+        mesh=parse_mesh(args.mesh),
     )
-    summary = run_luke(config, progress=not args.quiet)
+
+
+def _report(summary: dict) -> int:
     stages = [
         f"{name} {stage['steps']} steps" + (f" (last loss {stage['last_loss']:.4f})" if stage["last_loss"] else "")
         for name, stage in summary["stages"].items()
@@ -58,9 +129,55 @@ def _luke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _luke(args: argparse.Namespace) -> int:
+    from mluke_jax.pretrain.luke_run import LukeRunConfig, run_luke
+
+    config = LukeRunConfig(
+        **_common(args),
+        stage1_steps=args.stage1_steps,
+        stage1_learning_rate=args.stage1_learning_rate,
+        whole_word_masking=not args.subword_masking,
+        entity_emb_size=args.entity_emb_size,
+    )
+    return _report(run_luke(config, progress=not args.quiet))
+
+
+def _xlm(args: argparse.Namespace) -> int:
+    from mluke_jax.pretrain.xlm_run import XLMRunConfig, parse_steps, run_xlm
+
+    config = XLMRunConfig(
+        **_common(args),
+        mlm_steps=parse_steps(args.mlm_steps),
+        clm_steps=parse_steps(args.clm_steps),
+        bptt=args.bptt,
+        max_len=args.max_len,
+        word_pred=args.word_pred,
+        sample_alpha=args.sample_alpha,
+    )
+    return _report(run_xlm(config, progress=not args.quiet))
+
+
+def _initialize_distributed(args: argparse.Namespace) -> None:
+    given = [args.coordinator, args.num_processes, args.process_id]
+    if not args.distributed and all(x is None for x in given):
+        return
+    if not args.distributed and any(x is None for x in given):
+        raise ValueError("several hosts need all of --coordinator, --num-processes and --process-id (or --distributed)")
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes' collectives (others: unused)
+    if args.distributed:
+        jax.distributed.initialize()
+    else:
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _initialize_distributed(args)
         return args.run(args)
     except (FileNotFoundError, FileExistsError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)

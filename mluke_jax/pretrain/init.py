@@ -52,26 +52,48 @@ def _is_word_side(name: str) -> bool:
     return name.startswith(_WORD_SIDE) and not any(part in name for part in _ENTITY_AWARE)
 
 
-def luke_config_from(source_config: dict[str, Any], entity_vocab_size: int, *, vocab_size: int | None = None,
-                     entity_emb_size: int = 256, entity_aware_query_weights: bool | None = None,
-                     **changes: Any) -> LukeConfig:
+def luke_config_from(
+    source_config: dict[str, Any],
+    entity_vocab_size: int,
+    *,
+    vocab_size: int | None = None,
+    entity_emb_size: int = 256,
+    entity_aware_query_weights: bool | None = None,
+    **changes: Any,
+) -> LukeConfig:
     """An mLUKE config with the dimensions of an (XLM-)RoBERTa config.json and an entity side
     (``changes``: more config.json keys)."""
-    keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-            "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
-            "initializer_range", "layer_norm_eps", "pad_token_id", "bos_token_id", "eos_token_id")
+    keys = (
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "hidden_act",
+        "hidden_dropout_prob",
+        "attention_probs_dropout_prob",
+        "max_position_embeddings",
+        "type_vocab_size",
+        "initializer_range",
+        "layer_norm_eps",
+        "pad_token_id",
+        "bos_token_id",
+        "eos_token_id",
+    )
     values = {k: source_config[k] for k in keys if k in source_config}
-    return LukeConfig.from_hf_dict({
-        **values,
-        "model_type": "luke",
-        "architectures": ["LukeForMaskedLM"],
-        "vocab_size": vocab_size or source_config["vocab_size"],
-        "entity_vocab_size": entity_vocab_size,
-        "entity_emb_size": entity_emb_size,
-        "use_entity_aware_attention": False,
-        "bert_model_name": source_config.get("_name_or_path", source_config.get("model_type")),
-        **changes,
-    }, entity_aware_query_weights=entity_aware_query_weights)
+    return LukeConfig.from_hf_dict(
+        {
+            **values,
+            "model_type": "luke",
+            "architectures": ["LukeForMaskedLM"],
+            "vocab_size": vocab_size or source_config["vocab_size"],
+            "entity_vocab_size": entity_vocab_size,
+            "entity_emb_size": entity_emb_size,
+            "use_entity_aware_attention": False,
+            "bert_model_name": source_config.get("_name_or_path", source_config.get("model_type")),
+            **changes,
+        },
+        entity_aware_query_weights=entity_aware_query_weights,
+    )
 
 
 def luke_from_xlm_roberta(
@@ -113,8 +135,13 @@ def luke_from_xlm_roberta(
             f"(ids whose rows they copy, e.g. those of '@' and '#' for <ent> and <ent2>), not "
             f"{len(extra_token_sources)}"
         )
-    config = luke_config_from(source_config, entity_vocab_size, entity_emb_size=entity_emb_size,
-                              vocab_size=base_vocab, entity_aware_query_weights=entity_aware_query_weights)
+    config = luke_config_from(
+        source_config,
+        entity_vocab_size,
+        entity_emb_size=entity_emb_size,
+        vocab_size=base_vocab,
+        entity_aware_query_weights=entity_aware_query_weights,
+    )
     targets = {k: v for k, v in abstract_params(LukeForMaskedLM.abstract(config)).items() if _is_word_side(k)}
     reader = CheckpointReader(path)
     prefix = SOURCE_TYPES[model_type]
@@ -124,8 +151,9 @@ def luke_from_xlm_roberta(
         reader,
         num_layers=config.num_hidden_layers,
         dtype=np.float32,
-        allow_unused=lambda key: key.endswith("position_ids") or key.startswith(f"{prefix}pooler.")
-        or key == "lm_head.decoder.weight",
+        allow_unused=lambda key: (
+            key.endswith("position_ids") or key.startswith(f"{prefix}pooler.") or key == "lm_head.decoder.weight"
+        ),
         progress=progress,
     )
     if added:

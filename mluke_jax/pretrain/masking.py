@@ -19,6 +19,8 @@ inputs and labels (-100 where nothing is predicted, as transformers' losses expe
   count ** -sample_alpha (special tokens weight 0). Padding and the first position are never
   predicted; a target becomes ``<special1>`` (XLM's mask), stays, or becomes a random id with
   probabilities 0.8 / 0.1 / 0.1 (random ids uniform over the vocabulary, as the original).
+  ``at_least_one`` gives an example without a target one (a random non-padding position after the
+  first), as XLM's evaluation does; with ``mask_prob=1`` every target is ``<special1>``.
 """
 
 import math
@@ -124,8 +126,13 @@ class LukeMasking:
                 i = candidates[int(rng.integers(len(candidates)))]
                 labels[i] = words[i]
                 words[i] = self.mask_id
-        return {**example, "word_ids": words, "labels": labels, "entity_ids": entity_ids,
-                "entity_labels": entity_labels}
+        return {
+            **example,
+            "word_ids": words,
+            "labels": labels,
+            "entity_ids": entity_ids,
+            "entity_labels": entity_labels,
+        }
 
     def _word_groups(self, words: np.ndarray, excluded: set[int]) -> list[list[int]]:
         """The maskable words as lists of positions (one piece each with sub-word masking)."""
@@ -167,10 +174,12 @@ class XLMMasking:
     mask_prob: float = 0.8
     keep_prob: float = 0.1
     weights: np.ndarray | None = field(default=None, repr=False)
+    at_least_one: bool = False  # an example without a target gets one (XLM's evaluation)
 
     @classmethod
-    def for_counts(cls, counts: np.ndarray, sample_alpha: float, special_ids: Sequence[int], **settings: Any
-                   ) -> "XLMMasking":
+    def for_counts(
+        cls, counts: np.ndarray, sample_alpha: float, special_ids: Sequence[int], **settings: Any
+    ) -> "XLMMasking":
         """With sampling weights count ** -alpha (XLM's ``mask_scores``), specials weight 0."""
         weights = np.maximum(np.asarray(counts, dtype=np.float64), 1) ** -sample_alpha
         weights[list(special_ids)] = 0
@@ -188,11 +197,16 @@ class XLMMasking:
                 predict[rng.choice(len(ids), count, replace=False, p=scores / scores.sum())] = True
         predict[ids == self.pad_id] = False
         predict[0] = False
+        if self.at_least_one and not predict.any():
+            candidates = np.flatnonzero(ids[1:] != self.pad_id) + 1
+            if len(candidates):
+                predict[candidates[int(rng.integers(len(candidates)))]] = True
         labels = np.where(predict, ids, IGNORE).astype(np.int32)
         choice = rng.random(ids.shape)
         random_ids = rng.integers(0, self.vocab_size, ids.shape)
-        replaced = np.where(choice < self.mask_prob, self.mask_id,
-                            np.where(choice < self.mask_prob + self.keep_prob, ids, random_ids))
+        replaced = np.where(
+            choice < self.mask_prob, self.mask_id, np.where(choice < self.mask_prob + self.keep_prob, ids, random_ids)
+        )
         ids = np.where(predict, replaced, ids).astype(ids.dtype)
         return {**example, "input_ids": ids, "labels": labels}
 

@@ -25,8 +25,13 @@ def test_luke_masked_batches_give_transformers_loss(example_sets, tmp_path):
     assert sorted(batch) == sorted(LUKE_FIELDS) and batch["input_ids"].shape == (4, 16)
     assert (batch["labels"] != -100).any() and (batch["entity_labels"] != -100).any()
     # as pretraining runs: no entity-aware attention
-    ref = hf_luke("LukeForMaskedLM", vocab_size=len(tokenizer), entity_vocab_size=max(vocab.values()) + 1,
-                  use_entity_aware_attention=False, type_vocab_size=1)
+    ref = hf_luke(
+        "LukeForMaskedLM",
+        vocab_size=len(tokenizer),
+        entity_vocab_size=max(vocab.values()) + 1,
+        use_entity_aware_attention=False,
+        type_vocab_size=1,
+    )
     ours = mluke_jax.LukeForMaskedLM.from_pretrained(convert(save_hf(ref, tmp_path / "hf"), tmp_path / "jax"))
     for _ in range(3):
         with torch.no_grad():
@@ -34,27 +39,6 @@ def test_luke_masked_batches_give_transformers_loss(example_sets, tmp_path):
         got = ours(**batch)
         assert abs(float(got.loss) - float(expected.loss)) <= TOLERANCE, (float(got.loss), float(expected.loss))
         batch = next(stream)
-
-
-@pytest.fixture(scope="module")
-def xlm_data(tmp_path_factory):
-    from mluke_jax.corpus.xlm_text import build_xlm_parallel, build_xlm_text
-    from mluke_jax.testing.toy_data import multilingual_sentences, write_toy_xlm_tokenizer
-
-    root = tmp_path_factory.mktemp("xlm-pretrain")
-    tokenizer = write_toy_xlm_tokenizer(root / "tokenizer", sentences=400)
-    sentences = multilingual_sentences(600, seed=5)
-    for language in ("en", "de"):
-        (root / f"{language}.txt").write_text("\n".join(s.text for s in sentences if s.language == language))
-        build_xlm_text([root / f"{language}.txt"], tokenizer, language, root / f"{language}-stream",
-                       chunk_tokens=100, progress=False)
-    n = min(sum(s.language == lang for s in sentences) for lang in ("en", "de"))
-    en = [s.text for s in sentences if s.language == "en"][:n]
-    de = [s.text for s in sentences if s.language == "de"][:n]
-    (root / "p.en").write_text("\n".join(en) + "\n")
-    (root / "p.de").write_text("\n".join(de) + "\n")
-    build_xlm_parallel(root / "p.en", root / "p.de", "en-de", tokenizer, root / "pairs", progress=False)
-    return root
 
 
 @pytest.mark.parametrize("objective", ["mlm", "clm", "tlm", "mlm-sample-alpha"])
@@ -71,8 +55,15 @@ def test_xlm_batches_give_transformers_loss(xlm_data, tmp_path, objective):
         np.testing.assert_array_equal(labels[:, :-1], batch["input_ids"][:, 1:])  # the next token
     else:
         assert (labels != -100).any() and (batch["input_ids"][labels != -100] == tokenizer.encoder["<special1>"]).any()
-    ref = hf_xlm("XLMWithLMHeadModel", vocab_size=tokenizer.vocab_size, n_langs=len(tokenizer.lang2id),
-                 lang2id=tokenizer.lang2id, causal=name == "clm", max_position_embeddings=64, pad_token_id=2)
+    ref = hf_xlm(
+        "XLMWithLMHeadModel",
+        vocab_size=tokenizer.vocab_size,
+        n_langs=len(tokenizer.lang2id),
+        lang2id=tokenizer.lang2id,
+        causal=name == "clm",
+        max_position_embeddings=64,
+        pad_token_id=2,
+    )
     ours = mluke_jax.XLMWithLMHeadModel.from_pretrained(convert(save_hf(ref, tmp_path / "hf"), tmp_path / "jax"))
     with torch.no_grad():
         expected = ref(**to_torch({k: v.astype(np.int64) for k, v in batch.items()}))

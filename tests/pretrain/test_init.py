@@ -13,9 +13,16 @@ pytestmark = pytest.mark.torch
 
 def xlm_roberta(tmp_path, vocab_size=50):
     torch.manual_seed(0)
-    config = transformers.XLMRobertaConfig(vocab_size=vocab_size, hidden_size=24, num_hidden_layers=2,
-                                           num_attention_heads=3, intermediate_size=40, max_position_embeddings=40,
-                                           type_vocab_size=1, layer_norm_eps=1e-5)
+    config = transformers.XLMRobertaConfig(
+        vocab_size=vocab_size,
+        hidden_size=24,
+        num_hidden_layers=2,
+        num_attention_heads=3,
+        intermediate_size=40,
+        max_position_embeddings=40,
+        type_vocab_size=1,
+        layer_norm_eps=1e-5,
+    )
     model = transformers.XLMRobertaForMaskedLM(config).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -54,8 +61,9 @@ def test_the_word_side_reproduces_xlm_robertas_logits(tmp_path):
 
 def test_ids_added_after_the_vocabulary_copy_the_rows_given(tmp_path):
     reference, path = xlm_roberta(tmp_path)
-    model = luke_from_xlm_roberta(path, entity_vocab_size=4, entity_emb_size=16, vocab_size=52,
-                                  extra_token_sources=[7, 9], progress=False)
+    model = luke_from_xlm_roberta(
+        path, entity_vocab_size=4, entity_emb_size=16, vocab_size=52, extra_token_sources=[7, 9], progress=False
+    )
     table = np.asarray(model.luke.embeddings.word_embeddings.embedding)
     np.testing.assert_array_equal(table[50], table[7])
     np.testing.assert_array_equal(table[51], table[9])

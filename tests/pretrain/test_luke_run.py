@@ -1,6 +1,10 @@
 """python -m mluke_jax.pretrain luke: both stages, metrics, the model directory, exact resume."""
 
 import json
+import re
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,9 +23,36 @@ def params_of(model):
 
 
 def command(example_sets, output, *extra):
-    return ["luke", "--data", str(example_sets["en"]), str(example_sets["de"]), "--init", "tiny.json",
-            "--tokenizer", str(example_sets["tokenizer"]), "--output", output, "--batch-size", "4",
-            "--stage1-steps", "2", "--max-steps", "4", "--save-every", "2", "--log-every", "1", "--quiet", *extra]
+    data = [str(example_sets["en"]), str(example_sets["de"])]
+    return [
+        "luke",
+        "--data",
+        *data,
+        "--init",
+        "tiny.json",
+        "--tokenizer",
+        str(example_sets["tokenizer"]),
+        "--output",
+        output,
+        "--batch-size",
+        "4",
+        "--stage1-steps",
+        "2",
+        "--max-steps",
+        "6",
+        "--save-every",
+        "2",
+        "--log-every",
+        "1",
+        "--eval-data",
+        *data,
+        "--eval-every",
+        "3",
+        "--eval-examples",
+        "6",
+        "--quiet",
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -32,19 +63,64 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_a_run_trains_both_stages_logs_metrics_writes_a_model_and_resumes_exactly(
-    example_sets, workdir, monkeypatch, capsys
+# The run kills itself with SIGKILL after stage 2's fifth step: no clean-up runs; its checkpoints
+# are those of steps 2 and (when its asynchronous save finished) 4.
+KILLED_RUN = """
+import os, signal, sys
+from mluke_jax.pretrain import run
+from mluke_jax.pretrain.__main__ import main
+real = run.MetricsLog.__call__
+def call(self, step, metrics):
+    real(self, step, metrics)
+    if self.stage == "stage2" and step == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+run.MetricsLog.__call__ = call
+main(sys.argv[1:])
+"""
+
+
+def lines_of(path, split="train"):
+    return [x for x in map(json.loads, path.read_text().splitlines()) if x["split"] == split]
+
+
+def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exactly_after_sigkill(
+    example_sets, workdir, capsys
 ):
     assert main(command(example_sets, "run")) == 0, capsys.readouterr().err
     assert "stage1 2 steps (last loss" in capsys.readouterr().out
-    lines = [json.loads(line) for line in (workdir / "run" / "metrics.jsonl").read_text().splitlines()]
+    lines = lines_of(workdir / "run" / "metrics.jsonl")
     assert [(x["stage"], x["step"]) for x in lines] == [("stage1", 1), ("stage1", 2)] + [
-        ("stage2", i) for i in range(1, 5)
+        ("stage2", i) for i in range(1, 7)
     ]
     for line in lines:
-        assert {"loss", "mlm_loss", "mep_loss", "mlm_accuracy", "mep_accuracy", "learning_rate", "grad_norm",
-                "tokens_per_second"} <= set(line)
+        assert {
+            "loss",
+            "mlm_loss",
+            "mep_loss",
+            "mlm_accuracy",
+            "mep_accuracy",
+            "learning_rate",
+            "grad_norm",
+            "tokens_per_second",
+            "flops_per_second",
+            "mfu",
+        } <= set(line)
         assert line["loss"] == pytest.approx(line["mlm_loss"] + line["mep_loss"], rel=1e-5)
+        assert 0 < line["mfu"] < 1
+    # held out: stage 1's end, stage 2's step 3 and end; each language, the same targets each time
+    evals = lines_of(workdir / "run" / "metrics.jsonl", "eval")
+    assert [(x["stage"], x["step"], x["language"]) for x in evals] == [
+        (stage, step, language)
+        for stage, step in (("stage1", 2), ("stage2", 3), ("stage2", 6))
+        for language in ("de", "en")
+    ]
+    for x in evals:
+        assert x["mlm_targets"] >= 6 and x["mep_targets"] >= 1 and 0 <= x["mep_accuracy"] <= 1
+        assert x["mlm_ppl"] == pytest.approx(np.exp(x["mlm_loss"]))
+    assert len({x["mlm_targets"] for x in evals if x["language"] == "en"}) == 1
+    assert list((workdir / "run" / "tensorboard").glob("events.out.tfevents.*"))
+    record = json.loads((workdir / "run" / "run.json").read_text())
+    assert record["flops_per_step"] > 0 and record["peak_flops"] > 0
     model = mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "run" / "model")
     tokenizer = mluke_jax.MLukeTokenizer.from_pretrained(workdir / "run" / "model")
     assert tokenizer.entity_vocab == read_entity_vocab(example_sets["entity_vocab"])
@@ -52,36 +128,59 @@ def test_a_run_trains_both_stages_logs_metrics_writes_a_model_and_resumes_exactl
     np.testing.assert_array_equal(np.asarray(layers.w2e_query.kernel), np.asarray(layers.query.kernel))
     mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "run" / "model", use_entity_aware_attention=True)
 
-    # interrupted after stage 2's third step (its last checkpoint: step 2), then the same command again
-    from mluke_jax.pretrain import luke_run
-
-    real = luke_run._MetricsLog.__call__
-
-    def interrupt(self, step, metrics):
-        real(self, step, metrics)
-        if self.stage == "stage2" and step == 3:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(luke_run._MetricsLog, "__call__", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        main(command(example_sets, "resumed"))
-    monkeypatch.setattr(luke_run._MetricsLog, "__call__", real)
+    # killed (SIGKILL, a real process) in stage 2, then the same command again
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, *command(example_sets, "resumed")], cwd=workdir, timeout=600
+    )
+    assert killed.returncode == -signal.SIGKILL
     assert not (workdir / "resumed" / "model").exists()
     assert main(command(example_sets, "resumed")) == 0
-    assert "resumed from step 2" in capsys.readouterr().err
+    assert re.search(r"resumed from step [24] of .*stage2", capsys.readouterr().err)
     whole = params_of(model)
     resumed = params_of(mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "resumed" / "model"))
     assert all(np.array_equal(whole[k], resumed[k]) for k in whole)  # bit-identical
-    again = [json.loads(x) for x in (workdir / "resumed" / "metrics.jsonl").read_text().splitlines()]
-    assert again[-1]["step"] == 4 and again[-1]["loss"] == lines[-1]["loss"]
+    again = lines_of(workdir / "resumed" / "metrics.jsonl")
+    assert again[-1]["step"] == 6 and again[-1]["loss"] == lines[-1]["loss"]
 
 
 def test_bad_input_is_refused(example_sets, workdir, capsys):
-    assert main(["luke", "--data", str(workdir), "--init", "tiny.json", "--output", "x", "--batch-size", "2",
-                 "--max-steps", "1"]) == 1
+    assert (
+        main(
+            [
+                "luke",
+                "--data",
+                str(workdir),
+                "--init",
+                "tiny.json",
+                "--output",
+                "x",
+                "--batch-size",
+                "2",
+                "--max-steps",
+                "1",
+            ]
+        )
+        == 1
+    )
     assert "is not a pretraining data set" in capsys.readouterr().err
-    assert main(["luke", "--data", str(example_sets["en"]), "--init", "tiny.json", "--output", "x",
-                 "--batch-size", "2", "--max-steps", "0"]) == 1
+    assert (
+        main(
+            [
+                "luke",
+                "--data",
+                str(example_sets["en"]),
+                "--init",
+                "tiny.json",
+                "--output",
+                "x",
+                "--batch-size",
+                "2",
+                "--max-steps",
+                "0",
+            ]
+        )
+        == 1
+    )
     assert "nothing to train" in capsys.readouterr().err
 
 
@@ -90,12 +189,29 @@ def test_continued_pretraining_of_a_checkpoint_with_another_entity_vocabulary(ex
 
     vocab = read_entity_vocab(example_sets["entity_vocab"])
     tokenizer = MLukeTokenizer.from_pretrained(example_sets["tokenizer"], entity_vocab=vocab)
-    config = mluke_jax.LukeConfig.from_hf_dict({**TINY_LUKE, "model_type": "luke", "vocab_size": len(tokenizer),
-                                                "entity_vocab_size": 4, "type_vocab_size": 1})
+    config = mluke_jax.LukeConfig.from_hf_dict(
+        {**TINY_LUKE, "model_type": "luke", "vocab_size": len(tokenizer), "entity_vocab_size": 4, "type_vocab_size": 1}
+    )
     lite = mluke_jax.LukeForMaskedLM.build(config, seed=3)  # as mluke-base-lite: the 4 special entities only
     lite.save_pretrained(workdir / "lite")
-    args = ["luke", "--data", str(example_sets["en"]), "--init", "lite", "--tokenizer", str(example_sets["tokenizer"]),
-            "--output", "continued", "--batch-size", "4", "--stage1-steps", "2", "--max-steps", "0", "--quiet"]
+    args = [
+        "luke",
+        "--data",
+        str(example_sets["en"]),
+        "--init",
+        "lite",
+        "--tokenizer",
+        str(example_sets["tokenizer"]),
+        "--output",
+        "continued",
+        "--batch-size",
+        "4",
+        "--stage1-steps",
+        "2",
+        "--max-steps",
+        "0",
+        "--quiet",
+    ]
     with pytest.warns(UserWarning, match="entity vocabulary has 4 entities, the data's 8: the entity embeddings"):
         assert main(args) == 0, capsys.readouterr().err
     model = mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "continued" / "model")

@@ -14,15 +14,18 @@ def luke_examples(tmp_path_factory):
     directory = write_toy_mluke_tokenizer(tmp_path_factory.mktemp("tok") / "t", sentences=800, vocab_size=600)
     tokenizer = MLukeTokenizer.from_pretrained(directory)
     sentences = [s for s in multilingual_sentences(3000, seed=11, max_entities=6) if s.spans]
-    encoded = tokenizer([s.text for s in sentences], entity_spans=[s.spans for s in sentences],
-                        entities=[s.entities for s in sentences])
+    encoded = tokenizer(
+        [s.text for s in sentences], entity_spans=[s.spans for s in sentences], entities=[s.entities for s in sentences]
+    )
     examples = []
     for n in range(len(sentences)):
-        examples.append({
-            "word_ids": np.asarray(encoded["input_ids"][n], np.int32),
-            "entity_ids": np.asarray(encoded["entity_ids"][n], np.int32),
-            "entity_position_ids": np.asarray(encoded["entity_position_ids"][n], np.int32),
-        })
+        examples.append(
+            {
+                "word_ids": np.asarray(encoded["input_ids"][n], np.int32),
+                "entity_ids": np.asarray(encoded["entity_ids"][n], np.int32),
+                "entity_position_ids": np.asarray(encoded["entity_position_ids"][n], np.int32),
+            }
+        )
     return tokenizer, examples
 
 
@@ -93,8 +96,8 @@ def test_a_masked_batch_pads_labels_with_the_ignore_index(luke_examples):
     )
     padded = pad_entity_example(out, 64, 8)
     assert padded["labels"].shape == (64,) and padded["entity_labels"].shape == (8,)
-    assert np.all(padded["labels"][len(out["labels"]):] == IGNORE)
-    assert np.all(padded["entity_labels"][len(out["entity_labels"]):] == IGNORE)
+    assert np.all(padded["labels"][len(out["labels"]) :] == IGNORE)
+    assert np.all(padded["entity_labels"][len(out["entity_labels"]) :] == IGNORE)
 
 
 def test_xlm_masking_rates_padding_first_position_and_frequency_weights():
