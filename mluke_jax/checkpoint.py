@@ -188,8 +188,13 @@ def write_directory(
         (np.ndarray, ocp.type_handlers.NumpyHandler(deepcopy_host_arrays=False)),
         (jax.Array, ocp.type_handlers.ArrayHandler()),
     )
-    handler = ocp.PyTreeCheckpointHandler(type_handler_registry=registry, use_compression=False)
-    with ocp.Checkpointer(handler) as checkpointer:
+    # With several processes (jax.distributed) one of them writes the host arrays alone: no barrier
+    # with the others, which do not call this.
+    alone = ocp.options.MultiprocessingOptions(primary_host=jax.process_index(), active_processes={jax.process_index()})
+    handler = ocp.PyTreeCheckpointHandler(
+        type_handler_registry=registry, use_compression=False, multiprocessing_options=alone
+    )
+    with ocp.Checkpointer(handler, multiprocessing_options=alone) as checkpointer:
         checkpointer.save(path / PARAMS_DIR, args=ocp.args.PyTreeSave(unflatten(params)))
 
 

@@ -56,7 +56,10 @@ def eval_batches(
             yield language, {name: np.stack([row[name] for row in mine]) for name in mine[0]}
 
 
-def _sums(graphdef, rest, heads, params, batch):
+@functools.partial(jax.jit, static_argnames=("graphdef", "heads"))
+def _sums(graphdef, heads, params, rest, batch):
+    # module level, the graph definition static: compiled once per model structure and batch shapes,
+    # whichever trainer (stage) asks
     labels = {label for _, _, label in heads}
     model = nnx.merge(graphdef, params, rest)
     out = model.forward(**{k: v for k, v in batch.items() if k not in labels}, dropout_key=None)
@@ -80,12 +83,12 @@ class Evaluator:
 
     def __init__(self, trainer: Any, heads: tuple[tuple[str, str, str], ...]):
         self.trainer, self.heads = trainer, heads
-        self._sums = jax.jit(functools.partial(_sums, trainer.graphdef, trainer.rest, heads))
 
     def __call__(self, stream: Any, *, seed: int = 0, max_examples: int | None = None) -> dict[str, dict[str, float]]:
         totals: dict[str, dict[str, np.ndarray]] = {}
         for language, batch in eval_batches(stream, seed=seed, max_examples=max_examples):
-            sums = self._sums(self.trainer.state.params, self.trainer.prepare(batch))
+            trainer = self.trainer
+            sums = _sums(trainer.graphdef, self.heads, trainer.state.params, trainer.rest, trainer.prepare(batch))
             into = totals.setdefault(language, {name: np.zeros(3) for name, _, _ in self.heads})
             for name, values in jax.device_get(sums).items():
                 into[name] += np.asarray(values, dtype=np.float64)

@@ -11,6 +11,7 @@ measured matrix-product rate in the run's dtype (a practical peak, not the data 
 """
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def _encoder_flops(layers: int, hidden: int, intermediate: int, tokens: int, att
     return layers * 2.0 * tokens * (projections + attention)
 
 
-def luke_step_flops(config, seq_length: int, entity_length: int) -> float:
+def luke_step_flops(config: Any, seq_length: int, entity_length: int) -> float:
     """Training FLOPs of one ``LukeForMaskedLM`` example: ``seq_length`` words and ``entity_length``
     entities (attending to each other: LUKE concatenates the two sequences), the word LM head on
     every word and the entity head on every entity."""
@@ -52,7 +53,7 @@ def luke_step_flops(config, seq_length: int, entity_length: int) -> float:
     return 3.0 * forward
 
 
-def xlm_step_flops(config, seq_length: int) -> float:
+def xlm_step_flops(config: Any, seq_length: int) -> float:
     """Training FLOPs of one ``XLMWithLMHeadModel`` example of ``seq_length`` tokens."""
     h = config.emb_dim
     forward = _encoder_flops(config.n_layers, h, config.intermediate_size, seq_length, seq_length)

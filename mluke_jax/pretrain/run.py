@@ -257,6 +257,8 @@ def host_params(model: Any) -> dict[str, Any]:
 
 def save_model(output: Path, model: Any, architecture: str, tokenizer: Any) -> Path:
     """``output/model``: the model in float32 with the tokenizer files, whole or not at all."""
+    import jax
+
     from mluke_jax.checkpoint import atomic_directory, write_directory
 
     params = host_params(model)
@@ -264,6 +266,10 @@ def save_model(output: Path, model: Any, architecture: str, tokenizer: Any) -> P
         with atomic_directory(output / "model", overwrite=True) as tmp:
             write_directory(tmp, params, model.config.replace(dtype="float32", remat=False), architecture)
             tokenizer.save_pretrained(tmp)
+    if jax.process_count() > 1:  # the others return once the model is there
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("mluke_jax.pretrain: model saved")
     return output / "model"
 
 

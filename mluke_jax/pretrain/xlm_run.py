@@ -191,7 +191,7 @@ def run_xlm(config: XLMRunConfig, *, progress: bool = True) -> dict[str, Any]:
     output = local_path(config.output)
     output.mkdir(parents=True, exist_ok=True)
     config = dataclasses.replace(config, output=str(output))
-    sets = open_example_sets(list(config.data))
+    sets = [open_example_sets([directory])[0] for directory in config.data]  # streams and pairs
     tokenizer = _tokenizer(config, sets[0].metadata.get("tokenizer", "?"))
     shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
     options = dict(

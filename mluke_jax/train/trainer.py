@@ -29,6 +29,29 @@ from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.train.optim import TRAINABLE, OptimizerConfig, make_optimizer
 
 
+def _key_names(path: tuple) -> tuple:
+    return tuple(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k))) for k in path)
+
+
+def map_parameter_leaves(fn: Callable, opt_state: Any, like_params: Any, *, non_params: Callable = lambda x: x) -> Any:
+    """``fn(leaf, the parameter's leaf in like_params)`` on every optimiser-state leaf that mirrors
+    a parameter (Adam's moments: its path ends with the parameter's path), ``non_params(leaf)`` on
+    the others (counts). Unlike ``optax.tree_map_params`` it also reads the states of
+    ``optax.multi_transform`` (``OptimizerConfig.trainable_prefixes``: frozen parameters' states
+    are masked nodes, so the state's tree is not the parameters')."""
+    params = {_key_names(path): leaf for path, leaf in jax.tree_util.tree_flatten_with_path(like_params)[0]}
+    longest = max((len(k) for k in params), default=0)
+
+    def one(path, leaf):
+        keys = _key_names(path)
+        for start in range(max(0, len(keys) - longest), len(keys)):
+            if keys[start:] in params:
+                return fn(leaf, params[keys[start:]])
+        return non_params(leaf)
+
+    return jax.tree_util.tree_map_with_path(one, opt_state)
+
+
 @struct.dataclass
 class TrainState:
     """Everything a training step changes. ``rng`` is a raw ``uint32[2]`` key (checkpointable)."""
@@ -141,8 +164,8 @@ class Trainer:
         if self.mesh is not None:
             replicated = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
             # optimiser moments take their parameter's sharding (FSDP shards them too)
-            opt_shardings = optax.tree_map_params(
-                self.tx, lambda _, s: s, opt_abstract, param_shardings, transform_non_params=lambda _: replicated
+            opt_shardings = map_parameter_leaves(
+                lambda _, s: s, opt_abstract, param_shardings, non_params=lambda _: replicated
             )
             self._state_shardings = TrainState(
                 params=param_shardings, opt_state=opt_shardings, step=replicated, rng=replicated
@@ -228,9 +251,7 @@ class Trainer:
         """``fn(leaf, real_shape)`` on every parameter and parameter-shaped optimiser leaf."""
         return state.replace(
             params=jax.tree.map(fn, state.params, self._real_shapes),
-            opt_state=optax.tree_map_params(
-                self.tx, fn, state.opt_state, self._real_shapes, transform_non_params=non_params
-            ),
+            opt_state=map_parameter_leaves(fn, state.opt_state, self._real_shapes, non_params=non_params),
         )
 
     def checkpoint_state(self) -> TrainState:

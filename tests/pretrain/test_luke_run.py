@@ -56,9 +56,11 @@ def command(example_sets, output, *extra):
 
 
 @pytest.fixture
-def workdir(tmp_path, monkeypatch):
+def workdir(tmp_path, tmp_path_factory, monkeypatch):
     monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
-    monkeypatch.setenv("MLUKE_JAX_CACHE_DIR", str(tmp_path / "xla-cache"))
+    # one compilation cache for the runs of this worker: a run of the same model and shapes loads
+    # its steps instead of compiling them (as a resumed run does)
+    monkeypatch.setenv("MLUKE_JAX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "pretrain-xla-cache"))
     (tmp_path / "tiny.json").write_text(json.dumps({**TINY_LUKE, "type_vocab_size": 1}))
     return tmp_path
 

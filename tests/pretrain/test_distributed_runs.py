@@ -1,0 +1,107 @@
+"""The pretraining command on a mesh and on two hosts: the losses of one device, within 1e-5.
+
+8 fake CPU devices with ``--mesh fsdp=8`` (parameters and optimiser state sharded), and two
+processes on localhost (``--coordinator``, one device each, ``--mesh data=2``; CPU collectives
+through gloo), against the same command on one device in this process.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import TINY_LUKE, fake_cpu_devices
+from mluke_jax.pretrain.__main__ import main
+
+
+def command(example_sets, output, *extra):
+    return [
+        "luke",
+        "--data",
+        str(example_sets["en"]),
+        str(example_sets["de"]),
+        "--init",
+        "tiny.json",
+        "--tokenizer",
+        str(example_sets["tokenizer"]),
+        "--output",
+        output,
+        "--batch-size",
+        "8",
+        "--stage1-steps",
+        "1",
+        "--max-steps",
+        "2",
+        "--log-every",
+        "1",
+        "--quiet",
+        *extra,
+    ]
+
+
+def losses(path):
+    return [x["loss"] for x in map(json.loads, (path / "metrics.jsonl").read_text().splitlines())]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def workdir(tmp_path, tmp_path_factory, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLUKE_JAX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "pretrain-xla-cache"))
+    (tmp_path / "tiny.json").write_text(json.dumps({**TINY_LUKE, "type_vocab_size": 1}))
+    return tmp_path
+
+
+def run(args, env, cwd):
+    return subprocess.Popen(
+        [sys.executable, "-m", "mluke_jax.pretrain", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_fsdp_on_8_devices_and_two_processes_give_the_losses_of_one_device(example_sets, workdir, capsys):
+    assert main(command(example_sets, "one")) == 0, capsys.readouterr().err
+    reference = losses(workdir / "one")
+    assert len(reference) == 3
+    port = str(free_port())
+    jobs = {  # one after the other: two cores
+        "fsdp": lambda: [run(command(example_sets, "fsdp", "--mesh", "fsdp=8"), fake_cpu_devices(8), workdir)],
+        "hosts": lambda: [
+            run(
+                command(
+                    example_sets,
+                    "hosts",
+                    "--mesh",
+                    "data=2",
+                    "--coordinator",
+                    f"localhost:{port}",
+                    "--num-processes",
+                    "2",
+                    "--process-id",
+                    str(i),
+                ),
+                {"MLUKE_JAX_CACHE_DIR": str(workdir / f"cache-{i}")},
+                workdir,
+            )
+            for i in range(2)
+        ],
+    }
+    for name, start in jobs.items():
+        for process in start():
+            _, err = process.communicate(timeout=600)
+            assert process.returncode == 0, (name, err[-3000:])
+        np.testing.assert_allclose(losses(workdir / name), reference, atol=1e-5, err_msg=name)
+        assert (workdir / name / "model" / "mluke_jax.json").is_file()
