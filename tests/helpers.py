@@ -1,11 +1,11 @@
 """Reference builders for the tests: random transformers models, checkpoints on disk, LUKE inputs."""
 
-import bz2
 import json
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
+
+from mluke_jax.testing.toy_wiki import NAMESPACES, write_dump  # noqa: F401 (the tests' dumps)
 
 
 def fake_cpu_devices(count: int) -> dict[str, str]:
@@ -502,12 +502,6 @@ def xlm_task_inputs(architecture: str, config: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- Wikipedia dumps
-NAMESPACES = {
-    "en": {1: "Talk", 6: "File", 10: "Template", 14: "Category"},
-    "de": {1: "Diskussion", 6: "Datei", 10: "Vorlage", 14: "Kategorie"},
-    "ja": {1: "ノート", 6: "ファイル", 10: "Template", 14: "Category"},
-}
-
 EN_PAGES = [
     # (title, namespace, redirect target, wikitext)
     (
@@ -554,29 +548,3 @@ JA_PAGES = [
     ("日本", 0, None, "'''日本'''は東アジアの島国であり、首都は[[東京都]]。日本語が話される。[[富士山]]が最も高い。"),
     ("富士山", 0, None, "'''富士山'''は[[日本]]で最も高い山である。[[東京都]]からも見える。"),
 ]
-
-
-def write_dump(path, language, pages):
-    """A ``pages-articles`` export: siteinfo with the wiki's namespaces, then one <page> each."""
-    namespaces = "".join(
-        f'      <namespace key="{key}" case="first-letter">{name}</namespace>\n'
-        for key, name in NAMESPACES[language].items()
-    )
-    body = [
-        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" xml:lang="' + language + '">\n',
-        f"  <siteinfo>\n    <sitename>Wikipedia</sitename>\n    <dbname>{language}wiki</dbname>\n"
-        f'    <namespaces>\n      <namespace key="0" case="first-letter" />\n{namespaces}    </namespaces>\n'
-        "  </siteinfo>\n",
-    ]
-    for page_id, (title, namespace, redirect, text) in enumerate(pages, start=10):
-        redirect_tag = f'    <redirect title="{escape(redirect)}" />\n' if redirect else ""
-        body.append(
-            f"  <page>\n    <title>{escape(title)}</title>\n    <ns>{namespace}</ns>\n    <id>{page_id}</id>\n"
-            f"{redirect_tag}    <revision>\n      <id>{page_id * 100}</id>\n"
-            f'      <text bytes="{len(text.encode())}" xml:space="preserve">{escape(text)}</text>\n'
-            "    </revision>\n  </page>\n"
-        )
-    body.append("</mediawiki>\n")
-    data = "".join(body).encode("utf-8")
-    path.write_bytes(bz2.compress(data) if path.suffix == ".bz2" else data)
-    return path
