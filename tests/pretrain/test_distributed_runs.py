@@ -1,8 +1,10 @@
-"""The pretraining command on a mesh and on two hosts: the losses of one device, within 1e-5.
+"""The pretraining command on a mesh and on two hosts: the losses and parameters of one device, within 1e-5.
 
 8 fake CPU devices with ``--mesh fsdp=8`` (parameters and optimiser state sharded), and two
 processes on localhost (``--coordinator``, one device each, ``--mesh data=2``; CPU collectives
-through gloo), against the same command on one device in this process.
+through gloo), against the same command on one device in this process. This is also the test of
+the training library on several processes (each passing its rows of the global batch,
+checkpoints written by all, the model by process 0).
 """
 
 import json
@@ -12,9 +14,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
-from helpers import TINY_LUKE, fake_cpu_devices
+import mluke_jax
+from helpers import fake_cpu_devices
 from mluke_jax.pretrain.__main__ import main
 
 
@@ -47,18 +49,17 @@ def losses(path):
     return [x["loss"] for x in map(json.loads, (path / "metrics.jsonl").read_text().splitlines())]
 
 
+def params_of(directory):
+    from mluke_jax.checkpoint import checkpoint_params
+
+    model = mluke_jax.LukeForMaskedLM.from_pretrained(directory)
+    return {k: np.asarray(v) for k, v in checkpoint_params(model).items()}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("localhost", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-def workdir(tmp_path, tmp_path_factory, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MLUKE_JAX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "pretrain-xla-cache"))
-    (tmp_path / "tiny.json").write_text(json.dumps({**TINY_LUKE, "type_vocab_size": 1}))
-    return tmp_path
 
 
 def run(args, env, cwd):
@@ -74,7 +75,7 @@ def run(args, env, cwd):
 
 def test_fsdp_on_8_devices_and_two_processes_give_the_losses_of_one_device(example_sets, workdir, capsys):
     assert main(command(example_sets, "one")) == 0, capsys.readouterr().err
-    reference = losses(workdir / "one")
+    reference, expected = losses(workdir / "one"), params_of(workdir / "one" / "model")
     assert len(reference) == 3
     port = str(free_port())
     jobs = {  # one after the other: two cores
@@ -104,4 +105,8 @@ def test_fsdp_on_8_devices_and_two_processes_give_the_losses_of_one_device(examp
             _, err = process.communicate(timeout=600)
             assert process.returncode == 0, (name, err[-3000:])
         np.testing.assert_allclose(losses(workdir / name), reference, atol=1e-5, err_msg=name)
+        got = params_of(workdir / name / "model")
+        assert sorted(got) == sorted(expected)
+        worst = max(float(np.abs(got[k] - expected[k]).max()) for k in got)
+        assert worst < 1e-5, (name, worst)
         assert (workdir / name / "model" / "mluke_jax.json").is_file()

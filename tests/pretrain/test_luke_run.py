@@ -55,16 +55,6 @@ def command(example_sets, output, *extra):
     ]
 
 
-@pytest.fixture
-def workdir(tmp_path, tmp_path_factory, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
-    # one compilation cache for the runs of this worker: a run of the same model and shapes loads
-    # its steps instead of compiling them (as a resumed run does)
-    monkeypatch.setenv("MLUKE_JAX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "pretrain-xla-cache"))
-    (tmp_path / "tiny.json").write_text(json.dumps({**TINY_LUKE, "type_vocab_size": 1}))
-    return tmp_path
-
-
 # The run kills itself with SIGKILL after stage 2's fifth step: no clean-up runs; its checkpoints
 # are those of steps 2 and (when its asynchronous save finished) 4.
 KILLED_RUN = """
@@ -146,43 +136,10 @@ def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exac
 
 
 def test_bad_input_is_refused(example_sets, workdir, capsys):
-    assert (
-        main(
-            [
-                "luke",
-                "--data",
-                str(workdir),
-                "--init",
-                "tiny.json",
-                "--output",
-                "x",
-                "--batch-size",
-                "2",
-                "--max-steps",
-                "1",
-            ]
-        )
-        == 1
-    )
+    assert main(f"luke --data {workdir} --init tiny.json --output x --batch-size 2 --max-steps 1".split()) == 1
     assert "is not a pretraining data set" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "luke",
-                "--data",
-                str(example_sets["en"]),
-                "--init",
-                "tiny.json",
-                "--output",
-                "x",
-                "--batch-size",
-                "2",
-                "--max-steps",
-                "0",
-            ]
-        )
-        == 1
-    )
+    data = example_sets["en"]
+    assert main(f"luke --data {data} --init tiny.json --output x --batch-size 2 --max-steps 0".split()) == 1
     assert "nothing to train" in capsys.readouterr().err
 
 

@@ -10,15 +10,6 @@ import mluke_jax
 from mluke_jax.checkpoint import flatten
 from mluke_jax.pretrain.__main__ import main
 
-TINY = {
-    "emb_dim": 32,
-    "n_layers": 2,
-    "n_heads": 4,
-    "max_position_embeddings": 64,
-    "dropout": 0.1,
-    "attention_dropout": 0.1,
-}
-
 
 def params_of(model):
     return {k: np.asarray(v) for k, v in flatten(nnx.to_pure_dict(nnx.state(model, nnx.Param))).items()}
@@ -56,16 +47,6 @@ def command(xlm_data, output, *extra, steps=("--mlm-steps", "en,de,en-de")):
 
 def lines_of(path, split="train"):
     return [x for x in map(json.loads, path.read_text().splitlines()) if x["split"] == split]
-
-
-@pytest.fixture
-def workdir(tmp_path, tmp_path_factory, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # relative paths, as a user types them
-    # one compilation cache for the runs of this worker: a run of the same model and shapes loads
-    # its steps instead of compiling them (as a resumed run does)
-    monkeypatch.setenv("MLUKE_JAX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "pretrain-xla-cache"))
-    (tmp_path / "tiny-xlm.json").write_text(json.dumps(TINY))
-    return tmp_path
 
 
 def test_mlm_and_tlm_steps_take_turns_evaluate_per_entry_and_resume_exactly(xlm_data, workdir, monkeypatch, capsys):

@@ -1,6 +1,7 @@
 """Resume after SIGKILL: the same losses and parameters, bit for bit, as an uninterrupted run."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,8 @@ SCRIPT = textwrap.dedent(
     import mluke_jax
     from mluke_jax.train import BatchStream, OptimizerConfig, TrainCheckpointer, Trainer, fit
     from helpers import TINY_LUKE, luke_inputs
+
+    mluke_jax.enable_compilation_cache()  # $MLUKE_JAX_CACHE_DIR: the later runs load the compiled step
 
     mode, out = sys.argv[1], sys.argv[2]
     config = mluke_jax.LukeConfig(**TINY_LUKE)
@@ -44,27 +47,37 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def run(script, mode, out):
+def run(script, mode, out, cache):
     out.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, "-c", script, mode, str(out)], capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "MLUKE_JAX_CACHE_DIR": str(cache)}
+    return subprocess.run([sys.executable, "-c", script, mode, str(out)], capture_output=True, text=True, timeout=600,
+                          env=env)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The script run without interruption (once for both kinds of kill), and its compilation cache."""
+    root = tmp_path_factory.mktemp("resume")
+    script = SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))
+    full = run(script, "full", root / "full", root / "xla-cache")
+    assert full.returncode == 0, full.stderr[-3000:]
+    return script, root
 
 
 @pytest.mark.parametrize("kill", ["kill-during-save", "kill-after-save"])
-def test_sigkill_then_resume_is_bit_exact(kill, tmp_path):
-    script = SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))
-    full = run(script, "full", tmp_path / "full")
-    assert full.returncode == 0, full.stderr[-3000:]
-    killed = run(script, kill, tmp_path / "resumed")
+def test_sigkill_then_resume_is_bit_exact(kill, uninterrupted, tmp_path):
+    script, root = uninterrupted
+    killed = run(script, kill, tmp_path / "resumed", root / "xla-cache")
     assert killed.returncode == -9, (killed.returncode, killed.stderr[-3000:])
-    resumed = run(script, "resume", tmp_path / "resumed")
+    resumed = run(script, "resume", tmp_path / "resumed", root / "xla-cache")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from step" in resumed.stderr
 
-    expected = json.loads((tmp_path / "full" / "run.json").read_text())
+    expected = json.loads((root / "full" / "run.json").read_text())
     got = json.loads((tmp_path / "resumed" / "run.json").read_text())
     assert got["first_step"] in (2, 3)  # the last complete checkpoint: step 3, or 2 if 3 was cut short
     assert got["losses"] == expected["losses"][got["first_step"] :]  # exactly: same batches, same dropout
-    a, b = np.load(tmp_path / "full" / "params.npz"), np.load(tmp_path / "resumed" / "params.npz")
+    a, b = np.load(root / "full" / "params.npz"), np.load(tmp_path / "resumed" / "params.npz")
     assert sorted(a) == sorted(b)
     for name in a:
         assert np.array_equal(a[name], b[name]), name
