@@ -64,10 +64,13 @@ def torch_eval_loss(torch, model, batch, autocast: bool) -> float:
         return float(model(**{k: torch.as_tensor(v) for k, v in batch.items()}).loss.float())
 
 
-def run(name, hf_model, ours_cls, batch, args, jax, torch, transformers, rows) -> None:
+def run(name, hf_model, ours_cls, batch, args, jax, torch, transformers, rows, jax_extra=None) -> None:
+    """Time ``hf_model`` and ``ours_cls`` on ``batch`` in turn; JAX's batch also holds ``jax_extra``
+    (inputs transformers does not take), and a row per variant goes to ``rows``."""
     from mluke_jax.train import OptimizerConfig, Trainer
 
     low = args.dtype != "float32"
+    jax_batch = {**batch, **(jax_extra or {})}
     with tempfile.TemporaryDirectory() as tmp:
         hf_model.save_pretrained(tmp)
         fp32_loss = torch_eval_loss(torch, hf_model, batch, autocast=False)
@@ -80,7 +83,7 @@ def run(name, hf_model, ours_cls, batch, args, jax, torch, transformers, rows) -
         trainers, jax_losses = [], []
         for _, unroll in variants:
             ours = ours_cls.from_pretrained(tmp, dtype=args.dtype, scan_unroll=unroll)
-            jax_losses.append(float(ours(**batch).loss))
+            jax_losses.append(float(ours(**jax_batch).loss))
             trainers.append(
                 Trainer(ours, OptimizerConfig(learning_rate=2e-5, warmup_steps=1, total_steps=args.steps + 1))
             )
@@ -93,7 +96,7 @@ def run(name, hf_model, ours_cls, batch, args, jax, torch, transformers, rows) -
             torch_times.append(time.perf_counter() - start)
             for trainer, times in zip(trainers, jax_times):
                 start = time.perf_counter()
-                jax.block_until_ready(trainer.train_step(batch))
+                jax.block_until_ready(trainer.train_step(jax_batch))
                 times.append(time.perf_counter() - start)
     torch_s = float(np.median(torch_times[1:]))
     for (label, _), times, jax_loss in zip(variants, jax_times, jax_losses):

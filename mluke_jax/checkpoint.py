@@ -299,9 +299,10 @@ def read_params(path: Path, dtype: DTypeLike, metadata: dict[str, Any] | None = 
             raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read", e) from e
         if item is None or getattr(item, "tree", None) is None:
             raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read")
-        # read in the stored dtype when there are checksums to verify, cast afterwards
+        # read in the stored dtype when there are checksums to verify, cast afterwards; into host
+        # arrays, whatever devices wrote them (a model saved from a mesh loads on one device)
         read_dtype = jnp.dtype(metadata["param_dtype"]) if checksums else dtype
-        target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(tuple(m.shape), read_dtype), item.tree)
+        target = jax.tree.map(lambda m: np.empty(tuple(m.shape), read_dtype), item.tree)
         try:
             restored = checkpointer.restore(params_dir, target)
         except Exception as e:

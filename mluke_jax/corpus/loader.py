@@ -197,6 +197,8 @@ def pad_entity_example(
         "page_id": np.asarray(example["page_id"], np.int64),
         "language": np.asarray(example["language"], np.int32),
     }
+    if "masked_positions" in example:  # the masking's list of predicted word positions, fixed length
+        out["masked_positions"] = np.asarray(example["masked_positions"], np.int32)
     for name, length in (("labels", max_seq_length), ("entity_labels", max_entity_length)):
         if name in example:  # a masking transform's targets, -100 where nothing is predicted
             padded = np.full(length, -100, np.int32)

@@ -1,7 +1,9 @@
 """Pretraining batches: the corpus streams with the objectives' masking, as a model's inputs and labels.
 
 - :func:`luke_batches`: masked words + masked entities (:class:`~.masking.LukeMasking`) on
-  ``corpus examples`` data, the arrays ``LukeForMaskedLM`` takes (``labels``, ``entity_labels``).
+  ``corpus examples`` data, the arrays ``LukeForMaskedLM`` takes (``labels``, ``entity_labels``,
+  and ``masked_positions`` unless ``sparse_word_head=False``: the word head then runs at the
+  predicted positions only, as the original pretraining).
 - :func:`xlm_batches`: ``"mlm"`` (:class:`~.masking.XLMMasking`) or ``"clm"`` (next-token targets)
   on ``corpus xlm-text`` windows or ``corpus xlm-parallel`` pairs (MLM on pairs is TLM; ``"tlm"``
   insists on pairs), the arrays ``XLMWithLMHeadModel`` takes (``langs``, and for pairs
@@ -13,6 +15,7 @@ kept tokens) and at least one per example; :mod:`~mluke_jax.pretrain.evaluation`
 stream's examples in order, once.
 """
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +33,7 @@ LUKE_FIELDS = (
     "entity_position_ids",
     "labels",
     "entity_labels",
+    "masked_positions",
 )
 XLM_WINDOW_FIELDS = ("input_ids", "langs", "labels")
 XLM_PAIR_FIELDS = ("input_ids", "attention_mask", "position_ids", "langs", "labels")
@@ -49,6 +53,7 @@ def luke_batches(
     word_prob: float = 0.15,
     entity_prob: float = 0.15,
     evaluation: bool = False,
+    sparse_word_head: bool = True,
     **stream: Any,
 ) -> EntityExampleStream:
     """Masked mLUKE batches from ``corpus examples`` data built with ``tokenizer`` (an
@@ -57,6 +62,11 @@ def luke_batches(
     masking = LukeMasking.for_tokenizer(
         tokenizer, whole_word=whole_word, word_prob=word_prob, entity_prob=entity_prob, **replace
     )
+    if sparse_word_head:  # the predicted positions, for LukeForMaskedLM's word head at those only
+        longest = stream.get("max_seq_length") or max(
+            s.metadata["settings"]["max_seq_length"] for s in open_example_sets(directories)
+        )
+        masking = dataclasses.replace(masking, max_predictions=masking.predictions_for(longest))
     return EntityExampleStream(
         directories,
         global_batch_size,
@@ -66,7 +76,7 @@ def luke_batches(
         transform=masking,
         tokenizer=tokenizer,
         entity_vocab=tokenizer.entity_vocab,
-        fields=LUKE_FIELDS,
+        fields=LUKE_FIELDS if sparse_word_head else LUKE_FIELDS[:-1],
         **stream,
     )
 

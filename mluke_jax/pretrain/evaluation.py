@@ -22,6 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from mluke_jax.pretrain.metrics import word_targets
+
 IGNORE = -100
 LUKE_HEADS = (("mlm", "logits", "labels"), ("mep", "entity_logits", "entity_labels"))
 
@@ -66,7 +68,7 @@ def _sums(graphdef, heads, params, rest, batch):
     result = {}
     for name, field, label in heads:
         logits = getattr(out, field).astype(jnp.float32)
-        target = batch[label]
+        target = word_targets(batch) if label == "labels" else batch[label]
         chosen = target != IGNORE
         log_probs = jax.nn.log_softmax(logits, axis=-1)
         picked = jnp.take_along_axis(log_probs, jnp.where(chosen, target, 0)[..., None], axis=-1)[..., 0]

@@ -39,16 +39,18 @@ def _encoder_flops(layers: int, hidden: int, intermediate: int, tokens: int, att
     return layers * 2.0 * tokens * (projections + attention)
 
 
-def luke_step_flops(config: Any, seq_length: int, entity_length: int) -> float:
+def luke_step_flops(config: Any, seq_length: int, entity_length: int, predicted_words: int | None = None) -> float:
     """Training FLOPs of one ``LukeForMaskedLM`` example: ``seq_length`` words and ``entity_length``
     entities (attending to each other: LUKE concatenates the two sequences), the word LM head on
-    every word and the entity head on every entity."""
+    ``predicted_words`` positions (``masked_positions``; default every word) and the entity head on
+    every entity."""
     h, e = config.hidden_size, config.entity_emb_size
     tokens = seq_length + entity_length
     forward = _encoder_flops(config.num_hidden_layers, h, config.intermediate_size, tokens, tokens)
     projection = e * h if e != h else 0  # the entity embeddings' projection to the hidden size
     forward += 2.0 * entity_length * projection
-    forward += 2.0 * seq_length * (h * h + h * config.vocab_size)  # LM head: dense, decoder
+    heads = seq_length if predicted_words is None else predicted_words
+    forward += 2.0 * heads * (h * h + h * config.vocab_size)  # LM head: dense, decoder
     forward += 2.0 * entity_length * (h * e + e * config.entity_vocab_size)  # entity head: dense, decoder
     return 3.0 * forward
 

@@ -183,7 +183,9 @@ def run_luke(config: LukeRunConfig, *, progress: bool = True) -> dict[str, Any]:
     summary: dict[str, Any] = {"stages": {}}
     with mesh_context(config):
         model = initial_model(config, tokenizer, max(vocab.values()) + 1)
-        flops = luke_step_flops(model.config, stream.max_seq_length, stream.max_entity_length) * config.batch_size
+        predicted = stream.transform.max_predictions  # the word head runs at the masked positions only
+        flops = luke_step_flops(model.config, stream.max_seq_length, stream.max_entity_length, predicted)
+        flops *= config.batch_size
         tokens = config.batch_size * (stream.max_seq_length + stream.max_entity_length)
         peak, peak_source = peak_flops(config.peak_flops, config.dtype)
         write_run_record(output, config, flops_per_step=flops, peak_flops=peak, peak_flops_source=peak_source)

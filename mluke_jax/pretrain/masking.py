@@ -80,6 +80,11 @@ class LukeMasking:
     entity_prob: float = 0.15
     mask_prob: float = 0.8
     random_prob: float = 0.1
+    max_predictions: int | None = None  # adds ``masked_positions`` [max_predictions] (-1 padded)
+
+    def predictions_for(self, max_seq_length: int) -> int:
+        """The most words an example of ``max_seq_length`` tokens gets masked (``<s>``/``</s>`` aside)."""
+        return max(1, int(round((max_seq_length - 2) * self.word_prob)))
 
     @classmethod
     def for_tokenizer(cls, tokenizer: Any, *, whole_word: bool = True, **settings: Any) -> "LukeMasking":
@@ -126,13 +131,21 @@ class LukeMasking:
                 i = candidates[int(rng.integers(len(candidates)))]
                 labels[i] = words[i]
                 words[i] = self.mask_id
-        return {
+        masked = {
             **example,
             "word_ids": words,
             "labels": labels,
             "entity_ids": entity_ids,
             "entity_labels": entity_labels,
         }
+        if self.max_predictions is not None:
+            where = np.flatnonzero(labels != IGNORE)
+            if len(where) > self.max_predictions:
+                raise ValueError(f"{len(where)} masked words, more than max_predictions={self.max_predictions}")
+            positions = np.full(self.max_predictions, -1, np.int32)
+            positions[: len(where)] = where
+            masked["masked_positions"] = positions
+        return masked
 
     def _word_groups(self, words: np.ndarray, excluded: set[int]) -> list[list[int]]:
         """The maskable words as lists of positions (one piece each with sub-word masking)."""

@@ -16,9 +16,19 @@ def _accuracy(logits: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Arra
     return right / jnp.maximum(count, 1), count
 
 
+def word_targets(batch: dict[str, Any]) -> jax.Array:
+    """The labels the word logits are for: ``labels`` (B, L), or read at ``masked_positions`` (B, K)
+    when the batch has them (the word head then ran at those positions only)."""
+    if batch.get("masked_positions") is None:
+        return batch["labels"]
+    from mluke_jax.models.luke_heads import labels_at
+
+    return labels_at(batch["labels"], batch["masked_positions"])
+
+
 def luke_metrics(outputs: Any, batch: dict[str, Any]) -> dict[str, jax.Array]:
     """Masked words and masked entities: each loss, accuracy and count of targets."""
-    word_accuracy, words = _accuracy(outputs.logits, batch["labels"])
+    word_accuracy, words = _accuracy(outputs.logits, word_targets(batch))
     entity_accuracy, entities = _accuracy(outputs.entity_logits, batch["entity_labels"])
     return {
         "mlm_loss": outputs.mlm_loss,

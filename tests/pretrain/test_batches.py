@@ -23,6 +23,18 @@ def test_luke_masked_batches_give_transformers_loss(example_sets, tmp_path):
     stream = luke_batches([example_sets["en"], example_sets["de"]], 4, tokenizer, seed=0)
     batch = next(stream)
     assert sorted(batch) == sorted(LUKE_FIELDS) and batch["input_ids"].shape == (4, 16)
+    with pytest.raises(ValueError, match=r"masked_positions\[0, 0\] = 16 is outside the word positions \[0, 16\)"):
+        mluke_jax.LukeForMaskedLM.build(
+            mluke_jax.LukeConfig(
+                vocab_size=len(tokenizer),
+                entity_vocab_size=9,
+                hidden_size=8,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=16,
+                entity_emb_size=8,
+            )
+        )(**{**batch, "masked_positions": np.full((4, 2), 16)})
     assert (batch["labels"] != -100).any() and (batch["entity_labels"] != -100).any()
     # as pretraining runs: no entity-aware attention
     ref = hf_luke(
@@ -34,10 +46,20 @@ def test_luke_masked_batches_give_transformers_loss(example_sets, tmp_path):
     )
     ours = mluke_jax.LukeForMaskedLM.from_pretrained(convert(save_hf(ref, tmp_path / "hf"), tmp_path / "jax"))
     for _ in range(3):
+        # the word head at the masked positions only (masked_positions, our pretraining's) gives the
+        # loss of transformers' head at every position
+        positions = batch["masked_positions"]
+        assert positions.shape == (4, 2)  # at most round(0.15 * 14) words of 16 tokens are masked
+        np.testing.assert_array_equal((positions >= 0).sum(1), (batch["labels"] != -100).sum(1))
         with torch.no_grad():
-            expected = ref(**to_torch({k: v.astype(np.int64) for k, v in batch.items()}))
+            expected = ref(**to_torch({k: v.astype(np.int64) for k, v in batch.items() if k != "masked_positions"}))
         got = ours(**batch)
         assert abs(float(got.loss) - float(expected.loss)) <= TOLERANCE, (float(got.loss), float(expected.loss))
+        assert abs(float(got.mlm_loss) - float(expected.mlm_loss)) <= TOLERANCE
+        full = np.asarray(expected.logits)
+        for b, row in enumerate(positions):
+            for k, p in enumerate(row[row >= 0]):
+                assert np.abs(np.asarray(got.logits)[b, k] - full[b, p]).max() <= 1e-4
         batch = next(stream)
 
 
