@@ -57,7 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         1e-4,
         0.01,
     )
-    luke.add_argument("--max-steps", type=int, required=True, help="stage 2 optimiser updates (0: stage 1 only)")
+    luke.add_argument(
+        "--max-steps",
+        "--stage2-steps",
+        dest="max_steps",
+        type=int,
+        required=True,
+        help="stage 2 optimiser updates (0: stage 1 only)",
+    )
     luke.add_argument("--stage1-steps", type=int, default=0, help="stage 1 optimiser updates (default 0)")
     luke.add_argument("--stage1-learning-rate", type=float, default=5e-4, help="stage 1 peak learning rate (5e-4)")
     luke.add_argument("--subword-masking", action="store_true", help="mask pieces, not whole words (as mLUKE)")

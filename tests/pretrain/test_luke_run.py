@@ -119,6 +119,10 @@ def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exac
     layers = model.luke.encoder.layers.attention  # the entity-aware queries: copies of the word queries
     np.testing.assert_array_equal(np.asarray(layers.w2e_query.kernel), np.asarray(layers.query.kernel))
     mluke_jax.LukeForMaskedLM.from_pretrained(workdir / "run" / "model", use_entity_aware_attention=True)
+    from convert.__main__ import main as convert_main
+
+    assert convert_main(["run/model", "run/hf", "--to-hf", "--quiet"]) == 0  # a transformers directory
+    assert json.loads((workdir / "run" / "hf" / "config.json").read_text())["architectures"] == ["LukeForMaskedLM"]
 
     # killed (SIGKILL, a real process) in stage 2, then the same command again
     killed = subprocess.run(
