@@ -32,8 +32,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mluke_jax.paths import local_path
-from mluke_jax.pretrain.run import RunConfig, Stage, mesh_context, run_stage, save_model, write_run_record
+from mluke_jax.pretrain.run import (
+    RunConfig,
+    Stage,
+    init_source,
+    mesh_context,
+    run_stage,
+    save_model,
+    start_run,
+    write_run_record,
+)
 
 STAGE1_TRAINABLE = ("luke.entity_embeddings.", "entity_predictions.")
 
@@ -78,7 +86,7 @@ def initial_model(config: LukeRunConfig, tokenizer: Any, entity_vocab_size: int)
     from mluke_jax.pretrain.init import luke_from_xlm_roberta
 
     runtime = {"dtype": "bfloat16" if config.bf16 else "float32", "remat": config.remat}
-    init = local_path(config.init) if Path(os.path.expanduser(config.init)).exists() else config.init
+    init = init_source(config.init)
     if isinstance(init, Path) and init.is_file():  # a config.json: from scratch
         hf = read_config_dict(init)
         luke = LukeConfig.from_hf_dict(
@@ -154,9 +162,7 @@ def with_new_entity_vocabulary(model: Any, entity_vocab_size: int, *, seed: int 
 
 def run_luke(config: LukeRunConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run both stages (resuming from the checkpoints in ``OUTPUT/checkpoints``); returns a summary."""
-    import jax
 
-    from mluke_jax.compilation_cache import enable_compilation_cache
     from mluke_jax.corpus.loader import open_example_sets
     from mluke_jax.pretrain.batches import luke_batches
     from mluke_jax.pretrain.evaluation import LUKE_HEADS, Evaluator
@@ -165,14 +171,10 @@ def run_luke(config: LukeRunConfig, *, progress: bool = True) -> dict[str, Any]:
     from mluke_jax.pretrain.metrics import luke_metrics
     from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
 
-    enable_compilation_cache()  # a resumed run (a new process) loads the compiled steps instead of compiling
-    output = local_path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
-    config = dataclasses.replace(config, output=str(output))
+    config, output, shard = start_run(config)
     sets = open_example_sets(list(config.data))
     vocab = read_entity_vocab(sets[0].directory / "entity_vocab.json")
     tokenizer = _tokenizer(config, vocab, sets[0].metadata.get("tokenizer", "?"))
-    shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
     options = dict(seed=config.seed, shard=shard, alpha=config.alpha, whole_word=config.whole_word_masking)
     stream = luke_batches(list(config.data), config.batch_size, tokenizer, **options)
     held_out = (

@@ -75,6 +75,31 @@ def mesh_context(config: RunConfig) -> contextlib.AbstractContextManager:
     return use_mesh(make_mesh(**config.mesh))
 
 
+def start_run(config: RunConfig) -> tuple[RunConfig, Path, tuple[int, int] | None]:
+    """What every run does first: the compilation cache on (a resumed run, a new process, loads its
+    compiled steps), the output directory made absolute and created; returns the config with that
+    directory, it, and this process's data shard (None for one process)."""
+    import jax
+
+    from mluke_jax.compilation_cache import enable_compilation_cache
+    from mluke_jax.paths import local_path
+
+    enable_compilation_cache()
+    output = local_path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
+    return dataclasses.replace(config, output=str(output)), output, shard
+
+
+def init_source(init: str) -> Path | str:
+    """``--init`` as an absolute local path when it exists here, else as given (a hub name)."""
+    import os
+
+    from mluke_jax.paths import local_path
+
+    return local_path(init) if Path(os.path.expanduser(init)).exists() else init
+
+
 def is_main_process() -> bool:
     import jax
 

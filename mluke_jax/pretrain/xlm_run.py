@@ -25,8 +25,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mluke_jax.paths import local_path
-from mluke_jax.pretrain.run import RunConfig, Stage, mesh_context, run_stage, save_model, write_run_record
+from mluke_jax.pretrain.run import (
+    RunConfig,
+    Stage,
+    init_source,
+    mesh_context,
+    run_stage,
+    save_model,
+    start_run,
+    write_run_record,
+)
 
 
 def parse_steps(text: str | None) -> tuple[str, ...]:
@@ -149,7 +157,7 @@ def initial_model(config: XLMRunConfig, tokenizer: Any, lang_ids: set[int]) -> A
 
     runtime = {"dtype": config.dtype, "remat": config.remat}
     causal = bool(config.clm_steps)
-    init = local_path(config.init) if Path(os.path.expanduser(config.init)).exists() else config.init
+    init = init_source(config.init)
     if isinstance(init, Path) and init.is_file():  # a config.json: from scratch
         lang2id = tokenizer.lang2id or {}
         hf = {
@@ -177,9 +185,7 @@ def initial_model(config: XLMRunConfig, tokenizer: Any, lang_ids: set[int]) -> A
 
 def run_xlm(config: XLMRunConfig, *, progress: bool = True) -> dict[str, Any]:
     """Train (resuming from ``OUTPUT/checkpoints``); returns a summary."""
-    import jax
 
-    from mluke_jax.compilation_cache import enable_compilation_cache
     from mluke_jax.corpus.loader import open_example_sets
     from mluke_jax.pretrain.batches import xlm_batches
     from mluke_jax.pretrain.evaluation import Evaluator, xlm_heads
@@ -187,13 +193,9 @@ def run_xlm(config: XLMRunConfig, *, progress: bool = True) -> dict[str, Any]:
     from mluke_jax.pretrain.metrics import xlm_metrics
     from mluke_jax.warn import warn
 
-    enable_compilation_cache()
-    output = local_path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
-    config = dataclasses.replace(config, output=str(output))
+    config, output, shard = start_run(config)
     sets = [open_example_sets([directory])[0] for directory in config.data]  # streams and pairs
     tokenizer = _tokenizer(config, sets[0].metadata.get("tokenizer", "?"))
-    shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
     options = dict(
         seed=config.seed,
         shard=shard,
