@@ -22,7 +22,7 @@ from mluke_jax.timing import machine_description, median_seconds
 # A small model of mluke-base-lite's shape: lite entity vocabulary (the 4 specials), entity
 # embeddings smaller than the hidden size, plain attention with the entity-aware weights present.
 DEMO_SIZES = dict(
-    entity_emb_size=64, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024
+    entity_emb_size=32, hidden_size=128, num_hidden_layers=4, num_attention_heads=4, intermediate_size=512
 )
 # Two sentences, one padded, with one- and multi-token mentions in three scripts.
 DEMO_TEXTS = ["Tokyo is a famous city, and Marie Curie lived in Paris.", "Goethe lebte in Köln; Москва is far."]

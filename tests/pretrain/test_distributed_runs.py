@@ -94,7 +94,8 @@ def test_fsdp_on_8_devices_and_two_processes_give_the_losses_of_one_device(examp
                     "--process-id",
                     str(i),
                 ),
-                {"MLUKE_JAX_CACHE_DIR": str(workdir / f"cache-{i}")},
+                # compile-bound like the 8-device run: LLVM -O0 (helpers.fake_cpu_devices)
+                {"MLUKE_JAX_CACHE_DIR": str(workdir / f"cache-{i}"), "XLA_FLAGS": "--xla_backend_optimization_level=0"},
                 workdir,
             )
             for i in range(2)
