@@ -10,6 +10,7 @@ from importlib import metadata as _metadata
 from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.compilation_cache import enable_compilation_cache
 from mluke_jax.config import LukeConfig, XLMConfig
+from mluke_jax.linking import EntityLinker
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.models.luke import LukeModel, LukePreTrainedModel
 from mluke_jax.models.luke_heads import (
@@ -42,6 +43,7 @@ except _metadata.PackageNotFoundError:  # a source tree on sys.path without inst
 
 __all__ = [
     "ARCHITECTURES",
+    "EntityLinker",
     "LOGICAL_AXIS_RULES",
     "LukeConfig",
     "LukeForEntityClassification",

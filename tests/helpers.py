@@ -17,10 +17,13 @@ def fake_cpu_devices(count: int) -> dict[str, str]:
     behind them: a deadlock, which XLA reports as "only 7 of them arrived" and aborts. Measured with
     a sharded matmul + all-gather dispatched 3000 times without blocking: it hangs with a pool of 2,
     8 or 12 threads and runs with 16 (two per device); we give four per device. A hang that remains
-    aborts after 120 s instead of at the test timeout."""
+    aborts after 120 s instead of at the test timeout.
+
+    These sharded programs are tiny and many: their tests are bound by compile time (80 % of the
+    sharded-training test), which LLVM's -O0 halves (the numbers move by ~1e-7)."""
     return {
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={count} "
-        "--xla_cpu_collective_call_terminate_timeout_seconds=120",
+        "--xla_cpu_collective_call_terminate_timeout_seconds=120 --xla_backend_optimization_level=0",
         "NPROC": str(4 * count),
     }
 
@@ -548,3 +551,28 @@ JA_PAGES = [
     ("日本", 0, None, "'''日本'''は東アジアの島国であり、首都は[[東京都]]。日本語が話される。[[富士山]]が最も高い。"),
     ("富士山", 0, None, "'''富士山'''は[[日本]]で最も高い山である。[[東京都]]からも見える。"),
 ]
+
+
+def write_mention_db(path: Path, rows: list[tuple], *, max_mention_length: int = 20, **header) -> Path:
+    """A mention database file as ``corpus mention-db`` writes it. ``rows``: ``(language, surface
+    text, articles containing it, [(title, links), ...])``; keys normalised as the builder does."""
+    from mluke_jax.linking.mention_db import FORMAT, FORMAT_VERSION, header_line, open_text
+    from mluke_jax.linking.surface import surface_key
+
+    languages = sorted({row[0] for row in rows})
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "languages": languages,
+        "max_mention_length": max_mention_length,
+        "mentions": {lang: sum(row[0] == lang for row in rows) for lang in languages},
+        **header,
+    }
+    with open_text(path, "wt") as f:
+        f.write(header_line(header))
+        for language, text, docs, titles in rows:
+            links = sum(count for _, count in titles)
+            fields = [language, surface_key(text), str(docs), str(links)]
+            fields += [value for title, count in titles for value in (title, str(count))]
+            f.write("\t".join(fields) + "\n")
+    return path

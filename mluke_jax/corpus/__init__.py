@@ -23,7 +23,7 @@ _EXPORTS = {
     "open_wikipedia": "mluke_jax.corpus.collection",
     "build_entity_vocab": "mluke_jax.corpus.entity_vocab",
     "build_mention_db": "mluke_jax.corpus.mention_db",
-    "MentionDB": "mluke_jax.corpus.mention_db",
+    "MentionDB": "mluke_jax.linking.mention_db",
     "build_examples": "mluke_jax.corpus.examples",
     "ExampleSettings": "mluke_jax.corpus.examples",
     "build_xlm_text": "mluke_jax.corpus.xlm_text",

@@ -60,6 +60,7 @@ class _Sequence(NamedTuple):
     char_spans: list[tuple[int, int]] | None = None
     ids: list[int] = []  # replaced, never mutated
     token_spans: list[tuple[int, int]] | None = None
+    unknown_entities: tuple[str, ...] = ()  # names the vocabulary lacks (their ids are [UNK]'s)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class MLukeTokenizer:
 
     model_input_names = ["input_ids", "attention_mask"]
     padding_side = "right"
+    entity_names = "{language}:{title}"  # how the entity vocabulary spells a title (for EntityLinker)
 
     def __init__(
         self,
@@ -383,7 +385,13 @@ class MLukeTokenizer:
                     f"entities and {len(spans)} spans"
                 )
             entity_ids = [self.entity_id(name, language) for name in entities]
+            unknown = tuple(
+                name
+                for name, entity_id in zip(entities, entity_ids)
+                if entity_id == self.entity_unk_token_id and name != self.entity_special_tokens["unk"]
+            )
         else:
+            unknown = ()
             entity_ids = [self.entity_mask_token_id if default_entity is None else default_entity] * len(spans)
         units: list = []
         unit_at: dict[int, int] = {}
@@ -395,7 +403,8 @@ class MLukeTokenizer:
                 cursor = cut
             unit_at[position] = len(units)
         units.extend(self.pieces.units(text[cursor:]))
-        return _Sequence(units, [(unit_at[s], unit_at[e]) for s, e in spans], entity_ids, where, spans)
+        return _Sequence(units, [(unit_at[s], unit_at[e]) for s, e in spans], entity_ids, where, spans,
+                         unknown_entities=unknown)
 
     @staticmethod
     def _check_span(span, text: str, where: str) -> tuple[int, int]:
@@ -447,6 +456,7 @@ class MLukeTokenizer:
         entities: Sequence | None = None,
         entities_pair: Sequence | None = None,
         *,
+        linker: Any | None = None,
         task: str | None = _OWN_TASK,
         entity_language: str | None = None,
         add_special_tokens: bool = True,
@@ -467,8 +477,10 @@ class MLukeTokenizer:
         of names. Batch: lists of those, one per row.
         ``task``: the tokenizer's task unless given (``None`` for plain encoding).
         ``entities``: names such as ``"en:Tokyo"``; a plain title is looked up under
-        ``entity_language`` when given; unknown names become ``[UNK]``; without ``entities`` every
-        mention is ``[MASK]``.
+        ``entity_language`` when given; unknown names become ``[UNK]`` (a warning counts them);
+        without ``entities`` every mention is ``[MASK]``.
+        ``linker``: an :class:`~mluke_jax.EntityLinker` that finds the spans and entities of every
+        text (and ``text_pair``), in ``entity_language`` (needed unless its database has one language).
         ``padding``: ``True``/``"longest"`` pads words and entities to the longest row, each on its
         own; ``"max_length"`` to ``max_length`` / ``max_entity_length``.
         ``truncation``: ``True``/``"longest_first"``, ``"only_first"``, ``"only_second"``; entities
@@ -496,7 +508,10 @@ class MLukeTokenizer:
         )
         batched = not isinstance(text, str)
         rows = _rows(text, text_pair, entity_spans, entity_spans_pair, entities, entities_pair)
+        if linker is not None:
+            rows = _linked_rows(rows, linker, entity_language)
         plans = [self._plan_row(i, *row, options=options) for i, row in enumerate(rows)]
+        _warn_unknown_entities([s for pair in plans for s in pair if s is not None])
         encoded = iter(self._encode([s for pair in plans for s in pair if s is not None]))
         plans = [(next(encoded), None if second is None else next(encoded)) for _, second in plans]
         if options.task in ("entity_classification", "entity_pair_classification"):
@@ -707,6 +722,41 @@ def _cut(text: str, position: int) -> int:
     """Where ``text`` is cut for a span boundary at ``position``: a space before it belongs to the
     piece after it (transformers' rule)."""
     return position - 1 if position > 0 and text[position - 1] == " " else position
+
+
+def _linked_rows(rows: list[tuple], linker: Any, language: str | None) -> list[tuple]:
+    """``rows`` with the spans and entities ``linker`` finds in each text (and pair)."""
+    if any(row[2] is not None or row[3] is not None or row[4] is not None or row[5] is not None for row in rows):
+        raise ValueError("give either entity_spans/entities or linker, not both")
+    if language is None:
+        if len(linker.languages) != 1:
+            raise ValueError(
+                f"linking needs the texts' language: pass entity_language= (the database has {linker.languages})"
+            )
+        language = linker.languages[0]
+    out = []
+    for text, text_pair, *_ in rows:
+        first = linker(text, language)
+        second = None if text_pair is None else linker(text_pair, language)
+        out.append(
+            (
+                text,
+                text_pair,
+                first.entity_spans,
+                None if second is None else second.entity_spans,
+                first.entities,
+                None if second is None else second.entities,
+            )
+        )
+    return out
+
+
+def _warn_unknown_entities(sequences: list[_Sequence]) -> None:
+    unknown = [name for sequence in sequences for name in sequence.unknown_entities]
+    if unknown:
+        logger.warning(
+            "%d entity names are not in the entity vocabulary and became [UNK] (e.g. %r)", len(unknown), unknown[0]
+        )
 
 
 def _count(values) -> str:

@@ -6,9 +6,10 @@ import pytest
 
 from helpers import EN_PAGES, write_dump
 from mluke_jax.corpus.__main__ import main
-from mluke_jax.corpus.mention_db import MentionDB, build_mention_db
-from mluke_jax.corpus.surface import surface_key
+from mluke_jax.corpus.mention_db import build_mention_db
 from mluke_jax.corpus.wikipedia import build_wikipedia
+from mluke_jax.linking.mention_db import MentionDB
+from mluke_jax.linking.surface import surface_key
 
 # "Japanese" contains "japan" but not as a word: it must not count as an article containing it
 EXTRA_EN = [("Japanese language", 0, None, "'''Japanese''' is a language of [[Japan|the islands]].")]
