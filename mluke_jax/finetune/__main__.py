@@ -34,9 +34,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-grad-norm", type=float, default=1.0)
     p.add_argument("--accumulation-steps", type=int, default=1, help="micro-batches per optimiser update")
     p.add_argument("--max-length", type=int, default=128, help="word tokens per example")
-    p.add_argument("--max-entities", type=int, default=64, help="ner: candidate spans per feature")
+    p.add_argument(
+        "--max-entities", type=int, default=64, help="ner: candidate spans per feature; qa: linked entities per feature"
+    )
     p.add_argument("--max-span-words", type=int, default=8, help="ner: longest candidate span in words")
-    p.add_argument("--language", default=None, help="xnli with XLM: language of rows without a language column")
+    p.add_argument(
+        "--language",
+        default=None,
+        help="xnli with XLM: language of rows without a language column; qa --entities auto: the texts' language",
+    )
+    p.add_argument(
+        "--doc-stride", type=int, default=128, help="qa: tokens shared by consecutive windows of a long context"
+    )
+    p.add_argument(
+        "--entities",
+        choices=("none", "auto"),
+        default="none",
+        help="qa: auto links question and context with --mention-db and feeds the entities to the model",
+    )
+    p.add_argument(
+        "--mention-db", default=None, help="qa --entities auto: the output of python -m mluke_jax.corpus mention-db"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", action="store_true", help="bfloat16 compute, float32 parameters and optimiser state")
     p.add_argument("--remat", action="store_true", help="recompute each layer in the backward pass (less memory)")
@@ -62,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             max_entities=args.max_entities,
             max_span_words=args.max_span_words,
             language=args.language,
+            doc_stride=args.doc_stride,
+            entities=args.entities,
+            mention_db=args.mention_db,
         )
         config = RunConfig(
             task=args.task,

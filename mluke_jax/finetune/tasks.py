@@ -11,17 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from mluke_jax.finetune import metrics, readers
+from mluke_jax.finetune import metrics, qa, readers
 from mluke_jax.finetune.readers import DataError
 
 
 @dataclasses.dataclass
 class Settings:
     max_length: int = 128
-    max_entities: int = 64  # ner: spans per feature
+    max_entities: int = 64  # ner: spans per feature; qa: linked entities per feature
     max_span_words: int = 8  # ner: longest span enumerated, in words
     max_answer_tokens: int = 30  # qa
-    language: str | None = None  # xnli with XLM: the language of rows without a language column
+    doc_stride: int = 128  # qa: tokens shared by consecutive windows of a long context
+    max_question_tokens: int = 64  # qa
+    entities: str = "none"  # qa: "auto" links question and context with mention_db
+    mention_db: str | None = None  # qa
+    language: str | None = None  # xnli with XLM: rows without a language column; qa: the linker's
 
 
 @dataclasses.dataclass
@@ -37,10 +41,6 @@ def check_known(labels: set[str], known: list[str], path: str, what: str = "labe
     unknown = sorted(labels - set(known))
     if unknown:
         raise DataError(f"{path}: {what}s {unknown[:5]} are not among the training data's {sorted(known)[:10]}")
-
-
-def _drop_entities(encoded: dict) -> dict:
-    return {k: v for k, v in encoded.items() if not k.startswith("entity_")}
 
 
 def _array(encoded: dict) -> dict[str, np.ndarray]:
@@ -248,10 +248,9 @@ class EntityTyping(Task):
 
 
 class QuestionAnswering(Task):
-    """SQuAD 1.1 extractive QA (``LukeForQuestionAnswering``, words only): question and context
-    as a pair, the context truncated to ``max_length`` (no sliding window: answers past it are not
-    trained on and cannot be found); the best span of at most ``max_answer_tokens`` inside the
-    context, decoded to text; exact match and F1."""
+    """SQuAD 1.1 extractive QA (``LukeForQuestionAnswering``): long contexts in overlapping
+    windows, entities from a mention database with ``entities="auto"`` (:mod:`.qa`); exact match
+    and F1."""
 
     name = "qa"
     heads = {"luke": "LukeForQuestionAnswering"}
@@ -263,51 +262,19 @@ class QuestionAnswering(Task):
         return []  # spans, not labels
 
     def prepare(self, examples, tokenizer, labels, settings, training, progress):
-        features, keys, skipped = [], [], 0  # skipped: answers cut off by the truncation
+        linker, language = qa.linker_for(settings, tokenizer)
+        features, keys = [], []
         for number, example in enumerate(progress(examples)):
-            common = dict(
-                padding="max_length", truncation="only_second", max_length=settings.max_length, return_tensors="np"
-            )
-            if training:
-                if not example.answers:
-                    raise DataError(f"question {example.id} has no answer to train on")
-                text, start = example.answers[0]
-                encoded = tokenizer(
-                    example.question, example.context, entity_spans_pair=[(start, start + len(text))], **common
-                )
-                inside = encoded["entity_position_ids"][0, 0]
-                inside = inside[inside >= 0]
-                if inside.size == 0:  # the answer was cut off by the truncation
-                    skipped += 1
-                    continue
-                feature = _array(_drop_entities(encoded))
-                feature["start_positions"], feature["end_positions"] = np.int32(inside[0]), np.int32(inside[-1])
-            else:
-                feature = _array(tokenizer(example.question, example.context, **common))
-            features.append(feature)
-            keys.append(number)
-        if training and not features:
-            raise DataError(f"every answer lies beyond --max-length {settings.max_length} tokens")
+            found, where = qa.question_features(example, tokenizer, settings, training, linker, language)
+            features += found
+            keys += [(number, *w) for w in where]
         return Prepared(features, keys, examples)
 
     def evaluate(self, prepared, outputs, labels, settings, tokenizer):
-        predictions = {}
-        for number, feature, out in zip(prepared.keys, prepared.features, outputs):
-            example = prepared.examples[number]
-            question = len(tokenizer(example.question)["input_ids"])  # <s> question </s>, then </s> context </s>
-            first, last = question + 1, int(feature["attention_mask"].sum()) - 2  # the context's tokens
-            start, end = out["start_logits"], out["end_logits"]
-            best, span = -np.inf, (first, first)
-            for s in range(first, last + 1):
-                e_stop = min(last, s + settings.max_answer_tokens - 1)
-                if e_stop < s:
-                    continue
-                e = s + int(end[s : e_stop + 1].argmax())
-                if start[s] + end[e] > best:
-                    best, span = start[s] + end[e], (s, e)
-            predictions[example.id] = tokenizer.decode(feature["input_ids"][span[0] : span[1] + 1]).strip()
-        answers = {e.id: [t for t, _ in e.answers] for e in prepared.examples if e.answers}
-        return metrics.squad_scores(predictions, answers)
+        predictions = qa.best_answers(
+            prepared.keys, prepared.features, outputs, prepared.examples, settings.max_answer_tokens, tokenizer
+        )
+        return qa.scores(predictions, prepared.examples)
 
 
 class NLI(Task):

@@ -62,6 +62,17 @@ def test_recipe_learns_its_tiny_task(task, mluke_dir, tmp_path):
     ).is_file()
 
 
+def test_qa_with_entities_linked_in_question_and_context_learns(mluke_dir, tmp_path):
+    from helpers import write_mention_db
+
+    rows = [("en", name, 40, [(name, 30)]) for name in ("New York", "Marie Curie", "Tokyo", "Mount Everest")]
+    db = write_mention_db(tmp_path / "mentions.tsv.gz", rows)
+    extra = ["--entities", "auto", "--mention-db", str(db), "--language", "en", "--max-entities", "4"]
+    result = run_recipe("qa", mluke_dir, tmp_path / "qa", extra)
+    assert result["train_loss_last"] < 0.7 * result["train_loss_first"], result
+    assert result["eval"]["f1"] > 15.0, result["eval"]
+
+
 def test_xnli_with_xlm_and_language_ids(xlm_dir, tmp_path):
     result = run_recipe("xnli", xlm_dir, tmp_path / "xlm")
     assert result["head"] == "XLMForSequenceClassification"
