@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-span-words", type=int, default=8, help="ner: longest candidate span in words")
     p.add_argument(
+        "--no-context", action="store_true", help="ner: each sentence alone, without its document around it"
+    )
+    p.add_argument(
         "--language",
         default=None,
         help="xnli with XLM: language of rows without a language column; qa --entities auto: the texts' language",
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             max_length=args.max_length,
             max_entities=args.max_entities,
             max_span_words=args.max_span_words,
+            ner_context=not args.no_context,
             language=args.language,
             doc_stride=args.doc_stride,
             entities=args.entities,

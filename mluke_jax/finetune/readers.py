@@ -2,7 +2,8 @@
 (a ``ValueError``) naming the file and the line.
 
 - CoNLL-2003 (``ner``): ``word ... tag`` per line (the tag is the last column, IOB1 or IOB2),
-  sentences separated by blank lines, ``-DOCSTART-`` lines skipped.
+  sentences separated by blank lines; a ``-DOCSTART-`` line starts a new document (each sentence
+  keeps its document's number: the recipe reads a sentence with its neighbours as context).
 - TACRED (``relation``): a JSON list of ``{"token": [...], "subj_start", "subj_end", "obj_start",
   "obj_end" (inclusive word indices), "relation"}``.
 - Open Entity (``entity-typing``): JSON lines (or a JSON list) of ``{"sent", "start", "end"
@@ -25,10 +26,12 @@ class DataError(ValueError):
 
 @dataclasses.dataclass
 class Sentence:
-    """A NER sentence: words and their entities ``(first_word, last_word_inclusive, type)``."""
+    """A NER sentence: words and their entities ``(first_word, last_word_inclusive, type)``;
+    ``document``: the number of its document (``-DOCSTART-`` lines start a new one)."""
 
     words: list[str]
     entities: list[tuple[int, int, str]]
+    document: int = 0
 
 
 @dataclasses.dataclass
@@ -80,11 +83,11 @@ def _json(path: str | Path) -> Any:
 
 def read_conll(path: str | Path) -> list[Sentence]:
     """CoNLL-2003 sentences; IOB1 (``I-`` may open an entity) and IOB2 tags both read."""
-    sentences, words, tags, start_line = [], [], [], 1
+    sentences, words, tags, start_line, document = [], [], [], 1, 0
 
     def close(line_number: int) -> None:
         if words:
-            sentences.append(Sentence(list(words), _entities_of(tags, path, start_line)))
+            sentences.append(Sentence(list(words), _entities_of(tags, path, start_line), document))
         words.clear()
         tags.clear()
 
@@ -94,6 +97,8 @@ def read_conll(path: str | Path) -> list[Sentence]:
             start_line = number + 1
             continue
         if line.startswith("-DOCSTART-"):
+            close(number)
+            document += bool(sentences)
             continue
         fields = line.split()
         if len(fields) < 2:

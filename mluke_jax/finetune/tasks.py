@@ -20,6 +20,7 @@ class Settings:
     max_length: int = 128
     max_entities: int = 64  # ner: spans per feature; qa: linked entities per feature
     max_span_words: int = 8  # ner: longest span enumerated, in words
+    ner_context: bool = True  # ner: each sentence with as much of its document around it as fits
     max_answer_tokens: int = 30  # qa
     doc_stride: int = 128  # qa: tokens shared by consecutive windows of a long context
     max_question_tokens: int = 64  # qa
@@ -108,33 +109,52 @@ class NER(Task):
     def prepare(self, sentences, tokenizer, labels, settings, training, progress):
         index = {name: i for i, name in enumerate(labels)}
         features, keys = [], []
+        documents: dict[int, list[int]] = {}
+        for number, sentence in enumerate(sentences):
+            documents.setdefault(sentence.document, []).append(number)
+        lengths = _word_token_counts(tokenizer, [w for s in sentences for w in s.words])
+        first_word = np.cumsum([0] + [len(s.words) for s in sentences])
+        budget = settings.max_length - 2  # <s> ... </s>
         for number, sentence in enumerate(progress(sentences)):
-            text, offsets = word_offsets(sentence.words)
-            n = len(sentence.words)
-            spans = [(i, j) for i in range(n) for j in range(i, min(n, i + settings.max_span_words))]
+            members = documents[sentence.document]
+            document_words = [w for m in members for w in sentences[m].words]
+            document_lengths = [n for m in members for n in lengths[first_word[m] : first_word[m + 1]]]
+            here = sum(len(sentences[m].words) for m in members[: members.index(number)])  # first word in the document
+            own = lengths[first_word[number] : first_word[number + 1]]
             gold = {(a, b): kind for a, b, kind in sentence.entities}
-            for start in range(0, len(spans), settings.max_entities):
-                group = spans[start : start + settings.max_entities]
-                encoded = tokenizer(
-                    text,
-                    entity_spans=[(offsets[i][0], offsets[j][1]) for i, j in group],
-                    task="entity_span_classification",
-                    padding="max_length",
-                    max_length=settings.max_length,
-                    max_entity_length=settings.max_entities,
-                    return_tensors="np",
+            for a, b in _pieces(own, budget):  # a sentence longer than fits is read in pieces
+                left, right = (
+                    _context(document_lengths, here + a, here + b, budget - sum(own[a:b]))
+                    if settings.ner_context
+                    else (here + a, here + b)
                 )
-                if encoded["input_ids"].shape[1] > settings.max_length:
-                    raise DataError(
-                        f"sentence {number + 1} has {encoded['input_ids'].shape[1]} tokens, more than --max-length "
-                        f"{settings.max_length}"
-                    )
-                feature = _array(encoded)
-                target = np.full(settings.max_entities, -100, np.int32)
-                target[: len(group)] = [index[gold.get(span, "O")] for span in group]
-                feature["labels"] = target
-                features.append(feature)
-                keys.append((number, group))
+                words = document_words[left : here + a] + sentence.words[a:b] + document_words[here + b : right]
+                text, offsets = word_offsets(words)
+                shift = here + a - left  # where the piece's first word is in ``words``
+                spans = [(i, j) for i in range(a, b) for j in range(i, min(b, i + settings.max_span_words))]
+                for start in range(0, len(spans), settings.max_entities):
+                    group = spans[start : start + settings.max_entities]
+                    entity_spans = [(offsets[i - a + shift][0], offsets[j - a + shift][1]) for i, j in group]
+                    encoded = _encode_spans(tokenizer, text, entity_spans, settings)
+                    while encoded["input_ids"].shape[1] > settings.max_length and len(words) > b - a:
+                        # the words counted apart came out longer together: one context word fewer
+                        drop_left = shift > 0 and (shift >= len(words) - shift - (b - a))
+                        words = words[1:] if drop_left else words[:-1]
+                        shift -= drop_left
+                        text, offsets = word_offsets(words)
+                        entity_spans = [(offsets[i - a + shift][0], offsets[j - a + shift][1]) for i, j in group]
+                        encoded = _encode_spans(tokenizer, text, entity_spans, settings)
+                    if encoded["input_ids"].shape[1] > settings.max_length:
+                        raise DataError(
+                            f"sentence {number + 1}: word {sentence.words[a]!r} alone has more tokens than "
+                            f"--max-length {settings.max_length}"
+                        )
+                    feature = _array(encoded)
+                    target = np.full(settings.max_entities, -100, np.int32)
+                    target[: len(group)] = [index[gold.get(span, "O")] for span in group]
+                    feature["labels"] = target
+                    features.append(feature)
+                    keys.append((number, group))
         return Prepared(features, keys, sentences)
 
     def evaluate(self, prepared, outputs, labels, settings, tokenizer):
@@ -157,6 +177,58 @@ class NER(Task):
             predicted.append(taken)
         gold = [set(s.entities) for s in prepared.examples]
         return metrics.span_f1(predicted, gold)
+
+
+def _word_token_counts(tokenizer, words: list[str]) -> list[int]:
+    """Tokens of each word as it reads after a space (one sentencepiece call)."""
+    return [len(ids) for ids, _ in tokenizer.encode_mentions(words, [[]] * len(words))]
+
+
+def _pieces(lengths: list[int], budget: int) -> list[tuple[int, int]]:
+    """``[start, end)`` word ranges of a sentence, each of at most ``budget`` tokens (a word longer
+    than that alone): the whole sentence when it fits."""
+    pieces, start, used = [], 0, 0
+    for i, n in enumerate(lengths):
+        if used + n > budget and i > start:
+            pieces.append((start, i))
+            start, used = i, 0
+        used += n
+    pieces.append((start, len(lengths)))
+    return pieces
+
+
+def _context(lengths: list[int], start: int, end: int, room: int) -> tuple[int, int]:
+    """``[left, right)``: the document's words around ``[start, end)`` that fit in ``room`` tokens,
+    as many on each side as the other side leaves (the original LUKE NER reader's context)."""
+    left, right = start, end
+    grew = True
+    while grew:
+        grew = False
+        if left > 0 and lengths[left - 1] <= room and (start - left <= right - end or right == len(lengths)):
+            left -= 1
+            room -= lengths[left]
+            grew = True
+        elif right < len(lengths) and lengths[right] <= room:
+            room -= lengths[right]
+            right += 1
+            grew = True
+        elif left > 0 and lengths[left - 1] <= room:
+            left -= 1
+            room -= lengths[left]
+            grew = True
+    return left, right
+
+
+def _encode_spans(tokenizer, text: str, entity_spans: list[tuple[int, int]], settings: Settings) -> dict:
+    return tokenizer(
+        text,
+        entity_spans=entity_spans,
+        task="entity_span_classification",
+        padding="max_length",
+        max_length=settings.max_length,
+        max_entity_length=settings.max_entities,
+        return_tensors="np",
+    )
 
 
 class Relation(Task):
