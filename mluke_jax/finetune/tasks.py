@@ -109,26 +109,30 @@ class NER(Task):
     def prepare(self, sentences, tokenizer, labels, settings, training, progress):
         index = {name: i for i, name in enumerate(labels)}
         features, keys = [], []
-        documents: dict[int, list[int]] = {}
-        for number, sentence in enumerate(sentences):
-            documents.setdefault(sentence.document, []).append(number)
         lengths = _word_token_counts(tokenizer, [w for s in sentences for w in s.words])
         first_word = np.cumsum([0] + [len(s.words) for s in sentences])
+        # each document's words and their token counts, and where each sentence starts in its document
+        document_words: dict[int, list[str]] = {}
+        document_lengths: dict[int, list[int]] = {}
+        starts: list[int] = []
+        for number, sentence in enumerate(sentences):
+            words = document_words.setdefault(sentence.document, [])
+            starts.append(len(words))
+            words += sentence.words
+            counts = lengths[first_word[number] : first_word[number + 1]]
+            document_lengths.setdefault(sentence.document, []).extend(counts)
         budget = settings.max_length - 2  # <s> ... </s>
         for number, sentence in enumerate(progress(sentences)):
-            members = documents[sentence.document]
-            document_words = [w for m in members for w in sentences[m].words]
-            document_lengths = [n for m in members for n in lengths[first_word[m] : first_word[m + 1]]]
-            here = sum(len(sentences[m].words) for m in members[: members.index(number)])  # first word in the document
-            own = lengths[first_word[number] : first_word[number + 1]]
+            here, own = starts[number], lengths[first_word[number] : first_word[number + 1]]
+            in_document = document_words[sentence.document]
             gold = {(a, b): kind for a, b, kind in sentence.entities}
             for a, b in _pieces(own, budget):  # a sentence longer than fits is read in pieces
                 left, right = (
-                    _context(document_lengths, here + a, here + b, budget - sum(own[a:b]))
+                    _context(document_lengths[sentence.document], here + a, here + b, budget - sum(own[a:b]))
                     if settings.ner_context
                     else (here + a, here + b)
                 )
-                words = document_words[left : here + a] + sentence.words[a:b] + document_words[here + b : right]
+                words = in_document[left : here + a] + sentence.words[a:b] + in_document[here + b : right]
                 text, offsets = word_offsets(words)
                 shift = here + a - left  # where the piece's first word is in ``words``
                 spans = [(i, j) for i in range(a, b) for j in range(i, min(b, i + settings.max_span_words))]

@@ -141,11 +141,7 @@ class EntityLinker:
             raise TypeError(f"text must be a string, got {type(text).__name__}")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        if not self.mention_db.has_language(language):
-            raise ValueError(
-                f"the mention database {self.mention_db.path} has no language {language!r}; it has "
-                f"{', '.join(self.languages) or 'none'}"
-            )
+        self.mention_db.require_language(language)
         spans, keys = self._words(text)
         if not keys:
             return Linking(text, language, ())

@@ -201,17 +201,17 @@ class MentionDB:
     def __len__(self) -> int:
         return sum(len(table.trie) for table in self._languages.values())
 
-    def has_language(self, language: str) -> bool:
-        return language in self._languages
-
-    def _table(self, language: str) -> _Language:
-        table = self._languages.get(language)
-        if table is None:
+    def require_language(self, language: str) -> None:
+        """A ValueError naming the languages loaded unless ``language`` is one of them."""
+        if language not in self._languages:
             raise ValueError(
                 f"the mention database {self.path} has no language {language!r}; it has "
                 f"{', '.join(self.languages) or 'none'}"
             )
-        return table
+
+    def _table(self, language: str) -> _Language:
+        self.require_language(language)
+        return self._languages[language]
 
     def matches(
         self, normalised: str, language: str, starts: Iterable[int] | None = None
