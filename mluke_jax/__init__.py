@@ -33,6 +33,7 @@ from mluke_jax.models.xlm_heads import (
 )
 from mluke_jax.models.xlm_squad import XLMForQuestionAnswering
 from mluke_jax.sharding import LOGICAL_AXIS_RULES, make_mesh, use_mesh
+from mluke_jax.tokenizers.luke import LukeTokenizer
 from mluke_jax.tokenizers.mluke import MLukeTokenizer
 from mluke_jax.tokenizers.xlm import XLMTokenizer
 
@@ -56,6 +57,7 @@ __all__ = [
     "LukeForTokenClassification",
     "LukeModel",
     "LukePreTrainedModel",
+    "LukeTokenizer",
     "PreTrainedModel",
     "XLMConfig",
     "XLMForMultipleChoice",

@@ -63,10 +63,13 @@ def entity_names() -> list[str]:
     return [f"{lang}:{title}" for lang, (titles, _) in _LANGUAGES.items() for title in titles]
 
 
-def multilingual_sentences(count: int, seed: int = 0, max_entities: int = 3) -> list[Sentence]:
-    """``count`` sentences of 4-25 words, each with 0-``max_entities`` non-overlapping mentions."""
+def multilingual_sentences(
+    count: int, seed: int = 0, max_entities: int = 3, languages: list[str] | None = None
+) -> list[Sentence]:
+    """``count`` sentences of 4-25 words, each with 0-``max_entities`` non-overlapping mentions, in
+    ``languages`` (default: all of them; a mention is in another of them 15% of the time)."""
     rng = random.Random(seed)
-    languages = sorted(_LANGUAGES)
+    languages = sorted(languages or _LANGUAGES)
     out = []
     for _ in range(count):
         language = rng.choice(languages)
@@ -155,8 +158,15 @@ def write_toy_mluke_tokenizer(
         json.dumps(entity_vocab, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
     (directory / "added_tokens.json").write_text(json.dumps({"<ent>": size + 2, "<ent2>": size + 3}) + "\n")
-    config = {
-        "tokenizer_class": "MLukeTokenizer",
+    config = _tokenizer_config("MLukeTokenizer")
+    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return directory
+
+
+def _tokenizer_config(tokenizer_class: str) -> dict:
+    """``tokenizer_config.json`` of a (m)LUKE tokenizer as the hub repositories hold it."""
+    return {
+        "tokenizer_class": tokenizer_class,
         "model_max_length": 512,
         "max_entity_length": 32,
         "max_mention_length": 30,
@@ -196,6 +206,33 @@ def write_toy_mluke_tokenizer(
         "entity_mask_token": "[MASK]",
         "entity_mask2_token": "[MASK2]",
     }
+
+
+def write_toy_luke_tokenizer(directory: str | Path, sentences: int = 2000, vocab_size: int = 800, seed: int = 0) -> Path:
+    """A complete English LUKE tokenizer directory in the hub layout: a byte-level BPE trained on
+    the corpus (``vocab.json`` with RoBERTa's specials first and
+    ``<mask>`` last, ``merges.txt``), ``<ent>``/``<ent2>`` after it, and an entity vocabulary of
+    plain titles (``[PAD]``, ``[UNK]``, ``[MASK]``, the titles, ``[MASK2]``)."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    corpus = [s.text for s in multilingual_sentences(sentences, seed=seed)]  # every script: multi-byte merges
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        corpus + _EXTRAS, vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], show_progress=False
+    )
+    bpe.save_model(str(directory))
+    vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+    vocab["<mask>"] = len(vocab)
+    (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False) + "\n", encoding="utf-8")
+    titles = _LANGUAGES["en"][0]
+    names = ["[PAD]", "[UNK]", "[MASK]", *titles, "[MASK2]"]
+    (directory / "entity_vocab.json").write_text(
+        json.dumps({name: i for i, name in enumerate(names)}, indent=1) + "\n", encoding="utf-8"
+    )
+    (directory / "added_tokens.json").write_text(json.dumps({"<ent>": len(vocab), "<ent2>": len(vocab) + 1}) + "\n")
+    config = {**_tokenizer_config("LukeTokenizer"), "add_prefix_space": False, "errors": "replace"}
     (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     return directory
 

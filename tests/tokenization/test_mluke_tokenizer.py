@@ -11,6 +11,7 @@ import pytest
 from mluke_jax import MLukeTokenizer
 from mluke_jax.testing.toy_data import LITE_ENTITY_VOCAB
 from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
+from tokenization_goldens import check_tokenize_and_decode, replay_goldens
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mluke_tokenizer"
 GOLDENS = json.loads((DATA / "goldens.json").read_text(encoding="utf-8"))
@@ -33,51 +34,18 @@ def tok():
 def test_same_outputs_as_transformers_4(lite_dir):
     """Every recorded call (single texts, pairs, each task, spans at edges, adjacent and nested,
     padding, truncation, batches) gives transformers 4.46.3's output exactly."""
-    assert GOLDENS["transformers"] == "4.46.3"
-    tokenizers, mismatches, compared = {}, [], 0
-    for number, case in enumerate(GOLDENS["cases"]):
-        key = (case.get("vocab", "full"), json.dumps(case.get("init", {}), sort_keys=True))
-        if key not in tokenizers:
-            tokenizers[key] = MLukeTokenizer.from_pretrained(
-                DATA if key[0] == "full" else lite_dir, **case.get("init", {})
-            )
-        if case.get("transformers_cannot_truncate"):
-            # transformers logs an error and returns the pair too long; we refuse
-            with pytest.raises(ValueError, match="cannot remove"):
-                tokenizers[key](**case["call"])
-            continue
-        got = tokenizers[key](**case["call"])
-        compared += 1
-        if case.get("transformers_ignores_max_entity_length"):
-            # transformers' batch padding pads entities to the tokenizer's max_entity_length, not
-            # the call's; we pad to the call's (README, differences)
-            width = case["call"]["max_entity_length"]
-            assert all(len(row) == width for row in got["entity_ids"])
-            case = {
-                **case,
-                "expected": {
-                    k: [row[:width] for row in v] if k.startswith("entity_") else v for k, v in case["expected"].items()
-                },
-            }
-        if got != case["expected"]:
-            mismatches.append(
-                (
-                    number,
-                    case["call"],
-                    {k: (got.get(k), v) for k, v in case["expected"].items() if got.get(k) != v},
-                    set(got) ^ set(case["expected"]),
-                )
-            )
+    compared, mismatches = replay_goldens(
+        GOLDENS,
+        lambda case: MLukeTokenizer.from_pretrained(
+            DATA if case.get("vocab", "full") == "full" else lite_dir, **case.get("init", {})
+        ),
+    )
     assert compared > 450
     assert not mismatches, f"{len(mismatches)} of {compared} differ; first: {mismatches[:2]}"
 
 
 def test_tokenize_and_decode_as_transformers_4(tok):
-    for case in GOLDENS["tokenize"]:
-        assert tok.tokenize(case["text"]) == case["expected"], case["text"]
-    for case in GOLDENS["decode"]:
-        assert tok.decode(case["ids"], skip_special_tokens=case["skip_special_tokens"]) == case["expected"]
-    assert tok.vocab_size == GOLDENS["vocab_size"] and len(tok) == GOLDENS["len"]
+    check_tokenize_and_decode(GOLDENS, tok)
 
 
 def test_arrays_and_model_ready_batches(tok):
