@@ -208,7 +208,9 @@ def _tokenizer_config(tokenizer_class: str) -> dict:
     }
 
 
-def write_toy_luke_tokenizer(directory: str | Path, sentences: int = 2000, vocab_size: int = 800, seed: int = 0) -> Path:
+def write_toy_luke_tokenizer(
+    directory: str | Path, sentences: int = 2000, vocab_size: int = 800, seed: int = 0
+) -> Path:
     """A complete English LUKE tokenizer directory in the hub layout: a byte-level BPE trained on
     the corpus (``vocab.json`` with RoBERTa's specials first and
     ``<mask>`` last, ``merges.txt``), ``<ent>``/``<ent2>`` after it, and an entity vocabulary of

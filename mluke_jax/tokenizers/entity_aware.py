@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from mluke_jax.hf.hub import tokenizer_directory
+from mluke_jax.tokenizers.added_tokens import AddedTokenPieces, Unit
 from mluke_jax.tokenizers.common import (
     pad_columns,
     padding_strategy,
@@ -39,7 +40,6 @@ from mluke_jax.tokenizers.common import (
     without_garbage_collection,
 )
 from mluke_jax.tokenizers.entity_vocab import find_entity_vocab, read_entity_vocab, write_entity_vocab
-from mluke_jax.tokenizers.added_tokens import AddedTokenPieces, Unit
 
 logger = logging.getLogger(__name__)
 
@@ -403,8 +403,9 @@ class EntityAwareTokenizer:
                 cursor = cut
             unit_at[position] = len(units)
         units.extend(self.pieces.units(text[cursor:]))
-        return _Sequence(units, [(unit_at[s], unit_at[e]) for s, e in spans], entity_ids, where, spans,
-                         unknown_entities=unknown)
+        return _Sequence(
+            units, [(unit_at[s], unit_at[e]) for s, e in spans], entity_ids, where, spans, unknown_entities=unknown
+        )
 
     @staticmethod
     def _check_span(span, text: str, where: str) -> tuple[int, int]:

@@ -107,7 +107,9 @@ def main() -> None:
         if ids and isinstance(ids[0], list):
             ids = ids[0]
         for skip in (False, True):
-            decode.append({"ids": ids, "skip_special_tokens": skip, "expected": full.decode(ids, skip_special_tokens=skip)})
+            decode.append(
+                {"ids": ids, "skip_special_tokens": skip, "expected": full.decode(ids, skip_special_tokens=skip)}
+            )
     texts = mluke_data.EDGE_TEXTS + BYTE_LEVEL_TEXTS + [s.text for s in sentences[:30]]
     tokenize = [{"text": t, "expected": full.tokenize(t)} for t in texts]
     golden = {

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tokenization_goldens import check_tokenize_and_decode, replay_goldens
 
 from mluke_jax import MLukeTokenizer
 from mluke_jax.testing.toy_data import LITE_ENTITY_VOCAB
 from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
-from tokenization_goldens import check_tokenize_and_decode, replay_goldens
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mluke_tokenizer"
 GOLDENS = json.loads((DATA / "goldens.json").read_text(encoding="utf-8"))
