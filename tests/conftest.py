@@ -124,6 +124,7 @@ SLOWEST_FILES = (
     "test_tensor_parallel.py",
     "test_precision_and_remat.py",
     "test_luke_run.py",
+    "test_luke_full_size.py",
     "test_resume.py",
 )
 

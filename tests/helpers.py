@@ -174,6 +174,24 @@ def save_luke_with_test_tokenizer(directory: Path, architecture: str, **config) 
     return directory
 
 
+LUKE_TOKENIZER_DATA = Path(__file__).resolve().parent / "data" / "luke_tokenizer"
+LUKE_TOKENIZER_FILES = ("vocab.json", "merges.txt", "entity_vocab.json", "added_tokens.json", "tokenizer_config.json")
+
+
+def copy_luke_tokenizer(directory: Path, **config_changes) -> Path:
+    """The English LUKE test tokenizer's files (``tests/data/luke_tokenizer``) in ``directory``, its
+    ``tokenizer_config.json`` changed by ``config_changes`` (e.g. ``task=...``)."""
+    import shutil
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in LUKE_TOKENIZER_FILES:
+        shutil.copy(LUKE_TOKENIZER_DATA / name, directory / name)
+    if config_changes:
+        config = json.loads((directory / "tokenizer_config.json").read_text())
+        (directory / "tokenizer_config.json").write_text(json.dumps({**config, **config_changes}, indent=2))
+    return directory
+
+
 def hf_xlm(architecture: str, seed: int = 0, noise: float = 0.05, **config):
     """A random transformers XLM model in eval mode, every parameter perturbed (see ``hf_luke``)."""
     import torch

@@ -60,12 +60,13 @@ def _family(model_dir: str) -> str:
 
 
 def load_tokenizer(model_dir: str, family: str, task: str, settings: Settings):
-    from mluke_jax import MLukeTokenizer, XLMTokenizer
+    from mluke_jax import XLMTokenizer
+    from mluke_jax.tokenizers.by_files import load_entity_tokenizer
 
     if family == "xlm":
         return XLMTokenizer.from_pretrained(model_dir)
     overrides = {"max_mention_length": settings.max_length} if task == "qa" else {}
-    return MLukeTokenizer.from_pretrained(model_dir, **overrides)
+    return load_entity_tokenizer(model_dir, **overrides)
 
 
 def collate(features: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -53,3 +53,64 @@ def test_mluke_base_lite_dimensions(tmp_path):
     diffs = compare_outputs(got, expected, atol=1e-4)
     print("mluke-base-lite dims, max abs diff per field:", {k: f"{v:.2e}" for k, v in diffs.items()})
     assert np.asarray(got.logits).shape == (2, 24, 250004)
+
+
+# studio-ousia/luke-large-finetuned-conll-2003's config.json (the English LUKE NER checkpoint).
+LUKE_LARGE_CONLL_CONFIG = dict(
+    vocab_size=50267,
+    entity_vocab_size=500000,
+    entity_emb_size=256,
+    hidden_size=1024,
+    num_hidden_layers=24,
+    num_attention_heads=16,
+    intermediate_size=4096,
+    hidden_act="gelu",
+    max_position_embeddings=514,
+    type_vocab_size=1,
+    layer_norm_eps=1e-5,
+    use_entity_aware_attention=True,
+    bos_token_id=0,
+    pad_token_id=1,
+    eos_token_id=2,
+    id2label={0: "NIL", 1: "MISC", 2: "PER", 3: "ORG", 4: "LOC"},
+    label2id={"NIL": 0, "MISC": 1, "PER": 2, "ORG": 3, "LOC": 4},
+)
+
+
+def test_luke_large_conll_dimensions_and_the_model_card_example(tmp_path):
+    """luke-large-finetuned-conll-2003's dimensions (vocab 50267, hidden 1024, 24 layers, 500k x 256
+    entities, entity-aware attention, the span-classification head over 3 x 1024) on random weights:
+    converted, loaded, and run as its model card runs it: LukeTokenizer over every span of words
+    of a sentence, the logits compared with transformers' on the same inputs (fp32, <= 1e-4)."""
+    from helpers import copy_luke_tokenizer
+
+    torch.manual_seed(0)
+    model = transformers.LukeForEntitySpanClassification(transformers.LukeConfig(**LUKE_LARGE_CONLL_CONFIG)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    src = save_hf(model, tmp_path / "hf", fmt="safetensors")
+    copy_luke_tokenizer(src, task="entity_span_classification")
+    dst = convert(src, tmp_path / "jax")
+
+    ours = mluke_jax.LukeForEntitySpanClassification.from_pretrained(dst)
+    tokenizer = mluke_jax.LukeTokenizer.from_pretrained(dst)
+    assert ours.config.vocab_size == 50267 and ours.config.entity_vocab_size == 500000
+    assert ours.config.id2label[2] == "PER" and tokenizer.task == "entity_span_classification"
+
+    # The model card's example, as written there (character spans of every run of words).
+    text = "Beyoncé lives in Los Angeles"
+    word_start_positions = [0, 8, 14, 17, 21]
+    word_end_positions = [7, 13, 16, 20, 28]
+    entity_spans = [(s, e) for i, s in enumerate(word_start_positions) for e in word_end_positions[i:]]
+    inputs = tokenizer(text, entity_spans=entity_spans, return_tensors="np")
+    assert inputs["entity_ids"].shape == (1, 15)
+    with torch.no_grad():
+        expected = model(**to_torch(inputs))
+    got = ours(**inputs)
+    diffs = compare_outputs(got, expected, atol=1e-4)
+    print("luke-large-conll dims, max abs diff per field:", diffs)
+    predicted = np.asarray(got.logits).argmax(-1)[0]
+    assert predicted.tolist() == expected.logits.argmax(-1)[0].tolist()
+    labels = [(text[s:e], ours.config.id2label[int(c)]) for (s, e), c in zip(entity_spans, predicted) if c != 0]
+    print("model card output:", labels)
