@@ -7,7 +7,9 @@ What the test prepares, so that the blocks find what they name:
   ``HF_HUB_OFFLINE=1``): ``studio-ousia/mluke-base-lite`` is a small random transformers
   ``LukeForMaskedLM`` with the test tokenizer (``tests/data/mluke_tokenizer``: a multilingual
   sentencepiece model and entity vocabulary) and ``FacebookAI/xlm-mlm-ende-1024`` a small random
-  ``XLMWithLMHeadModel`` (German and English) with a BPE tokenizer learned from the generated corpus.
+  ``XLMWithLMHeadModel`` (German and English) with a BPE tokenizer learned from the generated corpus;
+  ``studio-ousia/luke-large-finetuned-conll-2003`` a small random ``LukeForEntitySpanClassification``
+  with CoNLL's five labels and the English LUKE test tokenizer (``tests/data/luke_tokenizer``).
 - Local names: ``path/to/transformers_dir`` (the mLUKE checkpoint), ``mlm_ende_1024.pth`` (the XLM
   model written as facebookresearch/XLM saves it), ``mluke-jax-dir`` (the mLUKE checkpoint
   converted), ``my_entities.txt``, ``{en,de,ja}wiki-latest-pages-articles.xml.bz2`` (tiny dumps),
@@ -81,7 +83,10 @@ def workspace(tmp_path_factory):
         DE_PAGES,
         EN_PAGES,
         JA_PAGES,
+        LUKE_TOKENIZER_DATA,
         convert,
+        copy_luke_tokenizer,
+        hf_luke,
         hf_xlm,
         save_hf,
         save_luke_with_test_tokenizer,
@@ -121,10 +126,24 @@ def workspace(tmp_path_factory):
     for path in tokenizer.iterdir():
         shutil.copy(path, xlm / path.name)
 
+    conll = save_hf(
+        hf_luke(
+            "LukeForEntitySpanClassification",
+            vocab_size=len(json.loads((LUKE_TOKENIZER_DATA / "vocab.json").read_text(encoding="utf-8"))) + 2,
+            entity_vocab_size=10,
+            num_labels=5,
+            id2label={0: "NIL", 1: "MISC", 2: "PER", 3: "ORG", 4: "LOC"},
+            label2id={"NIL": 0, "MISC": 1, "PER": 2, "ORG": 3, "LOC": 4},
+        ),
+        build / "luke-conll",
+    )
+    copy_luke_tokenizer(conll, task="entity_span_classification")
+
     work = tmp_path_factory.mktemp("readme-user")
     cache = work.parent / f"{work.name}-hub-cache"
     _cache_repo(cache, "studio-ousia/mluke-base-lite", mluke)
     _cache_repo(cache, "FacebookAI/xlm-mlm-ende-1024", xlm)
+    _cache_repo(cache, "studio-ousia/luke-large-finetuned-conll-2003", conll)
     shutil.copytree(mluke, work / "path" / "to" / "transformers_dir")
     save_original_xlm(model, work / "mlm_ende_1024.pth")
     convert(mluke, work / "mluke-jax-dir")
