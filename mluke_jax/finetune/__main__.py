@@ -1,4 +1,5 @@
-"""``python -m mluke_jax.finetune TASK --model DIR --train FILE --eval FILE --output DIR [...]``."""
+"""``python -m mluke_jax.finetune TASK --model DIR --train FILE --eval FILE --output DIR [...]``, and
+``python -m mluke_jax.finetune predict TASK --model DIR --input FILE --output FILE.jsonl [...]``."""
 
 import argparse
 import sys
@@ -38,9 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-entities", type=int, default=64, help="ner: candidate spans per feature; qa: linked entities per feature"
     )
     p.add_argument("--max-span-words", type=int, default=8, help="ner: longest candidate span in words")
-    p.add_argument(
-        "--no-context", action="store_true", help="ner: each sentence alone, without its document around it"
-    )
+    p.add_argument("--no-context", action="store_true", help="ner: each sentence alone, without its document around it")
     p.add_argument(
         "--language",
         default=None,
@@ -73,7 +72,90 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_predict_parser() -> argparse.ArgumentParser:
+    from mluke_jax.finetune.prediction import PredictSettings
+
+    defaults = PredictSettings()
+    p = argparse.ArgumentParser(
+        prog="python -m mluke_jax.finetune predict",
+        description="Predict on raw text with a fine-tuned model: one record per line in, one JSON object per line "
+        "out (mluke_jax/finetune/prediction.py describes both).",
+    )
+    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument("--model", required=True, help="the fine-tuned model directory (OUT/model), or a hub name")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="one record per line: JSON objects, or plain texts (ner) / premise<TAB>hypothesis lines (xnli)",
+    )
+    p.add_argument("--output", required=True, help="predictions, one JSON object per input line (JSONL)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument(
+        "--max-length", type=int, default=defaults.max_length, help="longest word sequence (capped by the model's)"
+    )
+    p.add_argument(
+        "--buckets",
+        default=None,
+        help="comma-separated padded lengths, e.g. 64,128,512 (default: 32, 64, ... up to --max-length)",
+    )
+    p.add_argument(
+        "--max-entities",
+        type=int,
+        default=defaults.max_entities,
+        help="ner: candidate spans per forward pass; qa: linked entities per window",
+    )
+    p.add_argument("--max-span-words", type=int, default=defaults.max_span_words, help="ner: longest candidate span")
+    p.add_argument("--doc-stride", type=int, default=defaults.doc_stride, help="qa: tokens shared by windows")
+    p.add_argument("--entities", choices=("none", "auto"), default="none", help="qa: link entities with --mention-db")
+    p.add_argument("--mention-db", default=None)
+    p.add_argument("--language", default=None, help="qa --entities auto: the texts' language; xnli with XLM")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def predict_main(argv: list[str]) -> int:
+    args = build_predict_parser().parse_args(argv)
+    from mluke_jax.finetune.prediction import Predictor, PredictSettings, write_jsonl
+
+    try:
+        buckets = tuple(int(b) for b in args.buckets.split(",")) if args.buckets else None
+    except ValueError:
+        print(f"error: --buckets must be comma-separated integers, got {args.buckets!r}", file=sys.stderr)
+        return 2
+    try:
+        settings = PredictSettings(
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            buckets=buckets,
+            max_entities=args.max_entities,
+            max_span_words=args.max_span_words,
+            doc_stride=args.doc_stride,
+            entities=args.entities,
+            mention_db=args.mention_db,
+            language=args.language,
+        )
+        predictor = Predictor(args.task, args.model, settings)
+        result = predictor.predict(args.input, progress=not args.quiet)
+        write_jsonl(result.records, args.output)
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    lines = len(result.records) + len(result.errors)
+    rate = len(result.records) / result.seconds if result.seconds else 0.0
+    print(
+        f"{args.task}: {len(result.records)} of {lines} records predicted -> {args.output} ({result.seconds:.1f} s, "
+        f"{rate:.1f} records/s, {len(result.shapes)} batch shapes)"
+        + (f"; {len(result.errors)} lines could not be read (above)" if result.errors else "")
+    )
+    return 1 if result.errors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["predict"]:
+        return predict_main(argv[1:])
     args = build_parser().parse_args(argv)
     from mluke_jax.finetune.run import RunConfig, run
 

@@ -44,9 +44,11 @@ def linker_for(settings, tokenizer):
     return linker, settings.language or linker.languages[0]
 
 
-def question_features(example, tokenizer, settings, training: bool, linker=None, language=None):
+def question_features(example, tokenizer, settings, training: bool, linker=None, language=None, cut_at=()):
     """The features of one question (one per window, see the module docstring) and, for each, what
-    decoding needs: ``(offset of the window in the feature, tokens of context in it)``."""
+    decoding needs: ``(offset of the window in the feature, tokens of context in it, the window's
+    first context token)``. ``cut_at``: character spans of the context that must start and end on
+    token boundaries (prediction's words); their token spans come back as a third value."""
     answer = None
     if training:
         if not example.answers:
@@ -55,12 +57,13 @@ def question_features(example, tokenizer, settings, training: bool, linker=None,
         answer = (start, start + len(text))
     question_mentions = linker(example.question, language).mentions if linker else ()
     context_mentions = linker(example.context, language).mentions if linker else ()
-    context_spans = ([answer] if answer else []) + [m.span for m in context_mentions]
+    context_spans = ([answer] if answer else []) + list(cut_at) + [m.span for m in context_mentions]
     (question_ids, question_spans), (context_ids, context_token_spans) = tokenizer.encode_mentions(
         [example.question, example.context], [[m.span for m in question_mentions], context_spans]
     )
     question_ids = question_ids[: settings.max_question_tokens]
     answer_tokens = context_token_spans.pop(0) if answer else None
+    cut_tokens, context_token_spans = context_token_spans[: len(cut_at)], context_token_spans[len(cut_at) :]
     window = settings.max_length - _SPECIALS_IN_PAIR - len(question_ids)
     if len(context_ids) > window and window <= settings.doc_stride:  # several windows, each a step forward
         raise ValueError(
@@ -98,23 +101,37 @@ def question_features(example, tokenizer, settings, training: bool, linker=None,
             feature["start_positions"] = np.int32(a - first + offset if held else 0)
             feature["end_positions"] = np.int32(b - 1 - first + offset if held else 0)
         features.append(feature)
-        keys.append((offset, last - first))
-    return features, keys
+        keys.append((offset, last - first, first))
+    return features, keys, cut_tokens
 
 
-def best_answers(keys, features, outputs, examples, max_answer_tokens: int, tokenizer) -> dict[str, str]:
-    """Question id -> the best span's text over all its windows (``keys``: ``(example number,
-    window offset, context tokens)`` per feature)."""
-    best: dict[int, tuple[float, str]] = {}
-    for (number, offset, length), feature, out in zip(keys, features, outputs):
+def best_spans(keys, outputs, max_answer_tokens: int) -> dict[int, tuple[float, int, int, int]]:
+    """Example number -> ``(score, feature index, start, end)`` of its best span (start + end logit,
+    at most ``max_answer_tokens``, inside a window's context) over all its windows (``keys``:
+    ``(example number, window offset, context tokens, first context token)`` per feature)."""
+    best: dict[int, tuple[float, int, int, int]] = {}
+    for index, ((number, offset, length, _), out) in enumerate(zip(keys, outputs)):
         start, end = out["start_logits"], out["end_logits"]
         for s in range(offset, offset + length):
             e_stop = min(offset + length - 1, s + max_answer_tokens - 1)
             e = s + int(end[s : e_stop + 1].argmax())
             score = float(start[s] + end[e])
             if number not in best or score > best[number][0]:
-                best[number] = (score, tokenizer.decode(feature["input_ids"][s : e + 1]).strip())
-    return {example.id: best.get(n, (0.0, ""))[1] for n, example in enumerate(examples)}
+                best[number] = (score, index, s, e)
+    return best
+
+
+def best_answers(keys, features, outputs, examples, max_answer_tokens: int, tokenizer) -> dict[str, str]:
+    """Question id -> the text of its best span over all its windows (:func:`best_spans`)."""
+    best = best_spans(keys, outputs, max_answer_tokens)
+    answers = {}
+    for n, example in enumerate(examples):
+        if n not in best:
+            answers[example.id] = ""
+            continue
+        _, index, s, e = best[n]
+        answers[example.id] = tokenizer.decode(features[index]["input_ids"][s : e + 1]).strip()
+    return answers
 
 
 def scores(predictions: dict[str, str], examples) -> dict[str, float]:

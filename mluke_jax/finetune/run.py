@@ -50,10 +50,14 @@ class RunConfig:
     settings: Settings = dataclasses.field(default_factory=Settings)
 
 
-def _family(model_dir: str) -> str:
+def model_family(model: str) -> str:
+    """``model_type`` of a model directory or hub repository (its ``config.json``)."""
     from mluke_jax.config import read_config_dict
+    from mluke_jax.hf.hub import download_from_hub, existing_or_hub
 
-    path = Path(model_dir)
+    path = existing_or_hub(model)
+    if path is None:
+        path = download_from_hub(str(model), weights=False)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path} has no config.json: pass a converted (or transformers) model directory")
     return read_config_dict(path / "config.json")["model_type"]
@@ -104,7 +108,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     if config.task not in TASKS:
         raise ValueError(f"unknown task {config.task!r}: choose one of {sorted(TASKS)}")
     task = TASKS[config.task]
-    family = _family(config.model)
+    family = model_family(config.model)
     if family not in task.heads:
         raise ValueError(
             f"task {task.name} needs an mLUKE model (its head is {task.heads['luke']}); {config.model} is {family}"

@@ -171,16 +171,21 @@ class NER(Task):
                 best = int(p.argmax())
                 if best != 0:
                     candidates[number].append((float(p[best]), i, j, labels[best]))
-        predicted = []
-        for number in range(len(prepared.examples)):
-            taken, used = set(), set()
-            for _, i, j, kind in sorted(candidates[number], reverse=True):
-                if not used & set(range(i, j + 1)):
-                    taken.add((i, j, kind))
-                    used |= set(range(i, j + 1))
-            predicted.append(taken)
+        predicted = [{(i, j, kind) for _, i, j, kind in non_overlapping(candidates[n])} for n in candidates]
         gold = [set(s.entities) for s in prepared.examples]
         return metrics.span_f1(predicted, gold)
+
+
+def non_overlapping(candidates: list[tuple[float, int, int, str]]) -> list[tuple[float, int, int, str]]:
+    """``(score, first word, last word, label)`` spans kept greedily, highest score first, each
+    sharing no word with one kept before (LUKE's NER decoding)."""
+    taken, used = [], set()
+    for candidate in sorted(candidates, reverse=True):
+        words = set(range(candidate[1], candidate[2] + 1))
+        if not used & words:
+            taken.append(candidate)
+            used |= words
+    return taken
 
 
 def _word_token_counts(tokenizer, words: list[str]) -> list[int]:
@@ -341,7 +346,7 @@ class QuestionAnswering(Task):
         linker, language = qa.linker_for(settings, tokenizer)
         features, keys = [], []
         for number, example in enumerate(progress(examples)):
-            found, where = qa.question_features(example, tokenizer, settings, training, linker, language)
+            found, where, _ = qa.question_features(example, tokenizer, settings, training, linker, language)
             features += found
             keys += [(number, *w) for w in where]
         return Prepared(features, keys, examples)

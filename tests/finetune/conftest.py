@@ -51,3 +51,30 @@ def xlm_dir(tmp_path_factory):
     for path in tokenizer_dir.iterdir():
         shutil.copy(path, src / path.name)
     return convert(src, root / "jax")
+
+
+@pytest.fixture(scope="session")
+def head_dir(tmp_path_factory):
+    """``head_dir(architecture, labels)``: a random mLUKE task head with those labels (converted,
+    with the test tokenizer), made once per session for each architecture."""
+    pytest.importorskip("torch")
+    from helpers import convert, save_luke_with_test_tokenizer
+
+    made = {}
+
+    def make(architecture: str, labels: list[str]):
+        if architecture not in made:
+            root = tmp_path_factory.mktemp(architecture)
+            id2label = dict(enumerate(labels))
+            src = save_luke_with_test_tokenizer(
+                root / "hf",
+                architecture,
+                num_labels=len(labels),
+                id2label=id2label,
+                label2id={v: k for k, v in id2label.items()},
+                **SIZES,
+            )
+            made[architecture] = convert(src, root / "jax")
+        return made[architecture]
+
+    return make

@@ -92,8 +92,9 @@ def test_a_document_of_two_thousand_words(tok, tmp_path):
     text = tok.decode(last["input_ids"][last["attention_mask"] == 1], skip_special_tokens=True).split()
     assert text == sentences[100].words  # alone in its document
     # without context: the sentence alone
-    alone = task.prepare(sentences[:3], tok, labels, Settings(max_length=128, max_span_words=4, ner_context=False),
-                         True, lambda x: x)
+    alone = task.prepare(
+        sentences[:3], tok, labels, Settings(max_length=128, max_span_words=4, ner_context=False), True, lambda x: x
+    )
     first = alone.features[0]
     words = tok.decode(first["input_ids"][first["attention_mask"] == 1], skip_special_tokens=True).split()
     assert words == sentences[0].words

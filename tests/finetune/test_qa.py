@@ -45,9 +45,9 @@ def test_a_context_three_times_the_length_is_read_in_windows(tok):
     # evaluation: every window of every question, the best span over them; no question dropped
     examples = [example, long_example(tok, 5, "q2"), long_example(tok, 60, "q3")]
     evaluation = task.prepare(examples, tok, [], settings, False, lambda x: x)
-    assert sorted({number for number, _, _ in evaluation.keys}) == [0, 1, 2]
+    assert sorted({number for number, *_ in evaluation.keys}) == [0, 1, 2]
     outputs = []
-    for (_, offset, length), feature in zip(evaluation.keys, evaluation.features):
+    for (_, offset, length, _), feature in zip(evaluation.keys, evaluation.features):
         start, end = np.zeros(48, np.float32), np.zeros(48, np.float32)
         ids = list(feature["input_ids"][offset : offset + length])
         target = tok(" New York", add_special_tokens=False)["input_ids"]
