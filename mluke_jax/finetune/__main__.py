@@ -10,7 +10,9 @@ from mluke_jax.sharding import parse_mesh
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m mluke_jax.finetune", description="Fine-tune mLUKE / XLM on a task and evaluate it."
+        prog="python -m mluke_jax.finetune",
+        description="Fine-tune mLUKE / XLM on a task and evaluate it.",
+        epilog="Predictions on raw text with a fine-tuned model: python -m mluke_jax.finetune predict --help",
     )
     p.add_argument(
         "task",

@@ -60,6 +60,30 @@ def test_recipe_learns_its_tiny_task(task, mluke_dir, tmp_path):
     assert (tmp_path / task / "model" / "config.json").is_file() and (
         tmp_path / task / "model" / "sentencepiece.bpe.model"
     ).is_file()
+    if task == "ner":
+        check_predictions_on_raw_text(tmp_path / task / "model", result["eval"]["f1"])
+
+
+def check_predictions_on_raw_text(model_dir, recipe_f1):
+    """The fine-tuned model on the evaluation sentences given as plain text (no CoNLL columns, no
+    document context): its entities, as character spans, score close to the recipe's own span F1."""
+    from mluke_jax.finetune import predict
+    from mluke_jax.finetune.readers import read_conll
+    from mluke_jax.finetune.tasks import word_offsets
+
+    sentences = read_conll(DATA / RECIPES["ner"][1])
+    texts, gold = [], set()
+    for number, sentence in enumerate(sentences):
+        text, offsets = word_offsets(sentence.words)
+        texts.append(text)
+        gold |= {(number, offsets[i][0], offsets[j][1], kind) for i, j, kind in sentence.entities}
+    result = predict("ner", str(model_dir), texts, max_span_words=3, max_length=48)
+    assert not result.errors and len(result.records) == len(texts)
+    found = {(r["line"] - 1, e["start"], e["end"], e["label"]) for r in result.records for e in r["entities"]}
+    correct = len(found & gold)
+    f1 = 2 * correct / (len(found) + len(gold))
+    print(f"span F1 of predict on raw text {f1:.3f}, of the recipe {recipe_f1:.3f}")
+    assert f1 > 0.8 * recipe_f1
 
 
 def test_qa_with_entities_linked_in_question_and_context_learns(mluke_dir, tmp_path):
