@@ -10,7 +10,8 @@ hypothesis``; blank lines are skipped:
   ``max_entities`` of them; the decoded entities do not overlap (highest score first, as LUKE).
 - ``relation``: ``{"text", "head": [start, end], "tail": [start, end]}`` (character offsets).
 - ``entity-typing``: ``{"text", "span": [start, end]}``.
-- ``qa``: ``{"question", "context"}``; long contexts are read in windows (``doc_stride``).
+- ``qa``: ``{"question", "context"}``; long contexts are read in windows (``doc_stride``); the
+  answer is the whitespace-separated words its tokens fall in, without punctuation at its edges.
 - ``xnli``: ``{"premise", "hypothesis"}`` (XLM: and ``"language"``).
 
 Other fields of a record (an ``"id"``) are copied to its prediction. Output: one JSON object per
@@ -30,6 +31,7 @@ import json
 import re
 import sys
 import time
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -68,9 +70,16 @@ class PredictSettings:
     mention_db: str | None = None  # qa
     language: str | None = None  # qa linking; xnli with XLM: records without a "language"
 
+    def __post_init__(self):
+        for name in ("batch_size", "max_entities", "max_span_words", "max_answer_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_length < 8:
+            raise ValueError(f"max_length must be at least 8 tokens, got {self.max_length}")
+
     def length_buckets(self) -> tuple[int, ...]:
-        if self.buckets:
-            return tuple(sorted(b for b in self.buckets if b <= self.max_length)) or (self.max_length,)
+        if self.buckets:  # the longest is always max_length: every row fits one
+            return tuple(sorted({b for b in self.buckets if 0 < b < self.max_length} | {self.max_length}))
         out, size = [], 32
         while size < self.max_length:
             out.append(size)
@@ -143,7 +152,10 @@ class Predictor:
             path = Path(source)
             if not path.is_file():
                 raise FileNotFoundError(f"input file {path} not found")
-            lines = path.read_text(encoding="utf-8").splitlines()
+            # "\n" only: JSON holds U+2028 and other line separators unescaped; a BOM is dropped
+            lines = [line.rstrip("\r") for line in path.read_text(encoding="utf-8-sig").split("\n")]
+            if lines and lines[-1] == "":
+                lines.pop()
         else:
             lines = list(source)
         records, errors = [], []
@@ -160,7 +172,7 @@ class Predictor:
     def _record(self, line: str | dict) -> dict | None:
         fields = FIELDS[self.task]
         if isinstance(line, dict):
-            record = line
+            record = dict(line)
         elif not line.strip():
             return None
         elif line.lstrip().startswith("{"):
@@ -266,6 +278,10 @@ class Predictor:
         if not words:
             raise LineError("the text has no words")
         counts = _word_token_counts(self.tokenizer, [" " + text[a:b] for a, b in words])
+        # a character the tokenizer drops (a zero-width space) is no word
+        words, counts = [w for w, n in zip(words, counts) if n], [n for n in counts if n]
+        if not words:
+            raise LineError("the text has no words the tokenizer keeps")
         rows = []
         for a, b in _pieces(counts, self.settings.max_length - 2):  # a text longer than fits: in pieces
             rows += self._ner_piece_rows(text, words[a:b])
@@ -284,7 +300,7 @@ class Predictor:
         rows = []
         for first in range(0, len(spans), settings.max_entities):
             group = spans[first : first + settings.max_entities]
-            encoded = self.tokenizer(
+            encoded = self._tokenize(
                 piece,
                 entity_spans=group,
                 task="entity_span_classification",
@@ -312,7 +328,7 @@ class Predictor:
         return [(self._entity_row(record["text"], [record["span"]], "entity_classification"), None)]
 
     def _entity_row(self, text, spans, task):
-        encoded = self.tokenizer(
+        encoded = self._tokenize(
             text,
             entity_spans=spans,
             task=task,
@@ -328,7 +344,8 @@ class Predictor:
 
     def _rows_qa(self, record):
         context = record["context"]
-        words = [m.span() for m in WORD.finditer(context)]
+        # whitespace-separated words: cutting there leaves the context's tokens as training saw them
+        words = [m.span() for m in re.finditer(r"\S+", context)]
         example = QAExample(str(record.get("id", "")), record["question"], context, [])
         linker, language = qa.linker_for(self._recipe, self.tokenizer)
         try:
@@ -345,13 +362,19 @@ class Predictor:
         if type(self.tokenizer).__name__ == "XLMTokenizer":
             language = record.get("language") or self.settings.language
             if language and self.tokenizer.lang2id:
-                try:
-                    encoded = self.tokenizer(record["premise"], record["hypothesis"], lang=language, **common)
-                except ValueError as e:
-                    raise LineError(str(e)) from None
-                return [({k: v[0] for k, v in encoded.items()}, None)]
-        encoded = self.tokenizer(record["premise"], record["hypothesis"], **common)
+                common["lang"] = language
+        else:
+            common["task"] = None  # a pair of texts, whatever task the tokenizer files name
+        encoded = self._tokenize(record["premise"], record["hypothesis"], **common)
         return [({k: v[0] for k, v in encoded.items()}, None)]
+
+    def _tokenize(self, *args, **kwargs) -> dict:
+        """The tokenizer's call; what it refuses (a span of spaces only, overlapping pair spans,
+        an unknown language) is that line's error."""
+        try:
+            return self.tokenizer(*args, **kwargs)
+        except ValueError as e:
+            raise LineError(str(e)) from None
 
     # ------------------------------------------------------------- per task: decoding
     def _decode_ner(self, record, found):
@@ -399,6 +422,10 @@ class Predictor:
         first_word = max(int(np.searchsorted(word_starts, s - offset + first, side="right")) - 1, 0)
         last_word = max(int(np.searchsorted(word_starts, e - offset + first, side="right")) - 1, first_word)
         start, end = words[first_word][0], words[last_word][1]
+        while end - start > 1 and _is_punctuation(context[end - 1]):  # "Paris," -> "Paris"
+            end -= 1
+        while end - start > 1 and _is_punctuation(context[start]):  # "(1867" -> "1867"
+            start += 1
         return {"answer": context[start:end], "start": start, "end": end, "score": round(score, 6)}
 
 
@@ -443,6 +470,10 @@ def _span(value: Any, text: Any, field: str) -> tuple[int, int]:
     if not 0 <= start < end <= len(text):
         raise LineError(f"{field!r} {[start, end]} is outside the text (length {len(text)}) or empty")
     return start, end
+
+
+def _is_punctuation(character: str) -> bool:
+    return unicodedata.category(character).startswith("P")
 
 
 def _source_name(source) -> str:

@@ -3,6 +3,7 @@ each task's output against the model run directly, one compilation per length bu
 lines named while the rest is predicted."""
 
 import json
+import unicodedata
 
 import numpy as np
 import pytest
@@ -193,3 +194,54 @@ def test_english_luke_ner_as_on_the_model_card(tmp_path):
     predicted = np.asarray(model(**tokenizer(text, entity_spans=spans, return_tensors="np")).logits).argmax(-1)[0]
     card = {span: labels[int(c)] for span, c in zip(spans, predicted) if c != 0}
     assert record["entities"] and all(card[(e["start"], e["end"])] == e["label"] for e in record["entities"])
+
+
+def test_what_the_tokenizer_refuses_is_that_lines_error(ner_dir, head_dir, tmp_path):
+    """A span of spaces only, overlapping pair spans, a zero-width character as a word, a line
+    separator inside a JSON string, a BOM, too small buckets: each line is predicted or named."""
+    relation = head_dir("LukeForEntityPairClassification", ["no_relation", "per:city", "org:founded"])
+    records = [
+        {"text": "Tokyo  is big", "head": [5, 6], "tail": [7, 9]},  # a head of spaces only
+        {"text": "Marie Curie", "head": [0, 11], "tail": [6, 11]},  # overlapping
+        {"text": "Marie Curie lived in Paris.", "head": [0, 11], "tail": [21, 26]},
+    ]
+    result = predict("relation", str(relation), records)
+    assert [r["line"] for r in result.records] == [3] and records[0]["head"] == [5, 6]  # the caller's dicts untouched
+    assert "input:1:" in result.errors[0] and "covers no token" in result.errors[0]
+    assert "input:2:" in result.errors[1] and "overlap" in result.errors[1]
+
+    source = tmp_path / "texts.jsonl"
+    lines = ['{"text": "Tokyo \\u200b is big"}', json.dumps({"text": "Marie\u2028Curie"}, ensure_ascii=False), "Köln"]
+    source.write_text("\ufeff" + "\n".join(lines) + "\r\n", encoding="utf-8")
+    long_text = " ".join(["Marie Curie lived in Paris."] * 12)
+    result = predict("ner", str(ner_dir), source, buckets=(16,))  # 16 and the model's 78
+    assert not result.errors and [r["line"] for r in result.records] == [1, 2, 3]
+    assert result.records[1]["text"] == "Marie\u2028Curie"
+    result = predict("ner", str(ner_dir), [long_text], buckets=(16,))
+    assert not result.errors and {length for _, length in result.shapes} == {78}
+    with pytest.raises(ValueError, match="max_span_words must be at least 1"):
+        PredictSettings(max_span_words=0)
+
+
+def test_qa_answers_leave_the_contexts_tokens_as_training_reads_them(head_dir):
+    qa_dir = head_dir("LukeForQuestionAnswering", ["LABEL_0", "LABEL_1"])
+    predictor = Predictor("qa", str(qa_dir))
+    context = "In 1,000 years, Paris (the capital) grew; U.S. cities too."
+    record = {"question": "Which city grew?", "context": context}
+    features, _, _ = qa_features(predictor, record, cut=True)
+    plain, _, _ = qa_features(predictor, record, cut=False)
+    assert [f["input_ids"].tolist() for f in features] == [f["input_ids"].tolist() for f in plain]
+    (answer,) = predictor.predict([record]).records
+    assert answer["answer"] == context[answer["start"] : answer["end"]]
+    assert not unicodedata.category(answer["answer"][-1]).startswith("P") or len(answer["answer"]) == 1
+
+
+def qa_features(predictor, record, cut):
+    import re
+
+    from mluke_jax.finetune import qa
+    from mluke_jax.finetune.readers import QAExample
+
+    example = QAExample("q", record["question"], record["context"], [])
+    words = [m.span() for m in re.finditer(r"\S+", record["context"])] if cut else []
+    return qa.question_features(example, predictor.tokenizer, predictor._recipe, False, cut_at=words)
