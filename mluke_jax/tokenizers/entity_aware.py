@@ -94,7 +94,8 @@ class EntityAwareTokenizer:
 
     Args:
         pieces: the word pieces, ``<ent>``/``<ent2>`` among their added tokens.
-        entity_vocab: entity name -> id (mLUKE ``"en:Tokyo"``, LUKE ``"Tokyo"``; the special entities bare).
+        entity_vocab: entity name -> id (mLUKE ``"en:Tokyo"``, LUKE ``"Tokyo"``; the special entities
+            bare), or the path of an entity vocabulary file.
         task: ``None`` or one of ``TASKS``: the default of every call.
         max_entity_length: entities per sequence kept by truncation / added by padding (``task``
             entity_classification: 1, entity_pair_classification: 2).
@@ -112,7 +113,7 @@ class EntityAwareTokenizer:
     def __init__(
         self,
         pieces: AddedTokenPieces,
-        entity_vocab: dict[str, int],
+        entity_vocab: dict[str, int] | str | os.PathLike,
         *,
         task: str | None = None,
         max_entity_length: int = 32,
@@ -137,6 +138,8 @@ class EntityAwareTokenizer:
         self.unk_token_id = self.added_tokens["<unk>"]
         self.entity_token_1_id, self.entity_token_2_id = self.added_tokens["<ent>"], self.added_tokens["<ent2>"]
 
+        if isinstance(entity_vocab, (str, os.PathLike)):  # a file, any format read_entity_vocab reads
+            entity_vocab = read_entity_vocab(entity_vocab)
         self.entity_vocab = dict(entity_vocab)
         self.entity_special_tokens = {
             "unk": entity_unk_token,

@@ -26,7 +26,8 @@ class LukeTokenizer(EntityAwareTokenizer):
     Args:
         vocab_file / merges_file: RoBERTa's ``vocab.json`` and ``merges.txt``.
         entity_vocab: entity name -> id (``"Tokyo"``; the special entities ``[PAD]``, ``[UNK]``,
-            ``[MASK]``, ``[MASK2]``).
+            ``[MASK]``, ``[MASK2]``), or its file (``entity_vocab.json`` / ``.tsv``), as transformers
+            4.x's ``LukeTokenizer(vocab_file, merges_file, entity_vocab_file)``.
         entity_token_ids: ids of ``<ent>`` and ``<ent2>`` (default: right after the vocabulary).
         settings: ``task``, ``max_entity_length``, ... (:class:`EntityAwareTokenizer`).
     """
@@ -39,7 +40,7 @@ class LukeTokenizer(EntityAwareTokenizer):
         self,
         vocab_file: str | os.PathLike,
         merges_file: str | os.PathLike,
-        entity_vocab: dict[str, int],
+        entity_vocab: dict[str, int] | str | os.PathLike,
         *,
         entity_token_ids: tuple[int, int] | None = None,
         **settings: Any,

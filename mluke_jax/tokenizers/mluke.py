@@ -24,7 +24,7 @@ class MLukeTokenizer(EntityAwareTokenizer):
 
     Args:
         sentencepiece_model: path to ``sentencepiece.bpe.model`` or its bytes.
-        entity_vocab: entity name -> id (``"en:Tokyo"``; the special entities bare).
+        entity_vocab: entity name -> id (``"en:Tokyo"``; the special entities bare), or its file.
         entity_token_ids: ids of ``<ent>`` and ``<ent2>`` (default: right after ``<mask>``).
         settings: ``task``, ``max_entity_length``, ... (:class:`EntityAwareTokenizer`).
     """
@@ -36,7 +36,7 @@ class MLukeTokenizer(EntityAwareTokenizer):
     def __init__(
         self,
         sentencepiece_model: str | os.PathLike | bytes,
-        entity_vocab: dict[str, int],
+        entity_vocab: dict[str, int] | str | os.PathLike,
         *,
         entity_token_ids: tuple[int, int] | None = None,
         **settings: Any,

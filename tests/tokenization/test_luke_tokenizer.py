@@ -84,10 +84,10 @@ def test_bad_files_are_named(tmp_path):
 
 @pytest.mark.torch
 def test_what_transformers_5_does_differently(tok):
-    """transformers 5's LukeTokenizer on the same files (README "Differences"): plain text gives
-    the same ids here (the dropped <s>/</s> of its issue 48544 does not show with these files), but
-    truncation with entities crashes and "[MASK]" written in the
-    text becomes one word token. If one of these starts failing, transformers changed: update the README."""
+    """transformers 5's LukeTokenizer on the same files (README "Differences"): from_pretrained
+    gives the same ids on plain text, but truncation with entities crashes, "[MASK]" written in the
+    text becomes one word token, and the 4.x constructor's keywords leave it without a vocabulary.
+    If one of these starts failing, transformers changed: update the README."""
     transformers = pytest.importorskip("transformers")
     v5 = transformers.LukeTokenizer.from_pretrained(str(DATA))
     text = "Tokyo is the capital of Japan"
@@ -95,3 +95,12 @@ def test_what_transformers_5_does_differently(tok):
     with pytest.raises(AttributeError, match="truncate_sequences"):
         v5(text, entity_spans=[(0, 5)], truncation=True, max_length=4)
     assert len(v5.tokenize("[MASK]")) == 1 and len(tok.tokenize("[MASK]")) > 1
+    # 4.x's constructor keywords are silently ignored by 5 (renamed vocab/merges/entity_vocab): an
+    # empty vocabulary, every text is <s></s>; ours takes the same files in the same order
+    files = dict(vocab_file=DATA / "vocab.json", merges_file=DATA / "merges.txt")
+    empty = transformers.LukeTokenizer(
+        **{k: str(v) for k, v in files.items()}, entity_vocab_file=str(DATA / "entity_vocab.json")
+    )
+    assert empty(text)["input_ids"] == [0, 1] and empty.tokenize(text) == []
+    ours = LukeTokenizer(files["vocab_file"], files["merges_file"], DATA / "entity_vocab.json")
+    assert ours(text) == tok(text)
