@@ -111,6 +111,7 @@ def build_predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--entities", choices=("none", "auto"), default="none", help="qa: link entities with --mention-db")
     p.add_argument("--mention-db", default=None)
     p.add_argument("--language", default=None, help="qa --entities auto: the texts' language; xnli with XLM")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 compute with float32 accumulation")
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -135,6 +136,7 @@ def predict_main(argv: list[str]) -> int:
             entities=args.entities,
             mention_db=args.mention_db,
             language=args.language,
+            bf16=args.bf16,
         )
         predictor = Predictor(args.task, args.model, settings)
         result = predictor.predict(args.input, progress=not args.quiet)

@@ -69,6 +69,7 @@ class PredictSettings:
     entities: str = "none"  # qa: "auto" links question and context with mention_db
     mention_db: str | None = None  # qa
     language: str | None = None  # qa linking; xnli with XLM: records without a "language"
+    bf16: bool = False  # bfloat16 compute (float32 accumulation), as on TPUs and GPUs
 
     def __post_init__(self):
         for name in ("batch_size", "max_entities", "max_span_words", "max_answer_tokens"):
@@ -125,7 +126,8 @@ class Predictor:
             raise ValueError(
                 f"task {task} needs an mLUKE / LUKE model (its head is {heads['luke']}); {model} is {family}"
             )
-        self.model = getattr(mluke_jax, heads[family]).from_pretrained(model)
+        changes = {"dtype": "bfloat16"} if self.settings.bf16 else {}
+        self.model = getattr(mluke_jax, heads[family]).from_pretrained(model, **changes)
         positions = getattr(self.model.config, "max_position_embeddings", None)
         if positions:
             limit = positions - 2 if family == "luke" else positions  # RoBERTa's positions start after <pad>

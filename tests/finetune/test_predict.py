@@ -245,3 +245,16 @@ def qa_features(predictor, record, cut):
     example = QAExample("q", record["question"], record["context"], [])
     words = [m.span() for m in re.finditer(r"\S+", record["context"])] if cut else []
     return qa.question_features(example, predictor.tokenizer, predictor._recipe, False, cut_at=words)
+
+
+def test_bf16_predictions_follow_float32(ner_dir):
+    """--bf16: bfloat16 compute with float32 accumulation gives the float32 logits to bf16 precision."""
+    texts = TEXTS[:2]
+    exact, low = Predictor("ner", str(ner_dir)), Predictor("ner", str(ner_dir), PredictSettings(bf16=True))
+    assert low.model.config.dtype == "bfloat16"
+    rows = [row for text in texts for row, _ in exact._rows_ner({"text": text})]
+    (a, _), (b, _) = exact._run(rows, False), low._run(rows, False)
+    for x, y in zip(a, b):
+        assert np.abs(x["logits"] - y["logits"]).max() < 0.05
+    result = low.predict(texts)
+    assert not result.errors and [r["line"] for r in result.records] == [1, 2]
