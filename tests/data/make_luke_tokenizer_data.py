@@ -89,41 +89,16 @@ def main() -> None:
         cases.append({"call": {"text": text, "entity_spans": spans, "entities": ["Tokyo"] * len(spans)}})
         cases.append({"init": {"task": "entity_span_classification"}, "call": {"text": text, "entity_spans": spans}})
     tokenizers = {}
-    for case in cases:
+
+    def tokenizer_for(case):
         key = json.dumps(case.get("init", {}), sort_keys=True)
         if key not in tokenizers:
             tokenizers[key] = LukeTokenizer.from_pretrained(str(OUT), **case.get("init", {}))
-        output = tokenizers[key](**mluke_data.tupled(case["call"]))
-        case["expected"] = dict(output)
-        call = case["call"]
-        if call.get("truncation") in ("only_first", "only_second") and len(output["input_ids"]) > call["max_length"]:
-            case["transformers_cannot_truncate"] = True
-        if not isinstance(call["text"], str) and call.get("padding") == "max_length" and "max_entity_length" in call:
-            case["transformers_ignores_max_entity_length"] = True
-    full = tokenizers["{}"]
-    decode = []
-    for case in cases[::7]:
-        ids = case["expected"]["input_ids"]
-        if ids and isinstance(ids[0], list):
-            ids = ids[0]
-        for skip in (False, True):
-            decode.append(
-                {"ids": ids, "skip_special_tokens": skip, "expected": full.decode(ids, skip_special_tokens=skip)}
-            )
+        return tokenizers[key]
+
+    mluke_data.record_expected(cases, tokenizer_for)
     texts = mluke_data.EDGE_TEXTS + BYTE_LEVEL_TEXTS + [s.text for s in sentences[:30]]
-    tokenize = [{"text": t, "expected": full.tokenize(t)} for t in texts]
-    golden = {
-        "transformers": transformers.__version__,
-        "cases": cases,
-        "decode": decode,
-        "tokenize": tokenize,
-        "vocab_size": full.vocab_size,
-        "len": len(full),
-    }
-    (OUT / "goldens.json").write_text(
-        json.dumps(golden, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
-    )
-    print(f"{len(cases)} calls, {len(decode)} decodes, {len(tokenize)} tokenizations -> {OUT / 'goldens.json'}")
+    mluke_data.write_goldens(OUT, transformers.__version__, cases, tokenizer_for({}), texts)
 
 
 if __name__ == "__main__":
