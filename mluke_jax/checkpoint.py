@@ -212,22 +212,92 @@ def damaged(path: Path, what: str, error: BaseException | None = None) -> Damage
     )
 
 
-def _release_frames(error: BaseException) -> None:
-    """Free the local variables of a failed Orbax restore's frames now, keeping its traceback printable.
+def release_frames(error: BaseException) -> None:
+    """Free the local variables of a failed Orbax restore's frames now, keeping its traceback
+    printable, and keep the restore's leftovers off the terminal.
 
-    A failed restore leaves the coroutines of the reads it had not finished in those frames; closed
-    later, anywhere, each raises again inside its ``finally`` and Python reports that as an
-    "Exception ignored in <coroutine ...>" (an unraisable exception). They are closed here, and
-    those reports of an error already raised are dropped."""
+    A failed restore leaves the coroutines of the reads it had not finished in the frames of the
+    error and of the errors chained to it; closed later, anywhere, each raises again inside its
+    ``finally`` and Python reports that as an "Exception ignored in <coroutine ...>". They are
+    closed here. TensorStore reads still in flight finish after Orbax's event loop is closed and
+    report "RuntimeError: Event loop is closed" through ``sys.excepthook``, and asyncio logs the
+    failed reads no one awaited: hundreds of tracebacks of one error already raised.
+    :func:`drop_leftover_reports` (installed before each restore) filters those reports, and
+    nothing else."""
+    drop_leftover_reports()
     hook = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # "coroutine ... was never awaited"
-            traceback.clear_frames(error.__traceback__)
+            seen: set[int] = set()
+            pending = [error]
+            while pending:
+                current = pending.pop()
+                if current is None or id(current) in seen:
+                    continue
+                seen.add(id(current))
+                traceback.clear_frames(current.__traceback__)
+                pending += [current.__cause__, current.__context__]
             gc.collect()
     finally:
         sys.unraisablehook = hook
+
+
+_ORBAX_DIR = os.sep + os.path.join("orbax", "checkpoint") + os.sep
+# Orbax's read coroutines, reported "never awaited" when a failed restore's are collected
+_ORBAX_READS = r"coroutine '(_read_\w+|async_deserialize\w*|_deserialize\w*)' was never awaited"
+
+
+def _is_leftover_read(exc_type: Any, value: BaseException | None, tb: Any) -> bool:
+    """A report of a failed restore's leftovers: an error raised in Orbax's code, TensorStore's
+    failed read, or a TensorStore callback into Orbax's closed event loop."""
+    frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(tb)]
+    if exc_type is RuntimeError and str(value) == "Event loop is closed":
+        return any(name.endswith(os.path.join("asyncio", "base_events.py")) for name in frames)
+    message = str(value)
+    return (
+        any(_ORBAX_DIR in name for name in frames)
+        or " in OCDBT database at " in message
+        or message.startswith("Encountered error while reading array index")
+    )
+
+
+def drop_leftover_reports() -> None:
+    """Install (once) the filters of :func:`release_frames` in ``sys.excepthook``,
+    ``sys.unraisablehook``, the ``asyncio`` logger and the warnings; every other report goes where
+    it went before."""
+    if getattr(sys.excepthook, "_mluke_jax_filter", False):
+        return
+    excepthook, unraisablehook = sys.excepthook, sys.unraisablehook
+
+    def filtered_excepthook(exc_type, value, tb):
+        if not _is_leftover_read(exc_type, value, tb):
+            excepthook(exc_type, value, tb)
+
+    def filtered_unraisablehook(unraisable):
+        code = getattr(unraisable.object, "cr_code", None)
+        from_orbax = code is not None and _ORBAX_DIR in code.co_filename
+        if not (from_orbax or _is_leftover_read(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback)):
+            unraisablehook(unraisable)
+
+    def not_leftover(record: logging.LogRecord) -> bool:  # "Future/Task exception was never retrieved"
+        return not (record.exc_info and record.exc_info[0] and _is_leftover_read(*record.exc_info))
+
+    filtered_excepthook._mluke_jax_filter = True
+    sys.excepthook, sys.unraisablehook = filtered_excepthook, filtered_unraisablehook
+    logging.getLogger("asyncio").addFilter(not_leftover)
+    warnings.filterwarnings("ignore", message=_ORBAX_READS, category=RuntimeWarning)
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The first error of ``error``'s ``raise ... from`` chain (Orbax wraps TensorStore's precise
+    one in a generic ``Exception`` whose message is a page of specs)."""
+    seen = set()
+    while error.__cause__ is not None and id(error) not in seen:
+        seen.add(id(error))
+        error = error.__cause__
+    return error
 
 
 def _checksum(array) -> str:
@@ -290,12 +360,13 @@ def read_params(path: Path, dtype: DTypeLike, metadata: dict[str, Any] | None = 
         raise damaged(path, f"{PARAMS_DIR}/ is missing")
     if not (params_dir / "_METADATA").is_file():
         raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) is missing")
+    drop_leftover_reports()  # a damaged file: one error, not pages of asyncio reports (release_frames)
     checkpointer = ocp.StandardCheckpointer()
     try:
         try:
             item = checkpointer.metadata(params_dir).item_metadata
         except Exception as e:  # Orbax and TensorStore raise many types; all mean the same here
-            _release_frames(e)
+            release_frames(e)
             raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read", e) from e
         if item is None or getattr(item, "tree", None) is None:
             raise damaged(path, f"{PARAMS_DIR}/_METADATA (the parameter tree) cannot be read")
@@ -306,7 +377,7 @@ def read_params(path: Path, dtype: DTypeLike, metadata: dict[str, Any] | None = 
         try:
             restored = checkpointer.restore(params_dir, target)
         except Exception as e:
-            _release_frames(e)
+            release_frames(e)
             raise damaged(path, f"the parameter arrays under {PARAMS_DIR}/ cannot be read", e) from e
     finally:
         checkpointer.close()
@@ -339,13 +410,15 @@ def assemble(
     *,
     seed: int = 0,
     where: str = "",
+    loading_info: dict[str, list[str]] | None = None,
 ) -> PreTrainedModel:
     """Build ``cls`` from ``params`` (dotted paths of ``source_architecture``'s tree).
 
     Encoder parameters move between the bare-model and head layouts; head parameters are taken
     only from a checkpoint of the same architecture. Parameters still missing are initialised
     (warning); checkpoint parameters left over are dropped (warning) when the architectures
-    differ and an error when they are the same.
+    differ and an error when they are the same. ``loading_info``, when given, gets transformers'
+    ``missing_keys`` (initialised) and ``unexpected_keys`` (dropped), as dotted parameter names.
     """
     abstract = cls.abstract(config)
     targets = abstract_params(abstract)
@@ -371,6 +444,8 @@ def assemble(
         filled[name] = params.pop(source)  # one reference, so each host copy is freed once on the device
     missing = sorted(set(targets) - set(filled))
     unused = sorted(params)
+    if loading_info is not None:
+        loading_info.update(missing_keys=missing, unexpected_keys=unused, mismatched_keys=[], error_msgs=[])
     if same and (missing or unused):
         raise ValueError(f"{where}: checkpoint does not match {cls.__name__}: missing {missing}, unexpected {unused}")
     if unused:  # every name: the count and the list agree

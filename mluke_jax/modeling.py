@@ -170,6 +170,7 @@ class PreTrainedModel(nnx.Module):
         param_dtype: DTypeLike | None = None,
         seed: int = 0,
         revision: str | None = None,
+        output_loading_info: bool = False,
         **config_changes: Any,
     ) -> Self:
         """Load a converted (Orbax) directory, a transformers directory or a hub name.
@@ -181,12 +182,22 @@ class PreTrainedModel(nnx.Module):
             dtype: compute dtype (default: the parameter dtype).
             param_dtype: dtype of the loaded parameters (default: as stored).
             seed: initialises parameters the checkpoint lacks (a new head), as transformers does.
+            output_loading_info: return ``(model, info)``, ``info["missing_keys"]`` the parameters
+                that were initialised (a head the checkpoint does not have) and
+                ``info["unexpected_keys"]`` those dropped, as transformers does.
             config_changes: runtime config fields (e.g. ``remat=True``) or label settings.
         """
         from mluke_jax import sources
 
         return sources.load_pretrained(
-            name_or_path, cls, dtype=dtype, param_dtype=param_dtype, seed=seed, revision=revision, **config_changes
+            name_or_path,
+            cls,
+            dtype=dtype,
+            param_dtype=param_dtype,
+            seed=seed,
+            revision=revision,
+            output_loading_info=output_loading_info,
+            **config_changes,
         )
 
     def save_pretrained(self, path: str | os.PathLike) -> None:

@@ -120,6 +120,17 @@ def current_mesh() -> jax.sharding.Mesh | None:
     return None if mesh.empty else mesh
 
 
+def check_batch_divides(size: int, mesh: jax.sharding.Mesh | None = None) -> None:
+    """Raise unless a global batch of ``size`` rows splits evenly over the data x fsdp devices of
+    ``mesh`` (default: the active one; none: any size)."""
+    mesh = mesh if mesh is not None else current_mesh()
+    if mesh is None:
+        return
+    shards = mesh.shape["data"] * mesh.shape["fsdp"]
+    if size % shards:
+        raise ValueError(f"batch size {size} does not divide over the mesh's data x fsdp = {shards} devices")
+
+
 def _rules() -> tuple:
     return flax_spmd.get_logical_axis_rules() or LOGICAL_AXIS_RULES
 

@@ -141,13 +141,16 @@ def load_pretrained(
     param_dtype: Any = None,
     seed: int = 0,
     revision: str | None = None,
+    output_loading_info: bool = False,
     **config_changes: Any,
-) -> PreTrainedModel:
+) -> PreTrainedModel | tuple[PreTrainedModel, dict[str, list[str]]]:
     """Load a model from a converted directory, a transformers directory or a hub name.
 
     ``cls=None`` loads the architecture the checkpoint holds. A head loaded from a checkpoint of
     another architecture gets its encoder from the checkpoint and a freshly initialised head
-    (``seed``), with a warning naming the new parameters, as transformers does.
+    (``seed``), with a warning naming the new parameters, as transformers does. With
+    ``output_loading_info`` the result is ``(model, {"missing_keys", "unexpected_keys", ...})``,
+    as transformers' (the keys as dotted mluke-jax parameter names).
     """
     source = open_source(name_or_path, revision)
     config = resolve_config(source, dtype=dtype, param_dtype=param_dtype, changes=config_changes)
@@ -158,4 +161,8 @@ def load_pretrained(
             f"{cls.__name__} cannot load a checkpoint of model_type {config.model_type!r} ({source.where})"
         )
     params = source.read_params(jnp.dtype(config.param_dtype))
-    return checkpoint.assemble(cls, config, params, source.architecture, seed=seed, where=str(source.where))
+    info: dict[str, list[str]] = {}
+    model = checkpoint.assemble(
+        cls, config, params, source.architecture, seed=seed, where=str(source.where), loading_info=info
+    )
+    return (model, info) if output_loading_info else model

@@ -8,6 +8,7 @@ wiki's file and category namespaces in its own language.
 import bz2
 import gzip
 import os
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,55 @@ from typing import IO
 
 class CorruptDumpError(ValueError):
     """A dump that ends or breaks in the middle (truncated download, damaged file)."""
+
+
+class NotADumpError(ValueError):
+    """A file that is not a MediaWiki XML export at all, or not compressed as its name says."""
+
+
+COMPRESSIONS = {".bz2": (b"BZh", "bzip2"), ".gz": (b"\x1f\x8b", "gzip")}
+# what may come before the root element: a byte order mark, the XML declaration, comments, a doctype
+_ROOT = re.compile(r"\ufeff?\s*(?:<\?xml[^>]*\?>\s*)?(?:(?:<!--.*?-->|<!DOCTYPE[^>]*>)\s*)*<([\w.:-]+)", re.S)
+
+
+def check_dump(path: Path) -> None:
+    """Raise :class:`NotADumpError` unless ``path`` is compressed as its name says (``.bz2``,
+    ``.gz`` or neither) and its XML root element is ``<mediawiki>``; what it read says what it is.
+    A file that passes and breaks off later is a :class:`CorruptDumpError` when read."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    said = COMPRESSIONS.get(path.suffix)
+    actual = next((name for prefix, name in COMPRESSIONS.values() if magic.startswith(prefix)), None)
+    if said is not None and not magic.startswith(said[0]):
+        if actual:
+            found = f"it is {actual}-compressed"
+        elif magic.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            found = "it is uncompressed XML: name it .xml"
+        else:
+            found = f"it starts with {magic!r}"
+        raise NotADumpError(f"{path} is not a {said[1]} file as its name says ({found})")
+    if said is None and actual is not None:
+        suffix = next(s for s, (_, name) in COMPRESSIONS.items() if name == actual)
+        raise NotADumpError(f"{path} is {actual}-compressed but its name does not say so: name it .xml{suffix}")
+    head, broken = b"", False
+    with open(path, "rb") as raw:
+        try:
+            with _decompressed(path, raw) as source:
+                while len(head) < 65536 and (chunk := source.read(65536 - len(head))):
+                    head += chunk
+        except (OSError, EOFError, ValueError):
+            broken = True  # breaks off within its first block: judged on what could be read
+    text = head.decode("utf-8", errors="replace")
+    root = _ROOT.match(text)
+    if root is None and broken:
+        return  # nothing to judge: reading it says where it breaks off
+    if root is None or root.group(1).rsplit(":", 1)[-1] != "mediawiki":
+        start = " ".join(text.split())[:80]
+        raise NotADumpError(
+            f"{path} is not a MediaWiki XML export: "
+            + (f"it starts with {start!r}" if start else "it is empty")
+            + ", where a dump's root element is <mediawiki>; pass a *-pages-articles*.xml[.bz2] dump"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,14 +97,16 @@ def _local(tag: str) -> str:
 class DumpReader:
     """The pages and namespaces of one dump file.
 
-    Raises :class:`CorruptDumpError` naming the file, the last page read and the compressed byte
-    position when the file breaks off or is not well-formed XML.
+    Raises :class:`NotADumpError` at once for a file that is not a dump (:func:`check_dump`), and
+    :class:`CorruptDumpError` naming the file, the last page read and the compressed byte position
+    when a dump breaks off or is not well-formed XML.
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no such dump file: {path}")
+        check_dump(self.path)
         self.namespaces: dict[str, int] = {}
         self.pages_read = 0
 

@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import IO
 
 from mluke_jax.paths import local_path
+from mluke_jax.text_files import open_lines
 
 
 def open_text(path: str | os.PathLike, mode: str = "rt") -> IO[str]:
-    """``path`` as UTF-8 text, through bz2 or gzip when its name ends in ``.bz2`` / ``.gz``."""
+    """``path`` as UTF-8 text, through bz2 or gzip when its name ends in ``.bz2`` / ``.gz``; read,
+    a line that is not UTF-8 is an error naming the file and the line (:mod:`mluke_jax.text_files`)."""
     path = Path(path)
+    if "r" in mode:
+        return open_lines(path)
     if path.suffix == ".bz2":
         return bz2.open(path, mode, encoding="utf-8")
     if path.suffix == ".gz":

@@ -33,6 +33,29 @@ from mluke_jax.paths import local_path
 
 METADATA = "metadata.json"
 
+# The ArrayRecord data sets a run reads, and the command that makes each.
+DATA_SETS = {
+    "mluke-jax-entity-examples": "mLUKE pretraining examples (python -m mluke_jax.corpus examples)",
+    "mluke-jax-xlm-stream": "an XLM token stream (python -m mluke_jax.corpus xlm-text)",
+    "mluke-jax-xlm-parallel": "XLM sentence pairs (python -m mluke_jax.corpus xlm-parallel)",
+}
+ENTITY_EXAMPLES = "mluke-jax-entity-examples"
+XLM_DATA_SETS = ("mluke-jax-xlm-stream", "mluke-jax-xlm-parallel")
+STAGE1 = "mluke-jax-wikipedia"  # the annotated pages of 'corpus wikipedia': input of the later stages only
+
+
+def _stage1_remedy(directory: Path, kinds: tuple[str, ...]) -> str:
+    if kinds and not set(kinds) & {ENTITY_EXAMPLES}:
+        return (
+            "XLM runs read token streams of python -m mluke_jax.corpus xlm-text (text files, one sentence a line) "
+            "and sentence pairs of python -m mluke_jax.corpus xlm-parallel"
+        )
+    return (
+        f"make examples of it with python -m mluke_jax.corpus examples {directory} --tokenizer MODEL_DIR "
+        f"--entity-vocab ENTITY_VOCAB.json --out EXAMPLES_DIR (the entity vocabulary from python -m "
+        f"mluke_jax.corpus entity-vocab {directory} --out ENTITY_VOCAB.json) and pass EXAMPLES_DIR"
+    )
+
 
 @dataclass(frozen=True)
 class ExampleSet:
@@ -57,12 +80,37 @@ class ExampleSet:
         return sum(shard["records"] for shard in self.metadata["shards"])
 
 
-def _read_metadata(directory: Path) -> dict[str, Any]:
+def _read_metadata(directory: Path, kind: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``metadata.json`` of an ArrayRecord data set (of the format, or one of the formats, ``kind``
+    when given); a directory of another kind is named as what it is, with the command that makes
+    the right one."""
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind or ())
     if not directory.is_dir():
         raise FileNotFoundError(f"no such data set directory: {directory}")
     if not (directory / METADATA).is_file():
         raise ValueError(f"{directory} is not a pretraining data set (it has no {METADATA})")
-    return json.loads((directory / METADATA).read_text(encoding="utf-8"))
+    try:
+        metadata = json.loads((directory / METADATA).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{directory / METADATA} is not valid JSON ({e}): build the data set again") from None
+    fmt = metadata.get("format") if isinstance(metadata, dict) else None
+    wanted = " or ".join(DATA_SETS[k] for k in kinds)
+    if fmt == STAGE1:
+        raise ValueError(
+            f"{directory} holds the annotated pages of 'corpus wikipedia' (stage 1), not pretraining data"
+            + (f"; this run reads {wanted}" if wanted else "")
+            + f": {_stage1_remedy(directory, kinds)}"
+        )
+    if fmt not in DATA_SETS:
+        raise ValueError(
+            f"{directory} is not a pretraining data set: its {METADATA} is of format {fmt!r}, not one of "
+            f"{sorted(DATA_SETS)}"
+        )
+    if kinds and fmt not in kinds:
+        raise ValueError(f"{directory} holds {DATA_SETS[fmt]}; this run reads {wanted}")
+    if not isinstance(metadata.get("shards"), list):
+        raise ValueError(f"{directory / METADATA} lists no shards: the data set is incomplete, build it again")
+    return metadata
 
 
 def read_records(directory: str | os.PathLike) -> Iterator[dict[str, np.ndarray]]:
@@ -107,17 +155,22 @@ def _entity_vocab_fingerprint_of(value: Any) -> str:
 
 
 def open_example_sets(
-    directories: Sequence[str | os.PathLike], *, tokenizer: Any = None, entity_vocab: Any = None
+    directories: Sequence[str | os.PathLike],
+    *,
+    tokenizer: Any = None,
+    entity_vocab: Any = None,
+    kind: str | tuple[str, ...] | None = None,
 ) -> list[ExampleSet]:
-    """The data sets, checked: shards present and whole, one format, one tokenizer and one entity
-    vocabulary among them, and the ``tokenizer`` / ``entity_vocab`` given (objects, or their
+    """The data sets, checked: ArrayRecord data sets (of the format ``kind``, one of
+    :data:`DATA_SETS`, when given), shards present and whole, one format, one tokenizer and one
+    entity vocabulary among them, and the ``tokenizer`` / ``entity_vocab`` given (objects, or their
     directory / file) the ones they were built with."""
     if not directories:
         raise ValueError("no data set directories given")
     sets = []
     for directory in directories:
         path = local_path(directory)
-        metadata = _read_metadata(path)
+        metadata = _read_metadata(path, kind)
         for shard in metadata["shards"]:
             open_shard(path / shard["file"], shard["records"]).close()
         sets.append(ExampleSet(path, metadata))
@@ -341,12 +394,9 @@ class EntityExampleStream(GrainBatchStream):
     ):
         import grain
 
-        self.sets = open_example_sets(directories, tokenizer=tokenizer, entity_vocab=entity_vocab)
-        if self.sets[0].metadata["format"] != "mluke-jax-entity-examples":
-            raise ValueError(
-                f"{self.sets[0].directory} is a {self.sets[0].metadata['format']} data set, not one "
-                "of 'corpus examples'"
-            )
+        self.sets = open_example_sets(
+            directories, tokenizer=tokenizer, entity_vocab=entity_vocab, kind=ENTITY_EXAMPLES
+        )
         self.max_seq_length = max_seq_length or max(s.metadata["settings"]["max_seq_length"] for s in self.sets)
         self.max_entity_length = max_entity_length or max(
             s.metadata["settings"]["max_entity_length"] for s in self.sets

@@ -28,10 +28,7 @@ Transform = Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.
 
 
 def _open(directories: Sequence[str | os.PathLike], fmt: str, tokenizer: Any) -> list:
-    sets = open_example_sets(directories, tokenizer=tokenizer)
-    if sets[0].metadata["format"] != fmt:
-        raise ValueError(f"{sets[0].directory} is a {sets[0].metadata['format']} data set, not a {fmt} one")
-    return sets
+    return open_example_sets(directories, tokenizer=tokenizer, kind=fmt)
 
 
 class _StreamWindows:

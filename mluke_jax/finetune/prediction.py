@@ -32,6 +32,7 @@ import re
 import sys
 import time
 import unicodedata
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from mluke_jax.finetune import qa
 from mluke_jax.finetune.readers import QAExample
 from mluke_jax.finetune.tasks import TASKS, Settings, _pieces, _word_token_counts, non_overlapping
 from mluke_jax.progress import progress_bar
+from mluke_jax.text_files import read_text
 
 WORD = re.compile(r"\w+|[^\w\s]")  # a word: letters and digits, or one other visible character
 FIELDS = {
@@ -103,6 +105,30 @@ class LineError(ValueError):
     pass
 
 
+class UntrainedHeadError(ValueError):
+    """The model directory has no trained head for the task: its predictions would be random."""
+
+
+def _trained_head(head: type, model: str, task: str, changes: dict[str, Any]) -> Any:
+    """``head`` loaded from ``model``, refused when any of its parameters would be initialised
+    (a pretraining output, a bare encoder, another task's head): a new head predicts noise."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded, info = head.from_pretrained(model, output_loading_info=True, **changes)
+    if info["missing_keys"]:
+        missing = info["missing_keys"]
+        listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise UntrainedHeadError(
+            f"{model} has no trained {head.__name__} head (its parameters {listed} are not in the checkpoint, so "
+            f"they would be random and every prediction meaningless): fine-tune it first, python -m "
+            f"mluke_jax.finetune {task} --model {model} --train FILE --eval FILE --output OUT, then predict with "
+            "--model OUT/model"
+        )
+    for warning in caught:  # the others (none expected) reach the caller as they were
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return loaded
+
+
 class Predictor:
     """A fine-tuned model and its tokenizer, loaded once, for :meth:`predict` calls.
 
@@ -127,7 +153,7 @@ class Predictor:
                 f"task {task} needs an mLUKE / LUKE model (its head is {heads['luke']}); {model} is {family}"
             )
         changes = {"dtype": "bfloat16"} if self.settings.bf16 else {}
-        self.model = getattr(mluke_jax, heads[family]).from_pretrained(model, **changes)
+        self.model = _trained_head(getattr(mluke_jax, heads[family]), model, task, changes)
         positions = getattr(self.model.config, "max_position_embeddings", None)
         if positions:
             limit = positions - 2 if family == "luke" else positions  # RoBERTa's positions start after <pad>
@@ -155,7 +181,7 @@ class Predictor:
             if not path.is_file():
                 raise FileNotFoundError(f"input file {path} not found")
             # "\n" only: JSON holds U+2028 and other line separators unescaped; a BOM is dropped
-            lines = [line.rstrip("\r") for line in path.read_text(encoding="utf-8-sig").split("\n")]
+            lines = [line.rstrip("\r") for line in read_text(path).split("\n")]
             if lines and lines[-1] == "":
                 lines.pop()
         else:

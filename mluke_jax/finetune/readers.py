@@ -19,6 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mluke_jax.text_files import read_text
+
 
 class DataError(ValueError):
     """A data file that does not follow its format: names the file and the line."""
@@ -69,7 +71,7 @@ def _lines(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} not found")
-    return path.read_text(encoding="utf-8").splitlines()
+    return read_text(path).splitlines()
 
 
 def _json(path: str | Path) -> Any:

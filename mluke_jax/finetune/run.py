@@ -10,10 +10,8 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +46,22 @@ class RunConfig:
     resume: bool = True
     progress: bool = True
     settings: Settings = dataclasses.field(default_factory=Settings)
+
+    def __post_init__(self):
+        """Numbers that cannot describe a run are refused before anything is read or written."""
+        if not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ValueError(f"--epochs must be > 0, got {self.epochs:g}")
+        for name in ("batch_size", "eval_batch_size", "accumulation_steps", "save_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.keep < 1:
+            raise ValueError(f"keep (checkpoints kept) must be at least 1, got {self.keep}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate:g}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio:g}")
+        if self.weight_decay < 0:
+            raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay:g}")
 
 
 def model_family(model: str) -> str:
@@ -104,6 +118,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     import mluke_jax
     from mluke_jax.checkpoint import copy_tokenizer_files
     from mluke_jax.train import BatchStream, OptimizerConfig, TrainCheckpointer, Trainer, fit
+    from mluke_jax.train.checkpoints import removed_on_failure
 
     if config.task not in TASKS:
         raise ValueError(f"unknown task {config.task!r}: choose one of {sorted(TASKS)}")
@@ -177,7 +192,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         )
         started = time.perf_counter()
         with (
-            _removed_on_failure(output),
+            removed_on_failure(output),
             TrainCheckpointer(output / "checkpoints", save_every=config.save_every, keep=config.keep) as checkpointer,
         ):
             losses = fit(
@@ -210,18 +225,3 @@ def run(config: RunConfig) -> dict[str, Any]:
 def plural(count: float, noun: str) -> str:
     """``"1 epoch"``, ``"2.5 epochs"``."""
     return f"{count:g} {noun}{'' if count == 1 else 's'}"
-
-
-@contextlib.contextmanager
-def _removed_on_failure(output: Path):
-    """A run that fails before its first checkpoint leaves no output directory behind (one that
-    existed before the run, or that holds a checkpoint to resume from, is kept)."""
-    existed = output.exists()
-    try:
-        yield
-    except BaseException:
-        checkpoints = output / "checkpoints"
-        has_checkpoint = checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())
-        if not existed and not has_checkpoint:
-            shutil.rmtree(output, ignore_errors=True)
-        raise

@@ -162,8 +162,15 @@ def with_new_entity_vocabulary(model: Any, entity_vocab_size: int, *, seed: int 
 
 def run_luke(config: LukeRunConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run both stages (resuming from the checkpoints in ``OUTPUT/checkpoints``); returns a summary."""
+    from mluke_jax.train.checkpoints import removed_on_failure
 
-    from mluke_jax.corpus.loader import open_example_sets
+    config, output, shard = start_run(config)
+    with removed_on_failure(output):  # a run refused or failed before its first checkpoint leaves nothing
+        return _train_luke(config, output, shard, progress)
+
+
+def _train_luke(config: LukeRunConfig, output: Path, shard: tuple[int, int] | None, progress: bool) -> dict[str, Any]:
+    from mluke_jax.corpus.loader import ENTITY_EXAMPLES, open_example_sets
     from mluke_jax.pretrain.batches import luke_batches
     from mluke_jax.pretrain.evaluation import LUKE_HEADS, Evaluator
     from mluke_jax.pretrain.flops import luke_step_flops, peak_flops
@@ -171,8 +178,7 @@ def run_luke(config: LukeRunConfig, *, progress: bool = True) -> dict[str, Any]:
     from mluke_jax.pretrain.metrics import luke_metrics
     from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
 
-    config, output, shard = start_run(config)
-    sets = open_example_sets(list(config.data))
+    sets = open_example_sets(list(config.data), kind=ENTITY_EXAMPLES)
     vocab = read_entity_vocab(sets[0].directory / "entity_vocab.json")
     tokenizer = _tokenizer(config, vocab, sets[0].metadata.get("tokenizer", "?"))
     options = dict(seed=config.seed, shard=shard, alpha=config.alpha, whole_word=config.whole_word_masking)

@@ -66,18 +66,25 @@ class RunConfig:
         return "bfloat16" if self.bf16 else "float32"
 
 
-def mesh_context(config: RunConfig) -> contextlib.AbstractContextManager:
-    """The run's device mesh (``--mesh data=..,fsdp=..,tensor=..``), or none."""
+@contextlib.contextmanager
+def mesh_context(config: RunConfig) -> Iterator[None]:
+    """The run's device mesh (``--mesh data=..,fsdp=..,tensor=..``), or none; the batch size is
+    checked against it at once."""
     if not config.mesh:
-        return contextlib.nullcontext()
-    from mluke_jax.sharding import make_mesh, use_mesh
+        yield
+        return
+    from mluke_jax.sharding import check_batch_divides, make_mesh, use_mesh
 
-    return use_mesh(make_mesh(**config.mesh))
+    mesh = make_mesh(**config.mesh)
+    check_batch_divides(config.batch_size, mesh)
+    with use_mesh(mesh):
+        yield
 
 
 def start_run(config: RunConfig) -> tuple[RunConfig, Path, tuple[int, int] | None]:
     """What every run does first: the compilation cache on (a resumed run, a new process, loads its
-    compiled steps), the output directory made absolute and created; returns the config with that
+    compiled steps), the output directory made absolute (created by :func:`write_run_record`, once
+    the data, the tokenizer, the model and the mesh are checked); returns the config with that
     directory, it, and this process's data shard (None for one process)."""
     import jax
 
@@ -86,7 +93,8 @@ def start_run(config: RunConfig) -> tuple[RunConfig, Path, tuple[int, int] | Non
 
     enable_compilation_cache()
     output = local_path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
+    if output.exists() and not output.is_dir():
+        raise FileExistsError(f"--output {output} is a file, not a directory")
     shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
     return dataclasses.replace(config, output=str(output)), output, shard
 
@@ -299,7 +307,9 @@ def save_model(output: Path, model: Any, architecture: str, tokenizer: Any) -> P
 
 
 def write_run_record(output: Path, config: RunConfig, **facts: Any) -> None:
-    """``run.json``: the settings and the facts a reader of the logs needs (FLOPs, peak)."""
+    """``run.json`` (the output directory created first): the settings and the facts a reader of
+    the logs needs (FLOPs, peak)."""
     if is_main_process():
         record = {**dataclasses.asdict(config), **facts}
+        output.mkdir(parents=True, exist_ok=True)
         (output / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

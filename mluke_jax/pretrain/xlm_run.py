@@ -78,11 +78,11 @@ class XLMRunConfig(RunConfig):
 
 def data_of(directories: tuple[str, ...], languages: str) -> list[Path]:
     """The directories holding ``languages`` (a stream's language or a pair ``l1-l2``)."""
-    from mluke_jax.corpus.loader import open_example_sets
+    from mluke_jax.corpus.loader import XLM_DATA_SETS, open_example_sets
 
     found, available = [], []
     for directory in directories:
-        example_set = open_example_sets([directory])[0]
+        example_set = open_example_sets([directory], kind=XLM_DATA_SETS)[0]
         metadata = example_set.metadata
         if metadata["format"] == "mluke-jax-xlm-parallel":
             name = "-".join(metadata["languages"])
@@ -185,16 +185,22 @@ def initial_model(config: XLMRunConfig, tokenizer: Any, lang_ids: set[int]) -> A
 
 def run_xlm(config: XLMRunConfig, *, progress: bool = True) -> dict[str, Any]:
     """Train (resuming from ``OUTPUT/checkpoints``); returns a summary."""
+    from mluke_jax.train.checkpoints import removed_on_failure
 
-    from mluke_jax.corpus.loader import open_example_sets
+    config, output, shard = start_run(config)
+    with removed_on_failure(output):  # a run refused or failed before its first checkpoint leaves nothing
+        return _train_xlm(config, output, shard, progress)
+
+
+def _train_xlm(config: XLMRunConfig, output: Path, shard: tuple[int, int] | None, progress: bool) -> dict[str, Any]:
+    from mluke_jax.corpus.loader import XLM_DATA_SETS, open_example_sets
     from mluke_jax.pretrain.batches import xlm_batches
     from mluke_jax.pretrain.evaluation import Evaluator, xlm_heads
     from mluke_jax.pretrain.flops import peak_flops, xlm_step_flops
     from mluke_jax.pretrain.metrics import xlm_metrics
     from mluke_jax.warn import warn
 
-    config, output, shard = start_run(config)
-    sets = [open_example_sets([directory])[0] for directory in config.data]  # streams and pairs
+    sets = [open_example_sets([d], kind=XLM_DATA_SETS)[0] for d in config.data]  # streams and pairs
     tokenizer = _tokenizer(config, sets[0].metadata.get("tokenizer", "?"))
     options = dict(
         seed=config.seed,

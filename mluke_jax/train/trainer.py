@@ -24,7 +24,7 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from mluke_jax import checkpoint
+from mluke_jax import checkpoint, sharding
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.train.optim import TRAINABLE, OptimizerConfig, make_optimizer
 
@@ -219,11 +219,8 @@ class Trainer:
 
     def check_batch_size(self, size: int) -> None:
         """Raise unless a global batch of ``size`` rows splits evenly over the mesh's data x fsdp devices."""
-        if self.mesh is None:
-            return
-        shards = self.mesh.shape["data"] * self.mesh.shape["fsdp"]
-        if size % shards:
-            raise ValueError(f"batch size {size} does not divide over the mesh's data x fsdp = {shards} devices")
+        if self.mesh is not None:
+            sharding.check_batch_divides(size, self.mesh)
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, jax.Array]:
         """One micro-batch: gradients, then an optimiser update (every ``accumulation_steps``)."""
