@@ -227,3 +227,31 @@ def test_a_page_the_parser_cannot_read_is_skipped_and_counted(tmp_path, monkeypa
     metadata = build_wikipedia(dump, "en", tmp_path / "out", progress=False)
     assert metadata["unparsable"] == 1 and metadata["pages"] == 2
     assert sorted(records(tmp_path / "out")) == ["Mount Fuji", "Tokyo"]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("enwiki.txt", b"Tokyo is the capital of Japan.\nIt is big.\n", "is not a MediaWiki XML export: it starts with "
+         "'Tokyo is the capital of Japan. It is big.', where a dump's root element is <mediawiki>"),
+        ("enwiki-pages-articles.xml.gz", None, "is not a gzip file as its name says (it is uncompressed XML: name it "
+         ".xml)"),
+        ("enwiki-pages-articles.xml.bz2", "gzip", "is not a bzip2 file as its name says (it is gzip-compressed)"),
+        ("enwiki.xml", b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "is not a MediaWiki XML export"),
+        ("enwiki.xml", b"", "is not a MediaWiki XML export: it is empty"),
+    ],
+)  # fmt: skip
+def test_a_file_that_is_not_a_dump_is_told_from_one_that_breaks_off(name, content, message, tmp_path, monkeypatch,
+                                                                    capsys):  # fmt: skip
+    """Not a dump: refused before anything is written, so that the right dump into the same --out
+    is not then refused as "an unfinished run of other settings"."""
+    monkeypatch.chdir(tmp_path)
+    plain = write_dump(tmp_path / "real.xml", "en", EN_PAGES).read_bytes()
+    (tmp_path / name).write_bytes(plain if content is None else gzip.compress(plain) if content == "gzip" else content)
+    assert main(["wikipedia", name, "--language", "en", "--out", "en", "--quiet"]) == 1
+    error = capsys.readouterr().err
+    assert f"error: {tmp_path / name} {message}" in error, error
+    assert "breaks off" not in error and not list(tmp_path.glob(".en*")) and not (tmp_path / "en").exists()
+    write_dump(tmp_path / "enwiki-pages-articles.xml.bz2", "en", EN_PAGES)
+    assert main(["wikipedia", "enwiki-pages-articles.xml.bz2", "--language", "en", "--out", "en", "--quiet"]) == 0
+    assert sorted(records("en")) == ["Japan", "Mount Fuji", "Tokyo"]
