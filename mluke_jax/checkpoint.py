@@ -249,30 +249,48 @@ _ORBAX_DIR = os.sep + os.path.join("orbax", "checkpoint") + os.sep
 _ORBAX_READS = r"coroutine '(_read_\w+|async_deserialize\w*|_deserialize\w*)' was never awaited"
 
 
-def _is_leftover_read(exc_type: Any, value: BaseException | None, tb: Any) -> bool:
-    """A report of a failed restore's leftovers: an error raised in Orbax's code, TensorStore's
-    failed read, or a TensorStore callback into Orbax's closed event loop."""
+def _is_closed_loop_callback(exc_type: Any, value: BaseException | None, tb: Any) -> bool:
+    """TensorStore's callback into Orbax's closed event loop: "Event loop is closed" raised with
+    asyncio's own frames alone (from a TensorStore thread, no caller's code above them)."""
     frames = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(tb)]
-    if exc_type is RuntimeError and str(value) == "Event loop is closed":
-        return any(name.endswith(os.path.join("asyncio", "base_events.py")) for name in frames)
+    return (
+        exc_type is RuntimeError
+        and str(value) == "Event loop is closed"
+        and bool(frames)
+        and all(name.endswith(os.path.join("asyncio", "base_events.py")) for name in frames)
+    )
+
+
+def _is_leftover_read(exc_type: Any, value: BaseException | None, tb: Any) -> bool:
+    """A report of a failed restore's leftovers: a closed-loop callback, an error raised in
+    Orbax's code or TensorStore's failed read, none of which anyone awaits any more."""
+    if _is_closed_loop_callback(exc_type, value, tb):
+        return True
     message = str(value)
     return (
-        any(_ORBAX_DIR in name for name in frames)
+        any(_ORBAX_DIR in frame.f_code.co_filename for frame, _ in traceback.walk_tb(tb))
         or " in OCDBT database at " in message
         or message.startswith("Encountered error while reading array index")
     )
 
 
+_FILTERING = False
+
+
 def drop_leftover_reports() -> None:
-    """Install (once) the filters of :func:`release_frames` in ``sys.excepthook``,
-    ``sys.unraisablehook``, the ``asyncio`` logger and the warnings; every other report goes where
-    it went before."""
-    if getattr(sys.excepthook, "_mluke_jax_filter", False):
+    """Install (once) the filters of :func:`release_frames`: in ``sys.excepthook`` the closed-loop
+    callbacks only (an uncaught error of the program itself always shows), in
+    ``sys.unraisablehook`` and the ``asyncio`` logger ("exception was never retrieved") the
+    leftovers of Orbax's reads, and the warnings of its read coroutines never awaited. Every other
+    report goes where it went before."""
+    global _FILTERING
+    if _FILTERING:
         return
+    _FILTERING = True
     excepthook, unraisablehook = sys.excepthook, sys.unraisablehook
 
     def filtered_excepthook(exc_type, value, tb):
-        if not _is_leftover_read(exc_type, value, tb):
+        if not _is_closed_loop_callback(exc_type, value, tb):
             excepthook(exc_type, value, tb)
 
     def filtered_unraisablehook(unraisable):
@@ -281,10 +299,9 @@ def drop_leftover_reports() -> None:
         if not (from_orbax or _is_leftover_read(unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback)):
             unraisablehook(unraisable)
 
-    def not_leftover(record: logging.LogRecord) -> bool:  # "Future/Task exception was never retrieved"
+    def not_leftover(record: logging.LogRecord) -> bool:
         return not (record.exc_info and record.exc_info[0] and _is_leftover_read(*record.exc_info))
 
-    filtered_excepthook._mluke_jax_filter = True
     sys.excepthook, sys.unraisablehook = filtered_excepthook, filtered_unraisablehook
     logging.getLogger("asyncio").addFilter(not_leftover)
     warnings.filterwarnings("ignore", message=_ORBAX_READS, category=RuntimeWarning)
