@@ -1,33 +1,46 @@
 """Text files given by a user (training data, raw text to predict on, corpus text), read as UTF-8.
 
 A file in another encoding (Latin-1, Windows-1252, UTF-16) is refused with :class:`NotUTF8Error`
-naming the file, the line and the column of the first byte that is not UTF-8, and how to convert
-it, instead of Python's bare ``'utf-8' codec can't decode byte 0xf6 in position 60``. A UTF-8 byte
-order mark at the start is dropped.
+naming the file, the line and the column of the first byte that is not UTF-8, and a command that
+converts it, instead of Python's bare ``'utf-8' codec can't decode byte 0xf6 in position 60``. A
+UTF-8 byte order mark at the start is dropped.
 
 - :func:`read_text`: a whole file.
 - :func:`open_lines`: the lines of a file one at a time (a corpus of any size), through bz2 or
-  gzip when its name ends in ``.bz2`` / ``.gz``.
+  gzip when its name ends in ``.bz2`` / ``.gz``, with text mode's universal newlines.
 """
 
 import bz2
 import gzip
+import io
 import os
-from collections.abc import Iterator
+import shlex
 from pathlib import Path
 from typing import IO
 
 BOM = b"\xef\xbb\xbf"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# how a file of each suffix is read and written again by a shell pipeline
+_PIPES = {".gz": ("zcat", "gzip"), ".bz2": ("bzcat", "bzip2")}
 
 
 class NotUTF8Error(ValueError):
     """A text file that is not UTF-8."""
 
 
+def _conversion(path: str | os.PathLike, source: str) -> str:
+    """A shell command that writes ``path`` converted from ``source`` to UTF-8 beside it."""
+    path = Path(path)
+    target = path.with_name(f"utf8-{path.name}")
+    quoted, out = shlex.quote(str(path)), shlex.quote(str(target))
+    if path.suffix in _PIPES:
+        unpack, pack = _PIPES[path.suffix]
+        return f"{unpack} {quoted} | iconv -f {source} -t utf-8 | {pack} > {out}"
+    return f"iconv -f {source} -t utf-8 {quoted} > {out}"
+
+
 def not_utf8(path: str | os.PathLike, line: int, line_bytes: bytes, offset: int) -> NotUTF8Error:
     """The error for the byte at ``offset`` of line ``line`` (its bytes ``line_bytes``) of ``path``."""
-    name = Path(path).name
     if line == 1 and line_bytes.startswith(UTF16_BOMS):
         what, label, source = "the file is UTF-16 (it starts with a UTF-16 byte order mark)", "UTF-16", "utf-16"
     else:
@@ -35,7 +48,7 @@ def not_utf8(path: str | os.PathLike, line: int, line_bytes: bytes, offset: int)
         what, label, source = f"byte 0x{line_bytes[offset]:02x} at column {column} is not UTF-8", "Latin-1", "latin1"
     return NotUTF8Error(
         f"{path}:{line}: {what}; text files are read as UTF-8: convert it first, e.g. from {label}: "
-        f"iconv -f {source} -t utf-8 {name} > utf8-{name}"
+        f"{_conversion(path, source)}"
     )
 
 
@@ -53,35 +66,61 @@ def decode(data: bytes, path: str | os.PathLike, line: int = 1) -> str:
 def read_text(path: str | os.PathLike) -> str:
     """The whole file as text (a UTF-8 byte order mark dropped)."""
     data = Path(path).read_bytes()
+    if data.startswith(UTF16_BOMS):
+        raise not_utf8(path, 1, data, 0)
     return decode(data.removeprefix(BOM), path)
 
 
-class LineReader:
-    """The decoded lines of a binary stream (each ending in ``"\\n"``, a ``"\\r\\n"`` too, as text
-    mode reads them), numbered for the error."""
+def _open_bytes(path: Path) -> IO[bytes]:
+    if path.suffix == ".bz2":
+        return bz2.open(path, "rb")
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
-    def __init__(self, raw: IO[bytes], path: str | os.PathLike):
-        self.raw, self.path, self.line = raw, path, 0
+
+def _first_error(path: Path) -> NotUTF8Error:
+    """Where ``path`` stops being UTF-8, read again line by line (only after a failed read)."""
+    with _open_bytes(path) as raw:
+        for number, line_bytes in enumerate(raw, 1):
+            if number == 1:
+                if line_bytes.startswith(UTF16_BOMS):
+                    return not_utf8(path, 1, line_bytes, 0)
+                line_bytes = line_bytes.removeprefix(BOM)
+            try:
+                line_bytes.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return not_utf8(path, number, line_bytes.rstrip(b"\r\n"), e.start)
+    # a sequence cut by the end of the file
+    return NotUTF8Error(f"{path}: the file ends inside a UTF-8 character; text files are read as UTF-8")
+
+
+class LineReader:
+    """The lines of a text file as text mode reads them (``"\\n"``, ``"\\r\\n"`` and ``"\\r"`` end
+    a line, each read as ``"\\n"``): decoded at the C decoder's speed, and a file that is not
+    UTF-8 read again to say where (:class:`NotUTF8Error`)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.text = io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig", errors="strict")
 
     def readline(self) -> str:
-        data = self.raw.readline()
-        if not data:
-            return ""
-        self.line += 1
-        if self.line == 1:
-            if data.startswith(UTF16_BOMS):
-                raise not_utf8(self.path, 1, data, 0)
-            data = data.removeprefix(BOM)
-        if data.endswith(b"\r\n"):
-            data = data[:-2] + b"\n"
-        return decode(data, self.path, self.line)
+        try:
+            return self.text.readline()
+        except UnicodeDecodeError:
+            raise _first_error(self.path) from None
 
-    def __iter__(self) -> Iterator[str]:
-        while line := self.readline():
-            yield line
+    def __iter__(self) -> "LineReader":
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
 
     def close(self) -> None:
-        self.raw.close()
+        self.text.close()
 
     def __enter__(self) -> "LineReader":
         return self
@@ -92,11 +131,4 @@ class LineReader:
 
 def open_lines(path: str | os.PathLike) -> LineReader:
     """``path``'s lines as UTF-8 text, through bz2 or gzip when its name ends in ``.bz2`` / ``.gz``."""
-    path = Path(path)
-    if path.suffix == ".bz2":
-        raw: IO[bytes] = bz2.open(path, "rb")
-    elif path.suffix == ".gz":
-        raw = gzip.open(path, "rb")
-    else:
-        raw = open(path, "rb")
-    return LineReader(raw, path)
+    return LineReader(Path(path))

@@ -34,17 +34,16 @@ def check_dump(path: Path) -> None:
     ``.gz`` or neither) and its XML root element is ``<mediawiki>``; what it read says what it is.
     A file that passes and breaks off later is a :class:`CorruptDumpError` when read."""
     with open(path, "rb") as f:
-        magic = f.read(4)
+        magic = f.read(65536)
     said = COMPRESSIONS.get(path.suffix)
     actual = next((name for prefix, name in COMPRESSIONS.values() if magic.startswith(prefix)), None)
     if said is not None and not magic.startswith(said[0]):
         if actual:
-            found = f"it is {actual}-compressed"
-        elif magic.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-            found = "it is uncompressed XML: name it .xml"
-        else:
-            found = f"it starts with {magic!r}"
-        raise NotADumpError(f"{path} is not a {said[1]} file as its name says ({found})")
+            raise NotADumpError(f"{path} is not a {said[1]} file as its name says (it is {actual}-compressed)")
+        _check_root(path, magic, broken=False)  # not a dump at all: say what it is
+        raise NotADumpError(
+            f"{path} is not a {said[1]} file as its name says (it is an uncompressed MediaWiki export: name it .xml)"
+        )
     if said is None and actual is not None:
         suffix = next(s for s, (_, name) in COMPRESSIONS.items() if name == actual)
         raise NotADumpError(f"{path} is {actual}-compressed but its name does not say so: name it .xml{suffix}")
@@ -56,6 +55,12 @@ def check_dump(path: Path) -> None:
                     head += chunk
         except (OSError, EOFError, ValueError):
             broken = True  # breaks off within its first block: judged on what could be read
+    _check_root(path, head, broken)
+
+
+def _check_root(path: Path, head: bytes, broken: bool) -> None:
+    """:class:`NotADumpError` unless ``head`` (the first XML bytes) opens a ``<mediawiki>`` root;
+    ``broken``: the bytes stop where decompression failed (nothing to judge without a root)."""
     text = head.decode("utf-8", errors="replace")
     root = _ROOT.match(text)
     if root is None and broken:

@@ -44,6 +44,7 @@ from mluke_jax.finetune.readers import QAExample
 from mluke_jax.finetune.tasks import TASKS, Settings, _pieces, _word_token_counts, non_overlapping
 from mluke_jax.progress import progress_bar
 from mluke_jax.text_files import read_text
+from mluke_jax.warn import warn
 
 WORD = re.compile(r"\w+|[^\w\s]")  # a word: letters and digits, or one other visible character
 FIELDS = {
@@ -124,8 +125,8 @@ def _trained_head(head: type, model: str, task: str, changes: dict[str, Any]) ->
             f"mluke_jax.finetune {task} --model {model} --train FILE --eval FILE --output OUT, then predict with "
             "--model OUT/model"
         )
-    for warning in caught:  # the others (none expected) reach the caller as they were
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    for warning in caught:  # the others (none expected) reach the caller, attributed to its line as before
+        warn(str(warning.message), warning.category)
     return loaded
 
 

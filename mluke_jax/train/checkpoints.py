@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,8 +84,13 @@ class TrainCheckpointer:
         data position saved with it. Refuses a checkpoint of another model.
 
         ``step=None``: the newest intact checkpoint (damaged newer ones are named in a warning and
-        moved aside); a given ``step`` that is damaged raises :class:`DamagedCheckpointError`.
+        moved aside; with several processes, which read different shards, a damaged one is an
+        error); a given ``step`` that is damaged raises :class:`DamagedCheckpointError`. An error
+        of the machine rather than the files (out of memory, a storage service unavailable or
+        timing out, a permission) is raised as it is, and nothing is moved.
         """
+        import jax
+
         if step is not None:
             return self._restore_or_damaged(trainer, step)
         steps = sorted(self.manager.all_steps(), reverse=True)
@@ -95,6 +101,12 @@ class TrainCheckpointer:
             try:
                 position = self._restore_or_damaged(trainer, step)
             except DamagedCheckpointError as e:
+                if jax.process_count() > 1:
+                    raise DamagedCheckpointError(
+                        f"{e}. With several processes a run does not fall back by itself (each reads its own "
+                        f"shards): move {self.directory / str(step)} aside (e.g. to {step}{DAMAGED_SUFFIX}) and run "
+                        "again"
+                    ) from e
                 damaged.append((step, e))
                 continue
             if damaged:
@@ -106,24 +118,21 @@ class TrainCheckpointer:
                 )
             return position
         raise DamagedCheckpointError(
-            f"no intact checkpoint in {self.directory}: {'; '.join(str(e) for _, e in damaged)}. Remove the directory "
-            "(or pass --no-resume, where the command has it) to start over"
+            f"no intact checkpoint in {self.directory}: {'; '.join(str(e) for _, e in damaged)}. Restore them from a "
+            "copy, or start over in another output directory"
         )
 
     def _restore_or_damaged(self, trainer: Trainer, step: int) -> dict[str, Any]:
-        """:meth:`_restore` of one step; what Orbax or TensorStore raise reading it becomes one
-        :class:`DamagedCheckpointError` naming the step directory and the part (agreed on by every
-        process: one that read its shards whole falls back with the others)."""
-        error = position = None
+        """:meth:`_restore` of one step; damaged files become one :class:`DamagedCheckpointError`
+        naming the step directory and the part, any other error is raised as it is."""
         try:
-            position = self._restore(trainer, step)
+            return self._restore(trainer, step)
         except _UnreadablePart as e:
-            error = e
-            release_frames(e.__cause__)
-        if _any_process(error is not None):
-            part, cause = (error.part, error.__cause__) if error else ("state/", RuntimeError("another process failed"))
-            raise _damaged_step(self.directory / str(step), part, cause) from cause
-        return position
+            cause = e.__cause__
+            release_frames(cause)
+            if not _is_damage(cause):
+                raise cause from None
+            raise _damaged_step(self.directory / str(step), e.part, cause) from cause
 
     def _set_aside(self, steps: list[int]) -> None:
         """Move damaged step directories to ``N.damaged`` (process 0), so that a later save can
@@ -205,27 +214,36 @@ def has_checkpoint(output: Path) -> bool:
     return False
 
 
+# What the recipes and the pretraining runs write into their output directory.
+RUN_OUTPUTS = ("run.json", "metrics.jsonl", "tensorboard", "checkpoints", "model", "metrics.json", ".metrics.json.tmp")
+
+
 @contextlib.contextmanager
-def removed_on_failure(output: str | os.PathLike) -> Iterator[None]:
-    """A run that fails (an error, an interrupt) before its first checkpoint leaves nothing it
-    created in ``output``: the directory when the run made it, else the entries the run added to
-    it. A run with a checkpoint to resume from keeps everything."""
+def removed_on_failure(output: str | os.PathLike, names: tuple[str, ...] = RUN_OUTPUTS) -> Iterator[None]:
+    """A run refused or failed (an error, an interrupt) before it has a checkpoint or a logged
+    step leaves nothing of its own in ``output``: its files (``names``) that were not there before
+    are removed, and the directory too when the run made it and it is empty then. A run with a
+    checkpoint or a ``metrics.jsonl`` line keeps everything (a crash's logs are what the user
+    needs). Process 0 removes; the others leave it to it."""
+    import jax
+
     output = local_path(output)
     existed = output.exists()
-    before = set(os.listdir(output)) if output.is_dir() else set()
+    before = {name for name in names if (output / name).exists()}
     try:
         yield
     except BaseException:
-        if output.is_dir() and not has_checkpoint(output):
-            if not existed:
-                shutil.rmtree(output, ignore_errors=True)
-            else:
-                for name in set(os.listdir(output)) - before:
-                    path = output / name
-                    if path.is_dir():
-                        shutil.rmtree(path, ignore_errors=True)
-                    else:
-                        path.unlink(missing_ok=True)
+        logged = output / "metrics.jsonl"
+        progress = has_checkpoint(output) or (logged.is_file() and logged.stat().st_size > 0)
+        if jax.process_index() == 0 and output.is_dir() and not progress:
+            for name in set(names) - before:
+                path = output / name
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+            if not existed and not any(output.iterdir()):
+                output.rmdir()
         raise
 
 
@@ -245,13 +263,24 @@ def _damaged_step(directory: Path, part: str, error: BaseException) -> DamagedCh
     )
 
 
-def _any_process(flag: bool) -> bool:
-    """Whether ``flag`` holds on any process (this one alone without ``jax.distributed``)."""
-    import jax
+# TensorStore / gRPC status codes (and Python errors) of the machine or the storage service, not of the files
+_NOT_DAMAGE = re.compile(
+    r"\b(RESOURCE_EXHAUSTED|UNAVAILABLE|DEADLINE_EXCEEDED|PERMISSION_DENIED|UNAUTHENTICATED|CANCELLED|ABORTED)\b"
+)
 
-    if jax.process_count() == 1:
-        return flag
-    import numpy as np
-    from jax.experimental import multihost_utils
 
-    return bool(np.any(multihost_utils.process_allgather(np.array([flag]))))
+def _is_damage(error: BaseException) -> bool:
+    """Whether a failed read means damaged files (truncated, missing, garbled) rather than an
+    error of the machine (out of memory, a timeout, a permission) that a retry may not have."""
+    seen, pending = set(), [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, MemoryError | PermissionError | TimeoutError | ConnectionError):
+            return False
+        if _NOT_DAMAGE.search(str(current)[:500]):
+            return False
+        pending += [current.__cause__, current.__context__]
+    return True

@@ -234,8 +234,10 @@ def test_a_page_the_parser_cannot_read_is_skipped_and_counted(tmp_path, monkeypa
     [
         ("enwiki.txt", b"Tokyo is the capital of Japan.\nIt is big.\n", "is not a MediaWiki XML export: it starts with "
          "'Tokyo is the capital of Japan. It is big.', where a dump's root element is <mediawiki>"),
-        ("enwiki-pages-articles.xml.gz", None, "is not a gzip file as its name says (it is uncompressed XML: name it "
-         ".xml)"),
+        ("enwiki-pages-articles.xml.gz", None, "is not a gzip file as its name says (it is an uncompressed MediaWiki "
+         "export: name it .xml)"),
+        ("enwiki-pages-articles.xml.bz2", b"<html><body>404 Not Found</body></html>", "is not a MediaWiki XML export: "
+         "it starts with '<html><body>404 Not Found</body></html>'"),
         ("enwiki-pages-articles.xml.bz2", "gzip", "is not a bzip2 file as its name says (it is gzip-compressed)"),
         ("enwiki.xml", b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "is not a MediaWiki XML export"),
         ("enwiki.xml", b"", "is not a MediaWiki XML export: it is empty"),

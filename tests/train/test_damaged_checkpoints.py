@@ -37,8 +37,10 @@ def params(trainer):
 
 
 def damage(step_dir: Path) -> Path:
-    """Truncate the largest data file of the step's training state (a disk filled up, a copy cut short)."""
-    largest = max((p for p in (step_dir / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    """Truncate the largest array data file of the step's training state (a disk filled up, a copy
+    cut short); the metadata files beside them are sometimes larger, and fail otherwise."""
+    data = [p for p in (step_dir / "state").glob("ocdbt.process_*/d/*") if p.is_file()]
+    largest = max(data, key=lambda p: p.stat().st_size)
     largest.write_bytes(largest.read_bytes()[:100])
     return largest
 
@@ -88,6 +90,27 @@ def test_no_intact_checkpoint_is_one_error_naming_each(tmp_path):
             checkpointer.restore(trainer, 4)
 
 
+def test_an_error_of_the_machine_is_not_taken_for_damage(tmp_path, monkeypatch):
+    """Out of memory (or a storage service timing out) while restoring: raised as it is, and the
+    good checkpoint is not moved aside for an older one."""
+    trainer, stream = make_run()
+    with TrainCheckpointer(tmp_path / "ckpt", save_every=2) as checkpointer:
+        fit(trainer, stream, 4, checkpointer=checkpointer, progress=False)
+    trainer, stream = make_run()
+    with TrainCheckpointer(tmp_path / "ckpt", save_every=2) as checkpointer:
+        real = checkpointer.manager.restore
+
+        def out_of_memory(step, args=None):
+            if "state" in args.keys():
+                raise ValueError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 4.00GiB")
+            return real(step, args=args)
+
+        monkeypatch.setattr(checkpointer.manager, "restore", out_of_memory)
+        with pytest.raises(ValueError, match="RESOURCE_EXHAUSTED"):
+            fit(trainer, stream, 6, checkpointer=checkpointer, progress=False)
+    assert not list((tmp_path / "ckpt").glob(f"*{DAMAGED_SUFFIX}"))
+
+
 RESUME_DAMAGED = textwrap.dedent(
     """
     import sys
@@ -116,7 +139,8 @@ def test_what_a_user_sees_is_the_warning_alone(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert "is incomplete or damaged" in lines[0] and "resumed from step 2" in done.stderr
+    assert "is incomplete or damaged" in lines[0] and "OUT_OF_RANGE" in lines[0]  # a read that fails mid-restore
+    assert "resumed from step 2" in done.stderr
     assert len(lines) <= 4, done.stderr[:3000]
     assert "Traceback" not in done.stderr and "Event loop is closed" not in done.stderr
 
@@ -128,15 +152,23 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing_it_made(tmp
             (tmp_path / "new" / "run.json").write_text("{}")
             raise RuntimeError("refused")
     assert not (tmp_path / "new").exists()
-    mine = tmp_path / "mine"  # a directory the user made: only what the run added goes
+    mine = tmp_path / "mine"  # a directory the user made: only the run's own files go
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     with pytest.raises(KeyboardInterrupt):
         with removed_on_failure(mine):
             (mine / "run.json").write_text("{}")
             (mine / "tensorboard").mkdir()
+            (mine / "written-meanwhile.txt").write_text("not the run's")
             raise KeyboardInterrupt
-    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "written-meanwhile.txt"]
+    logged = tmp_path / "logged"  # a crash after logged steps: its logs are what the user needs
+    with pytest.raises(FloatingPointError):
+        with removed_on_failure(logged):
+            logged.mkdir()
+            (logged / "metrics.jsonl").write_text('{"step": 1, "loss": NaN}\n')
+            raise FloatingPointError("nan loss")
+    assert (logged / "metrics.jsonl").is_file()
     resumable = tmp_path / "resumable"  # with a checkpoint: everything stays
     (resumable / "checkpoints" / "stage2" / "4").mkdir(parents=True)
     with pytest.raises(ValueError):
