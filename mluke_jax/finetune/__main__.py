@@ -4,6 +4,7 @@
 import argparse
 import sys
 
+from mluke_jax.finetune.readers import NER_FORMATS, NLI_FORMATS
 from mluke_jax.finetune.tasks import TASKS, Settings
 from mluke_jax.sharding import parse_mesh
 
@@ -17,8 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "task",
         choices=sorted(TASKS),
-        help="ner (CoNLL-2003), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD JSON), "
-        "xnli (premise/hypothesis/label TSV)",
+        help="ner (CoNLL-2003/2002, WikiANN), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD "
+        "JSON), xnli (premise/hypothesis/label TSV)",
     )
     p.add_argument(
         "--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files"
@@ -26,6 +27,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, help="training data file")
     p.add_argument("--eval", required=True, help="evaluation data file")
     p.add_argument("--output", required=True, help="output directory: checkpoints/, model/, metrics.json")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=("auto", *NER_FORMATS, *NLI_FORMATS),
+        help="the data files' layout (default: detected from the file); ner: conll2003, conll2002 (no document "
+        "markers: each sentence alone), wikiann (lang:word<TAB>tag, as XTREME's PAN-X); xnli: tsv "
+        "(premise<TAB>hypothesis<TAB>label[<TAB>language]), xnli (the XNLI-1.0 release TSV), multinli (MultiNLI "
+        "1.0 .jsonl or .txt)",
+    )
     p.add_argument("--epochs", type=float, default=3.0)
     p.add_argument(
         "--batch-size", type=int, default=16, help="examples per micro-batch (divisible by the mesh's data x fsdp)"
@@ -173,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             doc_stride=args.doc_stride,
             entities=args.entities,
             mention_db=args.mention_db,
+            data_format=args.format,
         )
         config = RunConfig(
             task=args.task,

@@ -1,9 +1,16 @@
 """Readers for the data formats of the fine-tuning recipes. A malformed line is a ``DataError``
 (a ``ValueError``) naming the file and the line.
 
-- CoNLL-2003 (``ner``): ``word ... tag`` per line (the tag is the last column, IOB1 or IOB2),
-  sentences separated by blank lines; a ``-DOCSTART-`` line starts a new document (each sentence
-  keeps its document's number: the recipe reads a sentence with its neighbours as context).
+- NER (``ner``), one word a line, sentences separated by blank lines, IOB1, IOB2 or BIOES tags
+  (:data:`NER_FORMATS`, detected from the file or named with ``--format``):
+
+  - CoNLL-2003 and CoNLL-2002 (``conll2003``, ``conll2002``): ``word ... tag``, the tag in the last
+    column (Spanish: ``word tag``; Dutch and CoNLL-2003: ``word POS [chunk] tag``). A
+    ``-DOCSTART-`` line (Dutch: ``-DOCSTART- -DOCSTART- O``) starts a new document, and each
+    sentence keeps its document's number: the recipe reads it with its neighbours as context. A
+    file without document markers has no documents: each sentence is read alone.
+  - WikiANN / PAN-X as XTREME distributes it (``wikiann``): ``lang:word<TAB>tag``; the prefix is
+    stripped and becomes the sentence's ``language``; no documents.
 - TACRED (``relation``): a JSON list of ``{"token": [...], "subj_start", "subj_end", "obj_start",
   "obj_end" (inclusive word indices), "relation"}``.
 - Open Entity (``entity-typing``): JSON lines (or a JSON list) of ``{"sent", "start", "end"
@@ -16,6 +23,7 @@
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +37,18 @@ class DataError(ValueError):
 @dataclasses.dataclass
 class Sentence:
     """A NER sentence: words and their entities ``(first_word, last_word_inclusive, type)``;
-    ``document``: the number of its document (``-DOCSTART-`` lines start a new one)."""
+    ``document``: the number of its document (``-DOCSTART-`` lines start a new one; in a file
+    without them every sentence is a document of its own); ``language``: WikiANN's prefix."""
 
     words: list[str]
     entities: list[tuple[int, int, str]]
     document: int = 0
+    language: str | None = None
+
+
+NER_FORMATS = ("conll2003", "conll2002", "wikiann")
+# a WikiANN / PAN-X line: a language code, a colon, the word, a tab, the tag
+WIKIANN_LINE = re.compile(r"^([a-z]{2,3}(?:-[a-z]+)?):(.+)\t(\S+)$")
 
 
 @dataclasses.dataclass
@@ -67,6 +82,14 @@ class PairExample:
     language: str | None = None
 
 
+class Examples(list):
+    """A reader's examples, with ``skipped``: the rows it left out on purpose (MultiNLI's ``-``)."""
+
+    def __init__(self, items=(), skipped: int = 0):
+        super().__init__(items)
+        self.skipped = skipped
+
+
 def _lines(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
@@ -83,48 +106,89 @@ def _json(path: str | Path) -> Any:
         raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
 
 
-def read_conll(path: str | Path) -> list[Sentence]:
-    """CoNLL-2003 sentences; IOB1 (``I-`` may open an entity) and IOB2 tags both read."""
-    sentences, words, tags, start_line, document = [], [], [], 1, 0
+def ner_format(path: str | Path, lines: list[str]) -> str:
+    """``wikiann`` when the file's first word line is ``lang:word<TAB>tag``, else ``conll2003``
+    (CoNLL-2002 reads the same way)."""
+    first = next((line for line in lines if line.strip() and not line.startswith("-DOCSTART-")), "")
+    return "wikiann" if WIKIANN_LINE.match(first) else "conll2003"
 
-    def close(line_number: int) -> None:
+
+def read_conll(path: str | Path, data_format: str = "auto") -> list[Sentence]:
+    """The NER sentences of a CoNLL-2003, CoNLL-2002 or WikiANN file (``data_format``: one of
+    :data:`NER_FORMATS`, or ``auto`` to detect it); IOB1 (``I-`` may open an entity), IOB2 and
+    BIOES tags all read."""
+    lines = _lines(path)
+    detected = ner_format(path, lines)
+    if data_format == "auto":
+        data_format = detected
+    elif data_format not in NER_FORMATS:
+        raise ValueError(f"unknown NER format {data_format!r}: choose one of {list(NER_FORMATS)} (or auto)")
+    elif data_format != "wikiann" and detected == "wikiann":
+        raise DataError(
+            f"{path}: --format {data_format} names a CoNLL file, but its lines are WikiANN's lang:word<TAB>tag: "
+            "pass --format wikiann, or no --format"
+        )
+    wikiann = data_format == "wikiann"
+    has_documents = not wikiann and any(line.startswith("-DOCSTART-") for line in lines)
+    sentences, words, tags, languages, start_line, document = [], [], [], [], 1, 0
+
+    def close() -> None:
+        nonlocal document
         if words:
-            sentences.append(Sentence(list(words), _entities_of(tags, path, start_line), document))
+            number = document if has_documents else len(sentences)  # no markers: each sentence alone
+            language = languages[0] if wikiann else None
+            sentences.append(Sentence(list(words), _entities_of(tags, path, start_line), number, language))
         words.clear()
         tags.clear()
+        languages.clear()
 
-    for number, line in enumerate(_lines(path), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
-            close(number)
+            close()
             start_line = number + 1
             continue
-        if line.startswith("-DOCSTART-"):
-            close(number)
+        if line.startswith("-DOCSTART-") and not wikiann:
+            close()
             document += bool(sentences)
             continue
-        fields = line.split()
-        if len(fields) < 2:
-            raise DataError(f"{path}:{number}: expected 'word ... tag', got {line!r}")
-        tag = fields[-1]
-        if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
-            raise DataError(f"{path}:{number}: tag {tag!r} is not O, B-TYPE or I-TYPE")
+        if wikiann:
+            match = WIKIANN_LINE.match(line)
+            if match is None:
+                raise DataError(
+                    f"{path}:{number}: expected WikiANN's lang:word<TAB>tag (e.g. en:Tokyo<TAB>B-LOC), got {line!r}"
+                )
+            language, word, tag = match.groups()
+            languages.append(language)
+        else:
+            fields = line.split()
+            if len(fields) < 2:
+                raise DataError(f"{path}:{number}: expected 'word ... tag', got {line!r}")
+            word, tag = fields[0], fields[-1]
+        if tag != "O" and not (tag[:2] in ("B-", "I-", "E-", "S-") and len(tag) > 2):
+            raise DataError(f"{path}:{number}: tag {tag!r} is not O, B-TYPE, I-TYPE, E-TYPE or S-TYPE")
         if not words:
             start_line = number
-        words.append(fields[0])
+        words.append(word)
         tags.append(tag)
-    close(0)
+    close()
     return sentences
 
 
 def _entities_of(tags: list[str], path, line: int) -> list[tuple[int, int, str]]:
+    """Entities of IOB1, IOB2 or BIOES tags: ``B-`` and ``S-`` open one, ``I-`` and ``E-``
+    continue one of their type (or open one, as IOB1 and conlleval read them), ``E-`` and ``S-``
+    close it."""
     entities, start, kind = [], None, None
     for i, tag in enumerate(tags + ["O"]):
-        continues = tag.startswith("I-") and kind == tag[2:] and start is not None
+        continues = tag[:2] in ("I-", "E-") and kind == tag[2:] and start is not None
         if start is not None and not continues:
             entities.append((start, i - 1, kind))
             start = kind = None
         if tag != "O" and not continues:
             start, kind = i, tag[2:]
+        if tag[:2] in ("E-", "S-"):
+            entities.append((start, i, kind))
+            start = kind = None
     return entities
 
 
@@ -211,15 +275,90 @@ def read_squad(path: str | Path) -> list[QAExample]:
     return out
 
 
-def read_pairs(path: str | Path) -> list[PairExample]:
+def nli_format(path: str | Path, lines: list[str]) -> str:
+    """The layout of a sentence-pair file, from its first line: ``multinli`` JSON lines, a header
+    naming ``gold_label``, ``sentence1`` and ``sentence2`` (``xnli``: the XNLI-1.0 release, with a
+    ``language`` column; ``multinli``: MultiNLI 1.0's ``.txt``), else ``tsv``."""
+    first = next((line for line in lines if line.strip()), "")
+    if first.lstrip().startswith("{"):
+        try:
+            if isinstance(json.loads(first), dict):
+                return "multinli"
+        except json.JSONDecodeError:
+            pass  # a premise that starts with a brace
+    columns = {c.strip() for c in first.split("\t")}
+    if {"gold_label", "sentence1", "sentence2"} <= columns:
+        return "xnli" if "language" in columns else "multinli"
+    return "tsv"
+
+
+def read_pairs(path: str | Path, data_format: str = "auto") -> "Examples":
+    """Sentence pairs of one of :data:`NLI_FORMATS` (``auto``: :func:`nli_format`). Rows of the
+    XNLI-1.0 and MultiNLI releases whose ``gold_label`` is ``-`` (no annotator majority) are
+    skipped, as the original code does, and counted in the result's ``skipped``."""
+    lines = _lines(path)
+    detected = nli_format(path, lines)
+    if data_format == "auto":
+        data_format = detected
+    elif data_format not in NLI_FORMATS:
+        raise ValueError(f"unknown sentence-pair format {data_format!r}: choose one of {list(NLI_FORMATS)} (or auto)")
+    elif data_format != detected and not (data_format == "multinli" and detected == "xnli"):
+        raise DataError(
+            f"{path}: --format {data_format} does not fit the file, which reads as {detected} "
+            f"({NLI_LAYOUTS[detected]}): pass --format {detected}, or no --format"
+        )
+    if data_format == "tsv":
+        return Examples(_read_plain_pairs(path, lines))
+    if lines and lines[0].lstrip().startswith("{") and nli_format(path, lines[:1]) == "multinli":
+        rows = []
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+    else:
+        header = [c.strip() for c in lines[0].split("\t")]
+        rows = []
+        for number, line in enumerate(lines[1:], 2):
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) < len(header):  # trailing empty columns may be cut off
+                fields += [""] * (len(header) - len(fields))
+            rows.append((number, dict(zip(header, fields))))
+    out, dashes = [], 0
+    for number, row in rows:
+        missing = [k for k in ("gold_label", "sentence1", "sentence2") if not isinstance(row.get(k), str)]
+        if missing:
+            raise DataError(f"{path}:{number}: the row has no {', '.join(missing)}")
+        label = row["gold_label"].strip()
+        if label == "-":
+            dashes += 1
+            continue
+        language = (row.get("language") or "").strip() or ("en" if data_format == "multinli" else None)
+        out.append(PairExample(row["sentence1"], row["sentence2"], label, language))
+    return Examples(out, skipped=dashes)
+
+
+NLI_FORMATS = ("tsv", "xnli", "multinli")
+NLI_LAYOUTS = {
+    "tsv": "premise<TAB>hypothesis<TAB>label[<TAB>language]",
+    "xnli": "the XNLI-1.0 release: a header with language, gold_label, sentence1, sentence2",
+    "multinli": "MultiNLI 1.0: .jsonl, or the .txt with a header of gold_label, sentence1, sentence2",
+}
+
+
+def _read_plain_pairs(path: str | Path, lines: list[str]) -> list[PairExample]:
     out = []
-    for number, line in enumerate(_lines(path), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         fields = line.split("\t")
         if len(fields) not in (3, 4):
             raise DataError(
-                f"{path}:{number}: expected premise<TAB>hypothesis<TAB>label[<TAB>language], got {len(fields)} columns"
+                f"{path}:{number}: expected premise<TAB>hypothesis<TAB>label[<TAB>language], got {len(fields)} "
+                f"columns (the layouts read: {'; '.join(NLI_LAYOUTS.values())})"
             )
         if number == 1 and fields[2].strip().lower() == "label":
             continue  # header

@@ -123,6 +123,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     if config.task not in TASKS:
         raise ValueError(f"unknown task {config.task!r}: choose one of {sorted(TASKS)}")
     task = TASKS[config.task]
+    task.check_format(config.settings.data_format)
     family = model_family(config.model)
     if family not in task.heads:
         raise ValueError(
@@ -137,14 +138,17 @@ def run(config: RunConfig) -> dict[str, Any]:
     def bar(items, what: str):
         return progress_bar(items, desc=what, enabled=config.progress, leave=False)
 
-    train_examples = task.read(config.train)
-    eval_examples = task.read(config.eval)
+    train_examples = task.read(config.train, config.settings)
+    eval_examples = task.read(config.eval, config.settings)
     labels = task.label_set(train_examples)
     task.check_labels(eval_examples, labels, config.eval)
     say(
         f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples, {len(labels)} "
         "labels"
     )
+    for path, examples in ((config.train, train_examples), (config.eval, eval_examples)):
+        if getattr(examples, "skipped", 0):
+            say(f"{path}: {examples.skipped} rows without a gold label ('-') skipped, as the original code does")
     tokenizer = load_tokenizer(config.model, family, task.name, config.settings)
     train = task.prepare(
         train_examples, tokenizer, labels, config.settings, True, lambda xs: bar(xs, "tokenizing train")

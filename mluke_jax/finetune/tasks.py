@@ -27,6 +27,7 @@ class Settings:
     entities: str = "none"  # qa: "auto" links question and context with mention_db
     mention_db: str | None = None  # qa
     language: str | None = None  # xnli with XLM: rows without a language column; qa: the linker's
+    data_format: str = "auto"  # the data files' layout (readers.NER_FORMATS, NLI_FORMATS), auto: detected
 
 
 @dataclasses.dataclass
@@ -64,8 +65,14 @@ class Task:
     name: str
     heads: dict[str, str]  # model_type -> head class
     multi_label = False
+    formats: tuple[str, ...] = ()  # the layouts --format may name (besides auto)
 
-    def read(self, path: str) -> list:
+    def check_format(self, data_format: str) -> None:
+        if data_format != "auto" and data_format not in self.formats:
+            known = f"one of {list(self.formats)} or auto" if self.formats else "auto (its one layout)"
+            raise ValueError(f"--format {data_format} is not a layout of task {self.name}: choose {known}")
+
+    def read(self, path: str, settings: Settings | None = None) -> list:
         raise NotImplementedError
 
     def label_set(self, examples: list) -> list[str]:
@@ -96,9 +103,10 @@ class NER(Task):
 
     name = "ner"
     heads = {"luke": "LukeForEntitySpanClassification"}
+    formats = readers.NER_FORMATS
 
-    def read(self, path):
-        return readers.read_conll(path)
+    def read(self, path, settings=None):
+        return readers.read_conll(path, settings.data_format if settings else "auto")
 
     def labels_of(self, sentences):
         return [kind for s in sentences for _, _, kind in s.entities]
@@ -249,7 +257,7 @@ class Relation(Task):
     heads = {"luke": "LukeForEntityPairClassification"}
     negative = "no_relation"
 
-    def read(self, path):
+    def read(self, path, settings=None):
         return readers.read_tacred(path)
 
     def labels_of(self, examples):
@@ -293,7 +301,7 @@ class EntityTyping(Task):
     heads = {"luke": "LukeForEntityClassification"}
     multi_label = True
 
-    def read(self, path):
+    def read(self, path, settings=None):
         return readers.read_open_entity(path)
 
     def labels_of(self, examples):
@@ -336,7 +344,7 @@ class QuestionAnswering(Task):
     name = "qa"
     heads = {"luke": "LukeForQuestionAnswering"}
 
-    def read(self, path):
+    def read(self, path, settings=None):
         return readers.read_squad(path)
 
     def labels_of(self, examples):
@@ -365,9 +373,10 @@ class NLI(Task):
 
     name = "xnli"
     heads = {"luke": "LukeForSequenceClassification", "xlm": "XLMForSequenceClassification"}
+    formats = readers.NLI_FORMATS
 
-    def read(self, path):
-        return readers.read_pairs(path)
+    def read(self, path, settings=None):
+        return readers.read_pairs(path, settings.data_format if settings else "auto")
 
     def labels_of(self, examples):
         return [e.label for e in examples]
