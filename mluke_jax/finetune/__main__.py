@@ -25,7 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files"
     )
     p.add_argument("--train", required=True, help="training data file")
-    p.add_argument("--eval", required=True, help="evaluation data file")
+    p.add_argument(
+        "--eval",
+        required=True,
+        nargs="+",
+        action="extend",
+        help="evaluation data: files, directories or glob patterns (several: the scores of each language, or of "
+        "each file where the data names no language, with their averages)",
+    )
     p.add_argument("--output", required=True, help="output directory: checkpoints/, model/, metrics.json")
     p.add_argument(
         "--format",
@@ -214,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"{result['task']}: {result['eval']} -> {args.output}/metrics.json, model in {args.output}/model")
+    if "per_language" in result:
+        from mluke_jax.finetune.languages import table
+
+        print(table(result))
     return 0
 
 

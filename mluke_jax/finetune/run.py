@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mluke_jax.finetune import languages
 from mluke_jax.finetune.tasks import TASKS, Prepared, Settings
 from mluke_jax.paths import local_path
 from mluke_jax.progress import progress_bar
@@ -26,7 +27,7 @@ class RunConfig:
     task: str
     model: str
     train: str
-    eval: str
+    eval: str | list[str]  # files, directories or glob patterns: each language evaluated apart
     output: str
     epochs: float = 3.0
     batch_size: int = 16
@@ -139,14 +140,17 @@ def run(config: RunConfig) -> dict[str, Any]:
         return progress_bar(items, desc=what, enabled=config.progress, leave=False)
 
     train_examples = task.read(config.train, config.settings)
-    eval_examples = task.read(config.eval, config.settings)
+    per_file = [(path, task.read(path, config.settings)) for path in languages.eval_paths(config.eval)]
     labels = task.label_set(train_examples)
-    task.check_labels(eval_examples, labels, config.eval)
+    for path, examples in per_file:
+        task.check_labels(examples, labels, path)
+    eval_examples, groups = languages.concatenated(per_file)
     say(
-        f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples, {len(labels)} "
-        "labels"
+        f"{task.name}: {len(train_examples)} training and {len(eval_examples)} evaluation examples"
+        + (f" in {len(groups)} languages ({', '.join(groups)})" if len(groups) > 1 else "")
+        + f", {len(labels)} labels"
     )
-    for path, examples in ((config.train, train_examples), (config.eval, eval_examples)):
+    for path, examples in ((config.train, train_examples), *per_file):
         if getattr(examples, "skipped", 0):
             say(f"{path}: {examples.skipped} rows without a gold label ('-') skipped, as the original code does")
     tokenizer = load_tokenizer(config.model, family, task.name, config.settings)
@@ -207,6 +211,10 @@ def run(config: RunConfig) -> dict[str, Any]:
         label_keys = ("labels", "start_positions", "end_positions")
         outputs = predict(trained, evaluation, config.eval_batch_size, label_keys, config.progress)
         scores = task.evaluate(evaluation, outputs, labels, config.settings, tokenizer)
+        per_language = {
+            language: task.evaluate(*languages.subset(evaluation, outputs, indices), labels, config.settings, tokenizer)
+            for language, indices in groups.items()
+        }
         trained.save_pretrained(output / "model")
         copy_tokenizer_files(config.model, output / "model")
     result = {
@@ -220,6 +228,13 @@ def run(config: RunConfig) -> dict[str, Any]:
         "eval": scores,
         "labels": labels,
     }
+    if len(per_language) > 1:  # several languages (or files): each, and their averages
+        result["per_language"] = per_language
+        result["average"] = languages.average(per_language)
+        trained_on = languages.training_language(train_examples)
+        if trained_on in per_language and len(per_language) > 2:
+            result["train_language"] = trained_on
+            result["average_without_train_language"] = languages.average(per_language, leave_out=trained_on)
     tmp = output / ".metrics.json.tmp"
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, output / "metrics.json")
