@@ -145,7 +145,11 @@ def test_rerun_resumes_and_other_model_is_refused(mluke_dir, tmp_path, capsys):
     "task, train_text, message",
     [
         ("ner", "Tokyo NN O B-LOC\nis NN O O\nbig\n", "conll_bad.txt:3: expected 'word ... tag'"),
-        ("ner", "Tokyo NN O B-LOC\nis NN O X-FOO\n", "conll_bad.txt:2: tag 'X-FOO' is not O, B-TYPE, I-TYPE, E-TYPE or S-TYPE"),
+        (
+            "ner",
+            "Tokyo NN O B-LOC\nis NN O X-FOO\n",
+            "conll_bad.txt:2: tag 'X-FOO' is not O, B-TYPE, I-TYPE, E-TYPE or S-TYPE",
+        ),
         (
             "xnli",
             "a b\tc d\tentailment\nonly two\tcolumns\n",
