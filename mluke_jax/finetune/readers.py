@@ -97,6 +97,18 @@ def _lines(path: str | Path) -> list[str]:
     return read_text(path).splitlines()
 
 
+def _json_lines(path: str | Path, lines: list[str]) -> list[tuple[int, Any]]:
+    """``(line number, value)`` of every non-blank line of a JSON-lines file."""
+    out = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                out.append((number, json.loads(line)))
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+    return out
+
+
 def _json(path: str | Path) -> Any:
     path = Path(path)
     text = "\n".join(_lines(path))
@@ -221,13 +233,7 @@ def read_open_entity(path: str | Path) -> list[TypingExample]:
         items = list(enumerate(_json(path), 1))
         where = "example"
     else:
-        items = []
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                try:
-                    items.append((number, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        items = _json_lines(path, lines)
         where = "line"
     out = []
     for number, item in items:
@@ -310,13 +316,7 @@ def read_pairs(path: str | Path, data_format: str = "auto") -> "Examples":
     if data_format == "tsv":
         return Examples(_read_plain_pairs(path, lines))
     if lines and lines[0].lstrip().startswith("{") and nli_format(path, lines[:1]) == "multinli":
-        rows = []
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                try:
-                    rows.append((number, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+        rows = _json_lines(path, lines)
     else:
         header = [c.strip() for c in lines[0].split("\t")]
         rows = []
