@@ -211,9 +211,9 @@ def run(config: RunConfig) -> dict[str, Any]:
         label_keys = ("labels", "start_positions", "end_positions")
         outputs = predict(trained, evaluation, config.eval_batch_size, label_keys, config.progress)
         scores = task.evaluate(evaluation, outputs, labels, config.settings, tokenizer)
-        per_language = {
+        per_language = {  # one language: its scores are ``scores``
             language: task.evaluate(*languages.subset(evaluation, outputs, indices), labels, config.settings, tokenizer)
-            for language, indices in groups.items()
+            for language, indices in (groups.items() if len(groups) > 1 else ())
         }
         trained.save_pretrained(output / "model")
         copy_tokenizer_files(config.model, output / "model")
