@@ -83,13 +83,9 @@ def data_of(directories: tuple[str, ...], languages: str) -> list[Path]:
     found, available = [], []
     for directory in directories:
         example_set = open_example_sets([directory], kind=XLM_DATA_SETS)[0]
-        metadata = example_set.metadata
-        if metadata["format"] == "mluke-jax-xlm-parallel":
-            name = "-".join(metadata["languages"])
-        elif metadata["format"] == "mluke-jax-xlm-stream":
-            name = example_set.language
-        else:
-            raise ValueError(f"{directory} is a {metadata['format']} data set, not one of 'corpus xlm-text/-parallel'")
+        metadata = example_set.metadata  # a stream or pairs: open_example_sets refuses any other kind
+        pairs = metadata["format"] == "mluke-jax-xlm-parallel"
+        name = "-".join(metadata["languages"]) if pairs else example_set.language
         available.append(name)
         if name == languages:
             found.append(example_set.directory)
