@@ -4,7 +4,7 @@
 import argparse
 import sys
 
-from mluke_jax.finetune.readers import NER_FORMATS, NLI_FORMATS
+from mluke_jax.finetune.readers import NER_FORMATS, NLI_FORMATS, QA_FORMATS
 from mluke_jax.finetune.tasks import TASKS, Settings
 from mluke_jax.sharding import parse_mesh
 
@@ -18,8 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "task",
         choices=sorted(TASKS),
-        help="ner (CoNLL-2003/2002, WikiANN), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD "
-        "JSON), xnli (premise/hypothesis/label TSV)",
+        help="ner (CoNLL-2003/2002, WikiANN), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD, "
+        "MLQA, XQuAD JSON), xnli (XNLI, MultiNLI, premise/hypothesis/label TSV)",
     )
     p.add_argument(
         "--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files"
@@ -37,11 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         default="auto",
-        choices=("auto", *NER_FORMATS, *NLI_FORMATS),
+        choices=("auto", *NER_FORMATS, *NLI_FORMATS, *QA_FORMATS),
         help="the data files' layout (default: detected from the file); ner: conll2003, conll2002 (no document "
         "markers: each sentence alone), wikiann (lang:word<TAB>tag, as XTREME's PAN-X); xnli: tsv "
         "(premise<TAB>hypothesis<TAB>label[<TAB>language]), xnli (the XNLI-1.0 release TSV), multinli (MultiNLI "
-        "1.0 .jsonl or .txt)",
+        "1.0 .jsonl or .txt); qa: squad, mlqa (scored with MLQA's normalisation in the context's language: from "
+        "the file name test-context-LANG-question-LANG.json, or --language), xquad (xquad.LANG.json)",
     )
     p.add_argument("--epochs", type=float, default=3.0)
     p.add_argument(
@@ -62,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--language",
         default=None,
-        help="xnli with XLM: language of rows without a language column; qa --entities auto: the texts' language",
+        help="xnli with XLM: language of rows without a language column; qa: the contexts' language where the file "
+        "name (MLQA's, XQuAD's) does not give it, and --entities auto's linking language",
     )
     p.add_argument(
         "--doc-stride", type=int, default=128, help="qa: tokens shared by consecutive windows of a long context"

@@ -41,7 +41,13 @@ def eval_paths(specs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[s
 
 
 def language_of(example: Any) -> str | None:
-    return getattr(example, "language", None) or None
+    """The example's language; MLQA's cross-lingual questions (asked in another language than
+    their context's) as their file names say it, ``context-de-question-en``."""
+    language = getattr(example, "language", None) or None
+    asked_in = getattr(example, "question_language", None)
+    if language and asked_in and asked_in != language:
+        return f"context-{language}-question-{asked_in}"
+    return language
 
 
 def concatenated(per_file: list[tuple[str, list]]) -> tuple[list, dict[str, list[int]]]:

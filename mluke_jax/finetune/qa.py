@@ -121,22 +121,27 @@ def best_spans(keys, outputs, max_answer_tokens: int) -> dict[int, tuple[float, 
     return best
 
 
-def best_answers(keys, features, outputs, examples, max_answer_tokens: int, tokenizer) -> dict[str, str]:
-    """Question id -> the text of its best span over all its windows (:func:`best_spans`)."""
+def best_answers(keys, features, outputs, examples, max_answer_tokens: int, tokenizer) -> list[str]:
+    """The text of each example's best span over all its windows (:func:`best_spans`), in the
+    examples' order ("" for one without a window). Not keyed by question id: MLQA and XQuAD
+    share ids between the languages of one question."""
     best = best_spans(keys, outputs, max_answer_tokens)
-    answers = {}
-    for n, example in enumerate(examples):
+    answers = []
+    for n in range(len(examples)):
         if n not in best:
-            answers[example.id] = ""
+            answers.append("")
             continue
         _, index, s, e = best[n]
-        answers[example.id] = tokenizer.decode(features[index]["input_ids"][s : e + 1]).strip()
+        answers.append(tokenizer.decode(features[index]["input_ids"][s : e + 1]).strip())
     return answers
 
 
-def scores(predictions: dict[str, str], examples) -> dict[str, float]:
-    answers = {e.id: [t for t, _ in e.answers] for e in examples if e.answers}
-    return metrics.squad_scores(predictions, answers)
+def scores(predictions: list[str], examples) -> dict[str, float]:
+    """Exact match and F1 over the examples with answers (``predictions`` in their order): MLQA's
+    examples with MLQA's normalisation in their context's language, the others with SQuAD v1.1's."""
+    answers = {n: [t for t, _ in e.answers] for n, e in enumerate(examples) if e.answers}
+    languages = {n: e.language for n, e in enumerate(examples) if e.scoring == "mlqa"}
+    return metrics.squad_scores(dict(enumerate(predictions)), answers, languages)
 
 
 def _window_starts(length: int, window: int, stride: int) -> list[int]:

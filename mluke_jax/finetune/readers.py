@@ -68,10 +68,23 @@ class TypingExample:
 
 @dataclasses.dataclass
 class QAExample:
+    """A question on a context. ``language``: the context's (MLQA / XQuAD file names, ``--language``);
+    ``question_language``: MLQA's cross-lingual files ask in another; ``scoring``: ``mlqa`` (MLQA's
+    per-language answer normalisation, with the context's language) or ``squad`` (SQuAD v1.1's)."""
+
     id: str
     question: str
     context: str
     answers: list[tuple[str, int]]  # (text, character start)
+    language: str | None = None
+    question_language: str | None = None
+    scoring: str = "squad"
+
+
+QA_FORMATS = ("squad", "mlqa", "xquad")
+# the published file names: MLQA's dev/test-context-LANG-question-LANG.json, XQuAD's xquad.LANG.json
+MLQA_FILE = re.compile(r"^(?:dev|test)-context-([a-z]{2})-question-([a-z]{2})\.json$")
+XQUAD_FILE = re.compile(r"^xquad\.([a-z]{2})\.json$")
 
 
 @dataclasses.dataclass
@@ -254,13 +267,48 @@ def read_open_entity(path: str | Path) -> list[TypingExample]:
     return out
 
 
-def read_squad(path: str | Path) -> list[QAExample]:
+def qa_format(path: str | Path) -> tuple[str, str | None, str | None]:
+    """``(layout, context language, question language)`` from a SQuAD-layout file's name: MLQA's
+    ``test-context-de-question-en.json``, XQuAD's ``xquad.de.json``, else ``squad`` (no language)."""
+    name = Path(path).name
+    if match := MLQA_FILE.match(name):
+        return "mlqa", match[1], match[2]
+    if match := XQUAD_FILE.match(name):
+        return "xquad", match[1], match[1]
+    return "squad", None, None
+
+
+def read_squad(path: str | Path, data_format: str = "auto", language: str | None = None) -> list[QAExample]:
+    """The questions of a SQuAD 1.1, MLQA or XQuAD file (all in SQuAD's layout). Their languages
+    come from the file name (:func:`qa_format`), else from ``language`` (``--language``); MLQA's
+    are scored with MLQA's normalisation in the context's language, the others with SQuAD v1.1's.
+    ``data_format`` (:data:`QA_FORMATS`) names the layout where the file name does not."""
+    detected, context_language, question_language = qa_format(path)
+    if data_format == "auto":
+        data_format = detected
+    elif data_format not in QA_FORMATS:
+        raise ValueError(f"unknown QA format {data_format!r}: choose one of {list(QA_FORMATS)} (or auto)")
+    context_language = context_language or language
+    question_language = question_language or context_language
+    if data_format == "mlqa":
+        from mluke_jax.finetune.metrics import MLQA_LANGUAGES
+
+        if context_language is None:
+            raise DataError(
+                f"{path}: MLQA is scored in its context's language, and neither the file name "
+                "(MLQA's test-context-LANG-question-LANG.json) nor --language gives it"
+            )
+        if context_language not in MLQA_LANGUAGES:
+            raise DataError(
+                f"{path}: MLQA has no context language {context_language!r}: its languages are {list(MLQA_LANGUAGES)}"
+            )
     data = _json(path)
     out = []
     try:
         articles = data["data"]
     except (KeyError, TypeError):
         raise DataError(f"{path}: expected SQuAD JSON with a 'data' list") from None
+    scoring = "mlqa" if data_format == "mlqa" else "squad"
     for article in articles:
         for paragraph in article.get("paragraphs", []):
             context = paragraph.get("context")
@@ -269,7 +317,15 @@ def read_squad(path: str | Path) -> list[QAExample]:
             for qa in paragraph.get("qas", []):
                 try:
                     answers = [(str(a["text"]), int(a["answer_start"])) for a in qa.get("answers", [])]
-                    example = QAExample(str(qa["id"]), str(qa["question"]), context, answers)
+                    example = QAExample(
+                        str(qa["id"]),
+                        str(qa["question"]),
+                        context,
+                        answers,
+                        context_language,
+                        question_language,
+                        scoring,
+                    )
                 except (KeyError, TypeError, ValueError) as e:
                     raise DataError(f"{path}: question {qa.get('id', '?')}: missing or bad field {e}") from None
                 for text, start in answers:

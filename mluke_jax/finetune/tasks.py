@@ -27,7 +27,7 @@ class Settings:
     entities: str = "none"  # qa: "auto" links question and context with mention_db
     mention_db: str | None = None  # qa
     language: str | None = None  # xnli with XLM: rows without a language column; qa: the linker's
-    data_format: str = "auto"  # the data files' layout (readers.NER_FORMATS, NLI_FORMATS), auto: detected
+    data_format: str = "auto"  # the data files' layout (readers.NER_FORMATS, NLI_FORMATS, QA_FORMATS), auto: detected
 
 
 @dataclasses.dataclass
@@ -337,15 +337,17 @@ class EntityTyping(Task):
 
 
 class QuestionAnswering(Task):
-    """SQuAD 1.1 extractive QA (``LukeForQuestionAnswering``): long contexts in overlapping
-    windows, entities from a mention database with ``entities="auto"`` (:mod:`.qa`); exact match
-    and F1."""
+    """SQuAD 1.1, MLQA and XQuAD extractive QA (``LukeForQuestionAnswering``): long contexts in
+    overlapping windows, entities from a mention database with ``entities="auto"`` (:mod:`.qa`);
+    exact match and F1 as the official scripts compute them (MLQA's per language)."""
 
     name = "qa"
     heads = {"luke": "LukeForQuestionAnswering"}
+    formats = readers.QA_FORMATS
 
     def read(self, path, settings=None):
-        return readers.read_squad(path)
+        settings = settings or Settings()
+        return readers.read_squad(path, settings.data_format, settings.language)
 
     def labels_of(self, examples):
         return []  # spans, not labels
