@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         "task",
         choices=sorted(TASKS),
         help="ner (CoNLL-2003/2002, WikiANN), relation (TACRED JSON), entity-typing (Open Entity JSON), qa (SQuAD, "
-        "MLQA, XQuAD JSON), xnli (XNLI, MultiNLI, premise/hypothesis/label TSV)",
+        "MLQA, XQuAD JSON), xnli (XNLI, MultiNLI, premise/hypothesis/label TSV), paws-x (PAWS-X TSV)",
     )
     p.add_argument(
         "--model", required=True, help="converted mluke-jax (or transformers) model directory with its tokenizer files"
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--language",
         default=None,
-        help="xnli with XLM: language of rows without a language column; qa: the contexts' language where the file "
+        help="xnli, paws-x with XLM: language of rows without one; qa: the contexts' language where the file "
         "name (MLQA's, XQuAD's) does not give it, and --entities auto's linking language",
     )
     p.add_argument(
@@ -107,7 +107,7 @@ def build_predict_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--input",
         required=True,
-        help="one record per line: JSON objects, or plain texts (ner) / premise<TAB>hypothesis lines (xnli)",
+        help="one record per line: JSON objects, or plain texts (ner) / two tab-separated texts (xnli, paws-x)",
     )
     p.add_argument("--output", required=True, help="predictions, one JSON object per input line (JSONL)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -129,7 +129,12 @@ def build_predict_parser() -> argparse.ArgumentParser:
     p.add_argument("--doc-stride", type=int, default=defaults.doc_stride, help="qa: tokens shared by windows")
     p.add_argument("--entities", choices=("none", "auto"), default="none", help="qa: link entities with --mention-db")
     p.add_argument("--mention-db", default=None)
-    p.add_argument("--language", default=None, help="qa --entities auto: the texts' language; xnli with XLM")
+    p.add_argument(
+        "--language",
+        default=None,
+        help="the language of records without a \"language\" field (XLM's language embedding; written to the "
+        "output); qa --entities auto: the linking language",
+    )
     p.add_argument("--bf16", action="store_true", help="bfloat16 compute with float32 accumulation")
     p.add_argument("--quiet", action="store_true")
     return p

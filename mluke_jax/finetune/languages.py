@@ -21,7 +21,8 @@ from mluke_jax.finetune.tasks import Prepared
 
 def eval_paths(specs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """``--eval`` values as files: a file, a directory (its files, sorted, hidden ones left out) or
-    a glob pattern (what it matches, sorted; nothing matched is an error)."""
+    a glob pattern (what it matches, sorted, directories as their files; nothing matched is an
+    error), e.g. ``x-final/*/test_2k.tsv`` or ``MLQA_V1/test``."""
     specs = [specs] if isinstance(specs, str | os.PathLike) else list(specs)
     out: list[str] = []
     for spec in map(str, specs):
@@ -29,15 +30,19 @@ def eval_paths(specs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[s
             matched = sorted(glob.glob(os.path.expanduser(spec)))
             if not matched:
                 raise FileNotFoundError(f"--eval {spec} matches no file")
-            out += matched
+            for path in matched:
+                out += _files_of(Path(path)) if Path(path).is_dir() else [path]
         elif Path(spec).expanduser().is_dir():
-            directory = Path(spec).expanduser()
-            out += sorted(str(p) for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+            out += _files_of(Path(spec).expanduser())
         else:
             out.append(spec)
     if not out:
         raise FileNotFoundError(f"--eval {specs} holds no file")
     return out
+
+
+def _files_of(directory: Path) -> list[str]:
+    return sorted(str(p) for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def language_of(example: Any) -> str | None:

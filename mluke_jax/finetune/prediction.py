@@ -1,8 +1,8 @@
 """Predictions on raw text with a fine-tuned model: ``python -m mluke_jax.finetune predict TASK``
 and :func:`predict` / :class:`Predictor`.
 
-Input: one record per line, a JSON object or (``ner``) a plain text, (``xnli``) ``premise<TAB>
-hypothesis``; blank lines are skipped:
+Input: one record per line, a JSON object or (``ner``) a plain text, (``xnli``, ``paws-x``) two
+texts separated by a tab; blank lines are skipped:
 
 - ``ner``: ``{"text": ...}``. The text is cut into words (letters and digits, or one other
   character), every run of up to ``max_span_words`` words is a candidate span (all of them found
@@ -13,8 +13,11 @@ hypothesis``; blank lines are skipped:
 - ``qa``: ``{"question", "context"}``; long contexts are read in windows (``doc_stride``); the
   answer is the whitespace-separated words its tokens fall in, without punctuation at its edges.
 - ``xnli``: ``{"premise", "hypothesis"}`` (XLM: and ``"language"``).
+- ``paws-x``: ``{"sentence1", "sentence2"}`` (XLM: and ``"language"``), or ``sentence1<TAB>sentence2``.
 
-Other fields of a record (an ``"id"``) are copied to its prediction. Output: one JSON object per
+Other fields of a record (an ``"id"``, a ``"language"``) are copied to its prediction; a record
+without a ``"language"`` gets ``PredictSettings.language`` (``--language``) where one is set, so
+that the predictions of a multilingual file can be grouped by language. Output: one JSON object per
 record, with its ``line``: ``entities`` (``start``, ``end``, ``text``, ``label``, ``score``),
 ``label`` and ``score``, ``labels`` and ``scores``, or ``answer``, ``start``, ``end``, ``score``.
 Character offsets index the record's own text (end exclusive).
@@ -53,6 +56,7 @@ FIELDS = {
     "entity-typing": ("text", "span"),
     "qa": ("question", "context"),
     "xnli": ("premise", "hypothesis"),
+    "paws-x": ("sentence1", "sentence2"),
 }
 WORD_AXIS = ("input_ids", "attention_mask", "token_type_ids", "langs")
 
@@ -134,7 +138,7 @@ class Predictor:
     """A fine-tuned model and its tokenizer, loaded once, for :meth:`predict` calls.
 
     Args:
-        task: ``ner``, ``relation``, ``entity-typing``, ``qa`` or ``xnli``.
+        task: ``ner``, ``relation``, ``entity-typing``, ``qa``, ``xnli`` or ``paws-x``.
         model: a model directory written by the recipe (``OUT/model``) or any directory / hub
             name holding the task's head (e.g. ``studio-ousia/luke-large-finetuned-conll-2003``).
         settings: :class:`PredictSettings`.
@@ -213,9 +217,9 @@ class Predictor:
                 raise LineError("a JSON line must be an object")
         elif self.task == "ner":
             record = {"text": line}
-        elif self.task == "xnli" and "\t" in line:
-            premise, _, hypothesis = line.partition("\t")
-            record = {"premise": premise, "hypothesis": hypothesis}
+        elif self.task in ("xnli", "paws-x") and "\t" in line:
+            first, _, second = line.partition("\t")
+            record = dict(zip(fields, (first, second)))
         else:
             raise LineError(f"expected a JSON object with {', '.join(fields)}")
         missing = [f for f in fields if f not in record]
@@ -256,6 +260,8 @@ class Predictor:
         for index, (number, record) in enumerate(records):
             if index in per_record:
                 extra = {k: v for k, v in record.items() if k not in FIELDS[self.task]}
+                if self.settings.language and not extra.get("language"):
+                    extra["language"] = self.settings.language  # the language the record was read in
                 out_records.append({"line": number, **extra, **decode(record, per_record[index])})
         errors.sort(key=_line_of)
         return Predictions(out_records, errors, shapes, time.perf_counter() - started)
@@ -387,6 +393,7 @@ class Predictor:
         return [(feature, (key, words, word_starts)) for feature, key in zip(features, keys)]
 
     def _rows_xnli(self, record):
+        first, second = FIELDS[self.task]
         common = dict(truncation=True, max_length=self.settings.max_length, padding="max_length", return_tensors="np")
         if type(self.tokenizer).__name__ == "XLMTokenizer":
             language = record.get("language") or self.settings.language
@@ -394,8 +401,10 @@ class Predictor:
                 common["lang"] = language
         else:
             common["task"] = None  # a pair of texts, whatever task the tokenizer files name
-        encoded = self._tokenize(record["premise"], record["hypothesis"], **common)
+        encoded = self._tokenize(record[first], record[second], **common)
         return [({k: v[0] for k, v in encoded.items()}, None)]
+
+    _rows_paws_x = _rows_xnli
 
     def _tokenize(self, *args, **kwargs) -> dict:
         """The tokenizer's call; what it refuses (a span of spaces only, overlapping pair spans,
@@ -430,7 +439,7 @@ class Predictor:
         best = int(probabilities.argmax())
         return {"label": self.labels[best], "score": round(float(probabilities[best]), 6)}
 
-    _decode_relation = _decode_xnli = _decode_single_label
+    _decode_relation = _decode_xnli = _decode_paws_x = _decode_single_label
 
     def _decode_entity_typing(self, record, found):
         ((_, _, out),) = found

@@ -340,7 +340,8 @@ def read_squad(path: str | Path, data_format: str = "auto", language: str | None
 def nli_format(path: str | Path, lines: list[str]) -> str:
     """The layout of a sentence-pair file, from its first line: ``multinli`` JSON lines, a header
     naming ``gold_label``, ``sentence1`` and ``sentence2`` (``xnli``: the XNLI-1.0 release, with a
-    ``language`` column; ``multinli``: MultiNLI 1.0's ``.txt``), else ``tsv``."""
+    ``language`` column; ``multinli``: MultiNLI 1.0's ``.txt``), PAWS-X's header (``paws-x``, for
+    the error that names it), else ``tsv``."""
     first = next((line for line in lines if line.strip()), "")
     if first.lstrip().startswith("{"):
         try:
@@ -349,6 +350,8 @@ def nli_format(path: str | Path, lines: list[str]) -> str:
         except json.JSONDecodeError:
             pass  # a premise that starts with a brace
     columns = {c.strip() for c in first.split("\t")}
+    if columns == set(PAWSX_HEADER):
+        return "paws-x"
     if {"gold_label", "sentence1", "sentence2"} <= columns:
         return "xnli" if "language" in columns else "multinli"
     return "tsv"
@@ -364,7 +367,11 @@ def read_pairs(path: str | Path, data_format: str = "auto") -> "Examples":
         data_format = detected
     elif data_format not in NLI_FORMATS:
         raise ValueError(f"unknown sentence-pair format {data_format!r}: choose one of {list(NLI_FORMATS)} (or auto)")
-    elif data_format != detected and not (data_format == "multinli" and detected == "xnli"):
+    if detected == "paws-x":
+        raise DataError(
+            f"{path}: the file is PAWS-X's ({NLI_LAYOUTS['paws-x']}), a paraphrase task, not NLI: run the paws-x task"
+        )
+    if data_format != detected and not (data_format == "multinli" and detected == "xnli"):
         raise DataError(
             f"{path}: --format {data_format} does not fit the file, which reads as {detected} "
             f"({NLI_LAYOUTS[detected]}): pass --format {detected}, or no --format"
@@ -392,17 +399,52 @@ def read_pairs(path: str | Path, data_format: str = "auto") -> "Examples":
         if label == "-":
             dashes += 1
             continue
+        if label not in NLI_LABELS:
+            raise DataError(
+                f"{path}:{number}: gold_label {label!r} is not one of {data_format}'s labels {list(NLI_LABELS)} "
+                "(or '-', no majority)"
+            )
         language = (row.get("language") or "").strip() or ("en" if data_format == "multinli" else None)
         out.append(PairExample(row["sentence1"], row["sentence2"], label, language))
     return Examples(out, skipped=dashes)
 
 
 NLI_FORMATS = ("tsv", "xnli", "multinli")
+NLI_LABELS = ("contradiction", "entailment", "neutral")  # the XNLI and MultiNLI releases'
 NLI_LAYOUTS = {
     "tsv": "premise<TAB>hypothesis<TAB>label[<TAB>language]",
     "xnli": "the XNLI-1.0 release: a header with language, gold_label, sentence1, sentence2",
     "multinli": "MultiNLI 1.0: .jsonl, or the .txt with a header of gold_label, sentence1, sentence2",
+    "paws-x": "PAWS-X: a header id<TAB>sentence1<TAB>sentence2<TAB>label",
 }
+PAWSX_HEADER = ("id", "sentence1", "sentence2", "label")
+PAWSX_LABELS = ("0", "1")  # 1: the two sentences are paraphrases
+
+
+def read_paws_x(path: str | Path, language: str | None = None) -> Examples:
+    """The sentence pairs of a PAWS-X TSV (``id sentence1 sentence2 label``, with that header).
+    The language is the file's directory where it is a language code, as the release lays them
+    out (``x-final/de/test_2k.tsv``), else ``language`` (``--language``)."""
+    lines = _lines(path)
+    if not lines or tuple(c.strip() for c in lines[0].split("\t")) != PAWSX_HEADER:
+        first = lines[0] if lines else ""
+        raise DataError(f"{path}:1: expected PAWS-X's header id<TAB>sentence1<TAB>sentence2<TAB>label, got {first!r}")
+    directory = Path(path).parent.name
+    language = directory if re.fullmatch(r"[a-z]{2}", directory) else language
+    out = []
+    for number, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(PAWSX_HEADER):
+            raise DataError(
+                f"{path}:{number}: expected 4 tab-separated fields (id, sentence1, sentence2, label), got {len(fields)}"
+            )
+        label = fields[3].strip()
+        if label not in PAWSX_LABELS:
+            raise DataError(f"{path}:{number}: label {label!r} is not 0 or 1 (1: paraphrases)")
+        out.append(PairExample(fields[1], fields[2], label, language))
+    return Examples(out)
 
 
 def _read_plain_pairs(path: str | Path, lines: list[str]) -> list[PairExample]:

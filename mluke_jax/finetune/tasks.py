@@ -408,4 +408,17 @@ class NLI(Task):
         return metrics.accuracy(predicted, [e.label for e in prepared.examples])
 
 
-TASKS: dict[str, Task] = {t.name: t for t in (NER(), Relation(), EntityTyping(), QuestionAnswering(), NLI())}
+class ParaphraseIdentification(NLI):
+    """PAWS-X: is the second sentence a paraphrase of the first (label 1) or not (0), as XTREME
+    runs it (sentence-pair classification, accuracy); languages from the release's directories."""
+
+    name = "paws-x"
+    formats = ()
+
+    def read(self, path, settings=None):
+        return readers.read_paws_x(path, settings.language if settings else None)
+
+
+TASKS: dict[str, Task] = {
+    t.name: t for t in (NER(), Relation(), EntityTyping(), QuestionAnswering(), NLI(), ParaphraseIdentification())
+}

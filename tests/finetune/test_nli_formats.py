@@ -76,3 +76,82 @@ def test_the_plain_tsv_as_before_and_a_format_that_does_not_fit(tmp_path):
     with pytest.raises(DataError, match=r"missing\.jsonl:1: the row has no sentence2"):
         read_pairs(missing)
     assert TASKS["xnli"].formats == ("tsv", "xnli", "multinli")
+
+
+def test_an_xnli_release_row_with_an_unknown_label_is_an_error(tmp_path):
+    rows = [xnli_row("de", "entailmnet", "Er schläft.", "Er ruht.", 0)]
+    path = tmp_path / "xnli.test.tsv"
+    path.write_text("\n".join(["\t".join(XNLI_COLUMNS)] + ["\t".join(r[c] for c in XNLI_COLUMNS) for r in rows]))
+    with pytest.raises(DataError, match=r"xnli\.test\.tsv:2: gold_label 'entailmnet' is not one of xnli's labels"):
+        read_pairs(path)
+
+
+# PAWS-X: x-final/LANG/{dev_2k,test_2k,translated_train}.tsv and en/train.tsv, with this header
+PAWSX_WORDS = {
+    "en": "the old city river was famous and new".split(),
+    "de": "der die das Stadt ist schön groß und".split(),
+    "fr": "le la ville est une très près et".split(),
+}
+
+
+def write_paws_x(path, language: str, rows: int, seed: int = 0):
+    """Pairs whose second sentence is the first with two words swapped (label 1) or one replaced (0)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = ["id\tsentence1\tsentence2\tlabel"]
+    for n in range(rows):
+        words = [rng.choice(PAWSX_WORDS[language]) for _ in range(6)]
+        other = list(words)
+        label = n % 2
+        if label:
+            other[1], other[4] = other[4], other[1]
+        else:
+            other[2] = "nicht" if other[2] != "nicht" else "kein"
+        lines.append(f"{n + 1}\t{' '.join(words)}\t{' '.join(other)}\t{label}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_paws_x_files_take_their_language_from_the_release_directories(tmp_path):
+    from mluke_jax.finetune.readers import read_paws_x
+
+    test = read_paws_x(write_paws_x(tmp_path / "x-final" / "de" / "test_2k.tsv", "de", 4))
+    assert [e.label for e in test] == ["0", "1", "0", "1"] and {e.language for e in test} == {"de"}
+    flat = write_paws_x(tmp_path / "pawsx_test.tsv", "fr", 2)
+    assert {e.language for e in read_paws_x(flat, language="fr")} == {"fr"}
+    assert {e.language for e in read_paws_x(flat)} == {None}
+    with pytest.raises(DataError, match=r"the file is PAWS-X's .*run the paws-x task"):
+        read_pairs(flat)  # given to xnli, its header is not read as a pair
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\tsentence1\tsentence2\tlabel\n1\ta\tb\tyes\n")
+    with pytest.raises(DataError, match=r"bad\.tsv:2: label 'yes' is not 0 or 1"):
+        read_paws_x(bad)
+    with pytest.raises(DataError, match=r"pairs\.tsv:1: expected PAWS-X's header"):
+        read_paws_x((tmp_path / "pairs.tsv", (tmp_path / "pairs.tsv").write_text("a\tb\t0\n"))[0])
+
+
+@pytest.mark.torch
+def test_paws_x_with_xlm_gives_each_example_its_own_language(xlm_dir, tmp_path, capsys):
+    """Train on English, evaluate German and French: XLM's ``langs`` follow each example, and the
+    printed table has a row per language."""
+    from mluke_jax.finetune.__main__ import main
+    from mluke_jax.finetune.run import load_tokenizer
+    from mluke_jax.finetune.tasks import Settings
+
+    task = TASKS["paws-x"]
+    evals = [write_paws_x(tmp_path / "x-final" / lang / "test_2k.tsv", lang, 6, seed=1) for lang in ("de", "fr")]
+    tokenizer = load_tokenizer(str(xlm_dir), "xlm", "paws-x", Settings(max_length=32))
+    examples = task.read(evals[0]) + task.read(evals[1])
+    prepared = task.prepare(examples, tokenizer, ["0", "1"], Settings(max_length=32), False, lambda xs: xs)
+    langs = {int(f["langs"][0]) for f in prepared.features[:6]}, {int(f["langs"][0]) for f in prepared.features[6:]}
+    assert langs == ({tokenizer.lang2id["de"]}, {tokenizer.lang2id["fr"]})
+    train = write_paws_x(tmp_path / "en" / "train.tsv", "en", 32)
+    args = ["paws-x", "--model", str(xlm_dir), "--train", str(train), "--eval", str(tmp_path / "x-final" / "*"),
+            "--output", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8", "--max-length", "32",
+            "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert list(result["per_language"]) == ["de", "fr"] and "accuracy" in result["average"]
+    assert "| de | " in capsys.readouterr().out

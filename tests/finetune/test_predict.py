@@ -158,6 +158,14 @@ def test_relation_typing_and_xnli_labels(head_dir):
     )
     assert "input:3: expected a JSON object with premise, hypothesis" in result.errors[0]
 
+    # PAWS-X: the same head, sentence1/sentence2; a record's language is kept, --language fills the others
+    paws = xnli  # a sequence-classification head (head_dir makes one per architecture)
+    lines = ["Tokyo is big.\tBig is Tokyo.", '{"sentence1": "a", "sentence2": "b", "language": "de"}']
+    result = predict("paws-x", str(paws), lines, language="en")
+    assert [(r["line"], r["language"]) for r in result.records] == [(1, "en"), (2, "de")]
+    assert all("label" in r and "score" in r for r in result.records) and not result.errors
+    assert "language" not in predict("paws-x", str(paws), lines[:1]).records[0]
+
 
 def test_qa_answers_are_character_spans_of_long_contexts(head_dir):
     qa_dir = head_dir("LukeForQuestionAnswering", ["LABEL_0", "LABEL_1"])
