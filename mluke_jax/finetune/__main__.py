@@ -88,6 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mesh", default=None, help="device mesh, e.g. data=2,fsdp=4 (default: one device)")
     p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in steps")
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="evaluate every N steps as well as at the end (metrics.jsonl, TensorBoard); default 0: at the end only",
+    )
+    p.add_argument(
+        "--select-best",
+        default=None,
+        metavar="METRIC",
+        help="keep the model of the best evaluation by METRIC (e.g. f1, accuracy, exact_match; over the languages' "
+        "average where there are several) instead of the last one; best.json names its step",
+    )
+    p.add_argument("--log-every", type=int, default=10, help="steps between metrics.jsonl lines of the training loss")
     p.add_argument("--no-resume", action="store_true", help="start over even if output/checkpoints holds a checkpoint")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -219,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
             unroll_layers=args.unroll_layers,
             mesh=parse_mesh(args.mesh),
             save_every=args.save_every,
+            eval_every=args.eval_every,
+            select_best=args.select_best,
+            log_every=args.log_every,
             resume=not args.no_resume,
             progress=not args.quiet,
             settings=settings,
@@ -228,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"{result['task']}: {result['eval']} -> {args.output}/metrics.json, model in {args.output}/model")
+    if "selected" in result:
+        selected = result["selected"]
+        print(f"model/ is step {selected['step']}'s, the best {selected['metric']} ({selected['value']:.4g})")
     if "per_language" in result:
         from mluke_jax.finetune.languages import table
 

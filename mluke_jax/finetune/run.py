@@ -2,7 +2,14 @@
 
 Writes to ``output``: ``checkpoints/`` (Orbax training state, resumed from when present),
 ``model/`` (the fine-tuned model with the tokenizer files and its labels in ``config.json``; load
-it with ``from_pretrained`` or export it with ``python -m convert --to-hf``) and ``metrics.json``.
+it with ``from_pretrained`` or export it with ``python -m convert --to-hf``), ``metrics.json``
+(the final scores), ``metrics.jsonl`` and ``tensorboard/`` (the training loss every ``log_every``
+steps, the scores of every evaluation).
+
+Evaluation runs every ``eval_every`` steps and at the end. With ``select_best`` (a metric of the
+task, e.g. ``f1``), ``model/`` is the model of the best evaluation by that metric (over the
+languages' average where there are several), as the original examples keep their best epoch;
+``best.json`` says which step it is, and ``metrics.json`` reports that model's scores.
 """
 
 import contextlib
@@ -12,6 +19,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +51,9 @@ class RunConfig:
     unroll_layers: bool = False
     mesh: dict[str, int] | None = None
     save_every: int = 500
+    eval_every: int = 0  # steps between evaluations (0: at the end only)
+    select_best: str | None = None  # keep the model of the best evaluation by this metric
+    log_every: int = 10  # steps between metrics.jsonl lines of the training loss
     keep: int = 2
     resume: bool = True
     progress: bool = True
@@ -52,7 +63,7 @@ class RunConfig:
         """Numbers that cannot describe a run are refused before anything is read or written."""
         if not (math.isfinite(self.epochs) and self.epochs > 0):
             raise ValueError(f"--epochs must be > 0, got {self.epochs:g}")
-        for name in ("batch_size", "eval_batch_size", "accumulation_steps", "save_every"):
+        for name in ("batch_size", "eval_batch_size", "accumulation_steps", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.keep < 1:
@@ -63,6 +74,14 @@ class RunConfig:
             raise ValueError(f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio:g}")
         if self.weight_decay < 0:
             raise ValueError(f"--weight-decay must be >= 0, got {self.weight_decay:g}")
+        if self.eval_every < 0:
+            raise ValueError(f"--eval-every must be >= 0 (0: at the end only), got {self.eval_every}")
+        task = TASKS.get(self.task)
+        if self.select_best is not None and task is not None and self.select_best not in task.metrics:
+            raise ValueError(
+                f"--select-best {self.select_best} is not a metric of task {self.task}: "
+                f"choose one of {list(task.metrics)}"
+            )
 
 
 def model_family(model: str) -> str:
@@ -117,9 +136,9 @@ def predict(
 def run(config: RunConfig) -> dict[str, Any]:
     """Read, tokenize, train (resuming from ``output/checkpoints``), evaluate, save."""
     import mluke_jax
-    from mluke_jax.checkpoint import copy_tokenizer_files
     from mluke_jax.train import BatchStream, OptimizerConfig, TrainCheckpointer, Trainer, fit
     from mluke_jax.train.checkpoints import removed_on_failure
+    from mluke_jax.train.metrics_log import EventLog
 
     if config.task not in TASKS:
         raise ValueError(f"unknown task {config.task!r}: choose one of {sorted(TASKS)}")
@@ -197,26 +216,75 @@ def run(config: RunConfig) -> dict[str, Any]:
         say(
             f"training {head.__name__} for {plural(steps, 'step')} of {config.batch_size} "
             f"({plural(config.epochs, 'epoch')})"
+            + (f", evaluating every {plural(config.eval_every, 'step')}" if config.eval_every else "")
         )
-        started = time.perf_counter()
-        with (
-            removed_on_failure(output),
-            TrainCheckpointer(output / "checkpoints", save_every=config.save_every, keep=config.keep) as checkpointer,
-        ):
-            losses = fit(
-                trainer, stream, steps, checkpointer=checkpointer, resume=config.resume, progress=config.progress
-            )
-        seconds = time.perf_counter() - started
-        trained = trainer.model
         label_keys = ("labels", "start_positions", "end_positions")
-        outputs = predict(trained, evaluation, config.eval_batch_size, label_keys, config.progress)
-        scores = task.evaluate(evaluation, outputs, labels, config.settings, tokenizer)
-        per_language = {  # one language: its scores are ``scores``
-            language: task.evaluate(*languages.subset(evaluation, outputs, indices), labels, config.settings, tokenizer)
-            for language, indices in (groups.items() if len(groups) > 1 else ())
-        }
-        trained.save_pretrained(output / "model")
-        copy_tokenizer_files(config.model, output / "model")
+
+        def evaluate(trained) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+            """The scores over every evaluation example, and per language (when several)."""
+            outputs = predict(trained, evaluation, config.eval_batch_size, label_keys, config.progress)
+            scores = task.evaluate(evaluation, outputs, labels, config.settings, tokenizer)
+            per_language = {  # one language: its scores are ``scores``
+                language: task.evaluate(
+                    *languages.subset(evaluation, outputs, indices), labels, config.settings, tokenizer
+                )
+                for language, indices in (groups.items() if len(groups) > 1 else ())
+            }
+            return scores, per_language
+
+        started = time.perf_counter()
+        with removed_on_failure(output):
+            output.mkdir(parents=True, exist_ok=True)
+            log = EventLog(output, stage="finetune")
+            best = BestModel(output, config.select_best, config.model) if config.select_best else None
+            if best is not None and not config.resume:
+                best.forget()
+            evaluated: dict[int, tuple] = {}
+
+            def run_evaluation(step: int) -> None:
+                scores, per_language = evaluate(trainer.model)
+                evaluated[step] = (scores, per_language)
+                log.write({"step": step, "global_step": step, **scores}, "eval")
+                for language, language_scores in per_language.items():
+                    log.write({"step": step, "global_step": step, "language": language, **language_scores}, "eval",
+                              prefix=language)  # fmt: skip
+                if per_language:
+                    log.write({"step": step, "global_step": step, **languages.average(per_language)}, "eval",
+                              prefix="average")  # fmt: skip
+                if best is not None:
+                    summary = languages.average(per_language) if per_language else scores
+                    if best.offer(step, summary[config.select_best], trainer.model, scores, per_language):
+                        say(f"step {step}: best {config.select_best} so far, {summary[config.select_best]:.4g}")
+
+            def on_step(step: int, metrics: dict[str, Any]) -> None:
+                if step % config.log_every == 0:
+                    log.write({"step": step, "global_step": step, **{k: float(v) for k, v in metrics.items()}}, "train")
+                if config.eval_every and step % config.eval_every == 0 and step != steps:
+                    run_evaluation(step)
+
+            try:
+                with TrainCheckpointer(
+                    output / "checkpoints", save_every=config.save_every, keep=config.keep
+                ) as checkpointer:
+                    losses = fit(
+                        trainer,
+                        stream,
+                        steps,
+                        checkpointer=checkpointer,
+                        resume=config.resume,
+                        progress=config.progress,
+                        on_step=on_step,
+                    )
+                seconds = time.perf_counter() - started
+                run_evaluation(trainer.step)
+            finally:
+                log.close()
+        final_scores, final_per_language = evaluated[trainer.step]
+        if best is None:
+            scores, per_language = final_scores, final_per_language
+            save_model(trainer.model, config.model, output / "model")
+        else:
+            scores, per_language = best.scores, best.per_language
     result = {
         "task": task.name,
         "model": str(config.model),
@@ -228,6 +296,9 @@ def run(config: RunConfig) -> dict[str, Any]:
         "eval": scores,
         "labels": labels,
     }
+    if best is not None:  # the scores above are the kept model's; these the last step's
+        result["selected"] = {"metric": config.select_best, "value": best.value, "step": best.step}
+        result["last_eval"] = final_scores
     if len(per_language) > 1:  # several languages (or files): each, and their averages
         result["per_language"] = per_language
         result["average"] = languages.average(per_language)
@@ -239,6 +310,50 @@ def run(config: RunConfig) -> dict[str, Any]:
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, output / "metrics.json")
     return result
+
+
+def save_model(model, source: str, destination: Path) -> None:
+    """``destination``: the model with the tokenizer files of ``source``, whole or not at all."""
+    from mluke_jax.checkpoint import atomic_directory, checkpoint_params, copy_tokenizer_files, write_directory
+
+    with atomic_directory(destination, overwrite=True) as tmp:
+        write_directory(tmp, checkpoint_params(model), model.config, type(model).__name__, source=None)
+        copy_tokenizer_files(source, tmp)
+
+
+class BestModel:
+    """``output/model`` as the best model so far by one metric (higher is better), with
+    ``output/best.json`` (metric, value, step, the scores) written after it; a resumed run reads
+    it back, so that a later evaluation must beat the best of the run before the interruption."""
+
+    def __init__(self, output: Path, metric: str, source: str):
+        self.path, self.metric, self.source = output / "best.json", metric, source
+        self.model_dir = output / "model"
+        self.forget()
+        if self.path.is_file() and (self.model_dir / "config.json").is_file():
+            saved = json.loads(self.path.read_text(encoding="utf-8"))
+            if saved.get("metric") == metric:
+                self.value, self.step = saved["value"], saved["step"]
+                self.scores, self.per_language = saved["scores"], saved["per_language"]
+
+    def forget(self) -> None:
+        self.value: float | None = None
+        self.step: int | None = None
+        self.scores: dict[str, float] = {}
+        self.per_language: dict[str, dict[str, float]] = {}
+
+    def offer(self, step: int, value: float, model, scores: dict, per_language: dict) -> bool:
+        """Keep ``model`` (evaluated at ``step``: ``scores``, ``per_language``) if ``value`` beats
+        the best so far (the first evaluation always does)."""
+        if self.value is not None and not value > self.value:
+            return False
+        save_model(model, self.source, self.model_dir)
+        self.value, self.step, self.scores, self.per_language = float(value), step, scores, per_language
+        record = {"metric": self.metric, "value": self.value, "step": step, "scores": scores}
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({**record, "per_language": per_language}, indent=2) + "\n")
+        os.replace(tmp, self.path)
+        return True
 
 
 def plural(count: float, noun: str) -> str:

@@ -66,6 +66,7 @@ class Task:
     heads: dict[str, str]  # model_type -> head class
     multi_label = False
     formats: tuple[str, ...] = ()  # the layouts --format may name (besides auto)
+    metrics: tuple[str, ...] = ()  # what evaluate returns (what --select-best may name)
 
     def check_format(self, data_format: str) -> None:
         if data_format != "auto" and data_format not in self.formats:
@@ -103,6 +104,7 @@ class NER(Task):
 
     name = "ner"
     heads = {"luke": "LukeForEntitySpanClassification"}
+    metrics = ("precision", "recall", "f1")
     formats = readers.NER_FORMATS
 
     def read(self, path, settings=None):
@@ -256,6 +258,7 @@ class Relation(Task):
     name = "relation"
     heads = {"luke": "LukeForEntityPairClassification"}
     negative = "no_relation"
+    metrics = ("precision", "recall", "f1", "accuracy")
 
     def read(self, path, settings=None):
         return readers.read_tacred(path)
@@ -300,6 +303,7 @@ class EntityTyping(Task):
     name = "entity-typing"
     heads = {"luke": "LukeForEntityClassification"}
     multi_label = True
+    metrics = ("precision", "recall", "f1")
 
     def read(self, path, settings=None):
         return readers.read_open_entity(path)
@@ -344,6 +348,7 @@ class QuestionAnswering(Task):
     name = "qa"
     heads = {"luke": "LukeForQuestionAnswering"}
     formats = readers.QA_FORMATS
+    metrics = ("exact_match", "f1")
 
     def read(self, path, settings=None):
         settings = settings or Settings()
@@ -376,6 +381,7 @@ class NLI(Task):
     name = "xnli"
     heads = {"luke": "LukeForSequenceClassification", "xlm": "XLMForSequenceClassification"}
     formats = readers.NLI_FORMATS
+    metrics = ("accuracy",)
 
     def read(self, path, settings=None):
         return readers.read_pairs(path, settings.data_format if settings else "auto")

@@ -6,9 +6,9 @@
   exactly where the last checkpoint is), ``fit`` with a progress bar, and every ``log_every``
   steps a :class:`MetricsLog` line, every ``eval_every`` steps (and at the stage's end) a
   held-out evaluation.
-- :class:`MetricsLog`: ``metrics.jsonl`` lines and TensorBoard event files (``tensorboard/``,
-  through tensorboardX when installed): the step's metrics, tokens/s, achieved FLOP/s and model
-  FLOPs utilisation (:mod:`~mluke_jax.pretrain.flops`).
+- :class:`MetricsLog`: ``metrics.jsonl`` lines and TensorBoard event files
+  (:class:`~mluke_jax.train.metrics_log.EventLog`): the step's metrics, tokens/s, achieved FLOP/s
+  and model FLOPs utilisation (:mod:`~mluke_jax.pretrain.flops`).
 - :func:`save_model`: ``OUTPUT/model``, a normal mluke-jax checkpoint with the tokenizer files,
   written whole or not at all, by process 0 (parameters gathered from every process first).
 """
@@ -22,8 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-METRICS = "metrics.jsonl"
-TENSORBOARD = "tensorboard"
+from mluke_jax.train.metrics_log import EventLog
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +113,7 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
-class MetricsLog:
+class MetricsLog(EventLog):
     """A ``metrics.jsonl`` line (and TensorBoard scalars) every ``every`` steps.
 
     Args:
@@ -137,11 +136,9 @@ class MetricsLog:
         offset: int = 0,
         label_of: Callable[[int], dict[str, str]] | None = None,
     ):
+        super().__init__(output, stage)
         self.every, self.cost_of, self.peak = every, cost_of, peak
-        self.stage, self.offset, self.label_of = stage, offset, label_of
-        self.main = is_main_process()
-        self.file = open(output / METRICS, "a", encoding="utf-8") if self.main else None
-        self.board = _tensorboard(output / TENSORBOARD) if self.main else None
+        self.offset, self.label_of = offset, label_of
         self.started, self.last_step = time.perf_counter(), None
 
     def pause(self, seconds: float) -> None:
@@ -168,36 +165,6 @@ class MetricsLog:
             "mfu": flops / self.peak,
         }
         self.write(line, "train")
-
-    def write(self, line: dict[str, Any], split: str, prefix: str = "") -> None:
-        """A line of ``metrics.jsonl``; its numbers as TensorBoard scalars under ``split/stage/prefix``."""
-        if not self.main:
-            return
-        self.file.write(json.dumps({"split": split, **line}) + "\n")
-        self.file.flush()
-        if self.board is not None:
-            tag = "/".join(x for x in (split, self.stage, prefix or line.get("objective", "")) if x)
-            for name, value in line.items():
-                if isinstance(value, int | float) and name not in ("step", "global_step"):
-                    self.board.add_scalar(f"{tag}/{name}", value, line["global_step"])
-            self.board.flush()
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-        if self.board is not None:
-            self.board.close()
-
-
-def _tensorboard(directory: Path) -> Any:
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        from mluke_jax.warn import warn
-
-        warn("tensorboardX is not installed: metrics go to metrics.jsonl only (pip install 'mluke-jax[pretrain]')")
-        return None
-    return SummaryWriter(logdir=str(directory), flush_secs=30)
 
 
 @dataclasses.dataclass

@@ -215,7 +215,17 @@ def has_checkpoint(output: Path) -> bool:
 
 
 # What the recipes and the pretraining runs write into their output directory.
-RUN_OUTPUTS = ("run.json", "metrics.jsonl", "tensorboard", "checkpoints", "model", "metrics.json", ".metrics.json.tmp")
+RUN_OUTPUTS = (
+    "run.json",
+    "metrics.jsonl",
+    "tensorboard",
+    "checkpoints",
+    "model",
+    "metrics.json",
+    ".metrics.json.tmp",
+    "best.json",
+    "best.json.tmp",
+)
 
 
 @contextlib.contextmanager
