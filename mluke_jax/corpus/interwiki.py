@@ -5,7 +5,9 @@ Two inputs are read (plain, ``.gz`` or ``.bz2``), told apart by their first line
 - the Wikidata JSON dump (``latest-all.json.bz2``): a ``[`` line, then one entity object a line
   (each ending in ``,``), then ``]``; an item's ``sitelinks`` give its title on each wiki
   (``"dewiki": {"site": "dewiki", "title": "Tokio"}``). Sites other than ``<lang>wiki`` (wikiquote,
-  wikivoyage, commons, ...) are ignored.
+  wikivoyage, commons, ...) are ignored. An item without an ``id`` (the layout of the original LUKE
+  code's sitelinks files, which keep only ``sitelinks``) is keyed by its Wikipedia site links, so
+  that it stays an item of its own: items without ids are never merged with each other.
 - a TSV of ``qid<TAB>lang<TAB>title`` lines (one title of one item on one wiki).
 
 The dump holds about 100 million items; only the titles asked for are kept, so memory follows the
@@ -49,11 +51,19 @@ def _json_sitelinks(lines: Iterable[str], path: os.PathLike) -> Iterator[tuple[s
             item = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{number}: not a Wikidata entity object ({e})") from None
-        qid = item.get("id")
-        for site, link in (item.get("sitelinks") or {}).items():
-            if not site.endswith("wiki") or site[:-4] in _NOT_WIKIPEDIAS:
-                continue
-            yield qid, site[:-4].replace("_", "-"), link["title"]
+        links = [
+            (site[:-4].replace("_", "-"), link["title"])
+            for site, link in (item.get("sitelinks") or {}).items()
+            if site.endswith("wiki") and site[:-4] not in _NOT_WIKIPEDIAS
+        ]
+        qid = item.get("id") or _sitelinks_key(links)
+        for language, title in links:
+            yield qid, language, title
+
+
+def _sitelinks_key(links: list[tuple[str, str]]) -> str:
+    """The key of an item without an id: its Wikipedia site links (no Wikidata id looks like it)."""
+    return "sitelinks:" + json.dumps(sorted(links), ensure_ascii=False)
 
 
 def _tsv_sitelinks(lines: Iterable[str], path: os.PathLike) -> Iterator[tuple[str, str, str]]:
@@ -69,7 +79,8 @@ def _tsv_sitelinks(lines: Iterable[str], path: os.PathLike) -> Iterator[tuple[st
 def read_interwiki(
     path: str | os.PathLike, wanted: dict[str, frozenset[str] | set[str]], progress: bool = True
 ) -> dict[tuple[str, str], str]:
-    """``(language, title) -> item id`` for the titles in ``wanted`` (language -> titles)."""
+    """``(language, title) -> item id`` for the titles in ``wanted`` (language -> titles); for an
+    item without an id, a key made of its site links."""
     path = local_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such interwiki file: {path}")

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 
 Unit = str | int  # a piece of text for the subword model, or the id of an added token
+# transformers' special tokens of both vocabularies (not its "additional" ones, <ent> and <ent2>)
+WORD_SPECIAL_TOKENS = frozenset({"<s>", "</s>", "<unk>", "<pad>", "<mask>"})
 
 
 class AddedTokenPieces:
@@ -18,6 +20,7 @@ class AddedTokenPieces:
 
     added_tokens: dict[str, int]
     mask_token_id: int
+    appended_specials: dict[str, int] = {}  # special tokens the vocabulary lacked, added after it
 
     def _set_added_tokens(self, added_tokens: dict[str, int]) -> None:
         self.added_tokens = dict(added_tokens)
@@ -119,10 +122,15 @@ class AddedTokenPieces:
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
         """Text of ``ids`` as transformers 4.x's slow tokenizers decode it: runs of tokens turned to
-        text, and the tokens added after the vocabulary (``<ent>``, ``<ent2>``) set apart by spaces."""
+        text, and the tokens added after the vocabulary (``<ent>``, ``<ent2>``; not ``<s>``, ``<mask>``,
+        ... that a vocabulary lacked) set apart by spaces."""
         parts, run = [], []
         for token in self.convert_ids_to_tokens(list(ids), skip_special_tokens=skip_special_tokens):
-            if token in self.added_tokens and self.added_tokens[token] >= self.vocab_size:
+            if (
+                token in self.added_tokens
+                and token not in WORD_SPECIAL_TOKENS
+                and self.added_tokens[token] >= self.vocab_size
+            ):
                 if run:
                     text = self.tokens_to_string(run)
                     if text:

@@ -58,6 +58,26 @@ def padding_strategy(padding: bool | str) -> str:
     return padding
 
 
+def check_pad_to_multiple_of(
+    padding: str, truncation: str, max_length: int | None, pad_to_multiple_of: int | None
+) -> None:
+    """transformers 4.x's rule: with both truncation and padding on, ``max_length`` (the one
+    truncation cuts to) must be a multiple of ``pad_to_multiple_of``; otherwise rounding the padded
+    length up would make rows longer than ``max_length``. ``padding`` / ``truncation`` are strategies."""
+    if (
+        padding != "do_not_pad"
+        and truncation != "do_not_truncate"
+        and pad_to_multiple_of
+        and max_length is not None
+        and max_length % pad_to_multiple_of
+    ):
+        raise ValueError(
+            f"truncation and padding are both on, but the truncation length max_length={max_length} is not a multiple "
+            f"of pad_to_multiple_of={pad_to_multiple_of} (transformers 4.x raises too): pass a max_length that is a "
+            "multiple of it"
+        )
+
+
 def truncate_pair(
     first: list, second: list | None, remove: int, strategy: str, what: str = "tokens"
 ) -> tuple[list, list | None]:

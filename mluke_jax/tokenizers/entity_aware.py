@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from mluke_jax.hf.hub import tokenizer_directory
 from mluke_jax.tokenizers.added_tokens import AddedTokenPieces, Unit
 from mluke_jax.tokenizers.common import (
+    check_pad_to_multiple_of,
     pad_columns,
     padding_strategy,
     round_up,
@@ -109,6 +110,7 @@ class EntityAwareTokenizer:
     entity_names = "{language}:{title}"  # how the entity vocabulary spells a title (for EntityLinker)
     word_files: tuple[str, ...] = ()  # the word vocabulary's files in a tokenizer directory
     family = "a LUKE"  # for errors: "... not {family} tokenizer directory"
+    appendable_specials: tuple[str, ...] = ()  # specials a word vocabulary may lack (then added after it)
 
     def __init__(
         self,
@@ -186,6 +188,9 @@ class EntityAwareTokenizer:
         kwargs: dict[str, Any] = {}
         if ent in added and ent2 in added:
             kwargs["entity_token_ids"] = (int(added[ent]), int(added[ent2]))
+        specials = {t: int(added[t]) for t in cls.appendable_specials if t in added}
+        if specials:  # ids of the specials a vocabulary lacked, as transformers saved them
+            kwargs["special_token_ids"] = specials
         for key in ("entity_unk_token", "entity_pad_token", "entity_mask_token", "entity_mask2_token"):
             if key in settings:
                 kwargs[key] = _token_name(settings[key], "")
@@ -210,9 +215,8 @@ class EntityAwareTokenizer:
         path.mkdir(parents=True, exist_ok=True)
         self._write_word_files(path)
         write_entity_vocab(self.entity_vocab, path / "entity_vocab.json")
-        (path / "added_tokens.json").write_text(
-            json.dumps({"<ent>": self.entity_token_1_id, "<ent2>": self.entity_token_2_id}) + "\n"
-        )
+        added = {**self.pieces.appended_specials, "<ent>": self.entity_token_1_id, "<ent2>": self.entity_token_2_id}
+        (path / "added_tokens.json").write_text(json.dumps(added) + "\n")
         names = {
             "bos_token": "<s>",
             "eos_token": "</s>",
@@ -370,22 +374,33 @@ class EntityAwareTokenizer:
         return self.entity_unk_token_id
 
     def _plan(
-        self, text: str, spans, entities, where: str, language: str | None, default_entity: int | None = None
+        self,
+        text: str,
+        spans,
+        entities,
+        where: str,
+        language: str | None,
+        default_entity: int | None = None,
+        *,
+        pair: bool = False,
     ) -> _Sequence:
         """Cut ``text`` at the span boundaries (transformers' rule: a space before a boundary
-        belongs to the following piece) and look the entities up."""
+        belongs to the following piece) and look the entities up. ``pair``: ``text`` is the
+        ``text_pair`` (errors name ``entity_spans_pair`` / ``entities_pair``)."""
+        spans_name, entities_name = ("entity_spans_pair", "entities_pair") if pair else ("entity_spans", "entities")
         if not isinstance(text, str):
             raise ValueError(f"{where}: text must be a string, got {type(text).__name__}")
         if spans is None:
             if entities is not None:
-                raise ValueError(f"{where}: entities were given without entity_spans")
+                raise ValueError(f"{where}: {entities_name} were given without {spans_name}")
             return _Sequence(self.pieces.units(text), None, None)
+        _check_entity_input(spans, entities, spans_name, entities_name, where)
         spans = [self._check_span(span, text, where) for span in spans]
         if entities is not None:
-            if isinstance(entities, str) or len(entities) != len(spans):
+            if len(entities) != len(spans):
                 raise ValueError(
-                    f"{where}: entities and entity_spans must be lists of the same length, got {_count(entities)} "
-                    f"entities and {len(spans)} spans"
+                    f"{where}: {entities_name} and {spans_name} must be lists of the same length, got "
+                    f"{len(entities)} entities and {len(spans)} spans"
                 )
             entity_ids = [self.entity_id(name, language) for name in entities]
             unknown = tuple(
@@ -489,6 +504,10 @@ class EntityAwareTokenizer:
         own; ``"max_length"`` to ``max_length`` / ``max_entity_length``.
         ``truncation``: ``True``/``"longest_first"``, ``"only_first"``, ``"only_second"``; entities
         whose mention is cut off are dropped, then entities beyond ``max_entity_length``.
+        ``pad_to_multiple_of``: padded lengths (words and entities) rounded up to a multiple of it;
+        with truncation too, ``max_length`` must be one (transformers 4.x's rule).
+        ``entity_spans`` / ``entities`` (and their ``_pair``) of a text must be lists, the entities
+        strings (as transformers 4.x requires); a batch's outer list may be a tuple.
         Returns a dict: ``input_ids``, ``attention_mask`` and, with entities, ``entity_ids``,
         ``entity_position_ids`` (rows of ``max_mention_length``, -1 padded),
         ``entity_attention_mask`` (+ ``entity_start_positions``/``entity_end_positions``, inclusive,
@@ -534,7 +553,9 @@ class EntityAwareTokenizer:
                 )
                 break
         outputs = self._pad(outputs, options)
-        padded_to = options.max_length if options.padding == "max_length" else None
+        padded_to = None
+        if options.padding == "max_length":
+            padded_to = round_up(options.max_length, options.pad_to_multiple_of)
         outputs = to_arrays(outputs, options.return_tensors, padded_to)
         if not batched and options.return_tensors is None:
             outputs = {k: v[0] for k, v in outputs.items()}
@@ -563,6 +584,7 @@ class EntityAwareTokenizer:
         strategy = truncation_strategy(truncation, max_length, padding)
         if max_length is None and (strategy != "do_not_truncate" or padding_kind == "max_length"):
             max_length = self.model_max_length
+        check_pad_to_multiple_of(padding_kind, strategy, max_length, pad_to_multiple_of)
         if return_token_type_ids and not add_special_tokens:
             raise ValueError("token_type_ids need add_special_tokens=True (as in transformers)")
         side = padding_side or self.padding_side
@@ -595,7 +617,7 @@ class EntityAwareTokenizer:
             second = (
                 None
                 if text_pair is None
-                else self._plan(text_pair, spans_pair, entities_pair, where + " (text_pair)", language)
+                else self._plan(text_pair, spans_pair, entities_pair, where + " (text_pair)", language, pair=True)
             )
             return first, second
         if text_pair is not None or spans_pair is not None:
@@ -761,6 +783,26 @@ def _warn_unknown_entities(sequences: list[_Sequence]) -> None:
         logger.warning(
             "%d entity names are not in the entity vocabulary and became [UNK] (e.g. %r)", len(unknown), unknown[0]
         )
+
+
+def _check_entity_input(spans, entities, spans_name: str, entities_name: str, where: str) -> None:
+    """transformers 4.x's input rules: the spans of one text a ``list`` (not a tuple), its entities
+    a ``list`` of names (strings: an id or other value would silently become ``[UNK]``). A batch's
+    outer list may be a tuple; each row's may not."""
+    if not isinstance(spans, list):
+        raise ValueError(
+            f"{where}: {spans_name} must be a list of (start, end) character offsets, got a {type(spans).__name__}"
+        )
+    if entities is None:
+        return
+    if not isinstance(entities, list):
+        raise ValueError(f"{where}: {entities_name} must be a list of entity names, got a {type(entities).__name__}")
+    for n, name in enumerate(entities):
+        if not isinstance(name, str):
+            raise ValueError(
+                f"{where}: {entities_name} must be entity names (strings), but {entities_name}[{n}] is {name!r} "
+                f"({type(name).__name__})"
+            )
 
 
 def _count(values) -> str:

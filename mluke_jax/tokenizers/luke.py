@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mluke_jax.tokenizers.byte_level_bpe import ByteLevelBPE
+from mluke_jax.tokenizers.byte_level_bpe import APPEND_ORDER, ByteLevelBPE
 from mluke_jax.tokenizers.entity_aware import EntityAwareTokenizer
 
 VOCAB_FILE, MERGES_FILE = "vocab.json", "merges.txt"
@@ -29,12 +29,16 @@ class LukeTokenizer(EntityAwareTokenizer):
             ``[MASK]``, ``[MASK2]``), or its file (``entity_vocab.json`` / ``.tsv``), as transformers
             4.x's ``LukeTokenizer(vocab_file, merges_file, entity_vocab_file)``.
         entity_token_ids: ids of ``<ent>`` and ``<ent2>`` (default: right after the vocabulary).
+        special_token_ids: ids of special tokens (``<s>``, ``<mask>``, ...) that ``vocab_file``
+            lacks, as ``added_tokens.json`` gives them; without, the missing ones are added after the
+            vocabulary in transformers 4.x's order (with a warning).
         settings: ``task``, ``max_entity_length``, ... (:class:`EntityAwareTokenizer`).
     """
 
     entity_names = "{title}"
     family = "an English LUKE"
     word_files = (VOCAB_FILE, MERGES_FILE)
+    appendable_specials = APPEND_ORDER
 
     def __init__(
         self,
@@ -43,10 +47,11 @@ class LukeTokenizer(EntityAwareTokenizer):
         entity_vocab: dict[str, int] | str | os.PathLike,
         *,
         entity_token_ids: tuple[int, int] | None = None,
+        special_token_ids: dict[str, int] | None = None,
         **settings: Any,
     ):
         ent, ent2 = entity_token_ids if entity_token_ids is not None else (None, None)
-        pieces = ByteLevelBPE(vocab_file, merges_file, {"<ent>": ent, "<ent2>": ent2})
+        pieces = ByteLevelBPE(vocab_file, merges_file, {"<ent>": ent, "<ent2>": ent2}, special_token_ids)
         super().__init__(pieces, entity_vocab, **settings)
 
     def _write_word_files(self, path: Path) -> None:

@@ -5,6 +5,10 @@ English Moses rules: its ``lang`` argument never reaches the tokenizer). With ``
 German rules really apply (and Sennrich's Romanian normalisation for ``ro``), and the output has
 ``langs`` ids from ``lang2id``. Needs ``sacremoses``; Chinese (``rjieba``) and Thai (``pythainlp``)
 segmenters and Japanese (KyTea) are optional and asked for by name when missing.
+
+A vocabulary without some of the 14 special tokens is accepted as transformers 4.x accepts it: the
+missing ones are added after it, in 4.x's order (``<s>``, ``<unk>``, ``</s>``, ``<pad>``,
+``<special1>``, ``<special0>``, ``<special2>`` ... ``<special9>``), with a warning.
 """
 
 import json
@@ -19,8 +23,10 @@ import numpy as np
 
 from mluke_jax.hf.hub import tokenizer_directory
 from mluke_jax.tokenizers.common import (
+    check_pad_to_multiple_of,
     pad_columns,
     padding_strategy,
+    round_up,
     to_arrays,
     truncate_pair,
     truncation_strategy,
@@ -30,8 +36,14 @@ from mluke_jax.tokenizers.moses import (
     MosesTools,
     romanian_preprocessing,
 )
+from mluke_jax.warn import warn
 
 SPECIAL_TOKENS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
+# The order transformers 4.x adds the specials a vocabulary lacks: bos, unk, sep, pad, mask
+# (<special1>), then the other additional special tokens.
+APPEND_ORDER = ("<s>", "<unk>", "</s>", "<pad>", "<special1>", "<special0>", *(f"<special{i}>" for i in range(2, 10)))
+# Added after the vocabulary, these are set apart by spaces in decode (4.x's "additional" specials).
+_ADDITIONAL = frozenset(t for t in SPECIAL_TOKENS[4:] if t != "<special1>")
 _SPECIAL_SPLIT = re.compile("(" + "|".join(re.escape(t) for t in sorted(SPECIAL_TOKENS, key=len, reverse=True)) + ")")
 
 
@@ -68,6 +80,24 @@ def read_original_vocab(path: str | os.PathLike) -> dict[str, int]:
     return vocab
 
 
+def _append_specials(vocab: dict[str, int], given: dict[str, int]) -> dict[str, int]:
+    """The special tokens ``vocab`` lacks -> their ids after it: ``given`` ones as given, the
+    others numbered on from ``len(vocab)`` in transformers 4.x's order."""
+    taken = set(vocab.values()) | set(given.values())
+    next_id, out = len(vocab), {}
+    for token in APPEND_ORDER:
+        if token in vocab:
+            continue
+        if token in given:
+            out[token] = given[token]
+            continue
+        while next_id in taken:
+            next_id += 1
+        out[token] = next_id
+        taken.add(next_id)
+    return out
+
+
 class XLMTokenizer:
     """transformers-compatible XLM tokenizer (see the module docstring).
 
@@ -78,6 +108,9 @@ class XLMTokenizer:
             models, false for the cased 17/100-language models).
         lang2id: language code -> ``langs`` id.
         model_max_length: longest sequence (512 for XLM).
+        added_token_ids: ids of special tokens the vocabulary lacks (``added_tokens.json``); the
+            others it lacks are numbered after it as transformers 4.x numbers them (with a warning).
+            ``vocab_size`` counts them (transformers' ``len()``).
     """
 
     def __init__(
@@ -88,12 +121,20 @@ class XLMTokenizer:
         do_lowercase_and_remove_accent: bool = True,
         lang2id: dict[str, int] | None = None,
         model_max_length: int = 512,
+        added_token_ids: dict[str, int] | None = None,
     ):
-        missing = [t for t in SPECIAL_TOKENS[:4] if t not in vocab]
-        if missing:
-            raise ValueError(f"the vocabulary lacks the special tokens {missing}")
-        self.encoder = dict(vocab)
-        self.decoder = {i: t for t, i in vocab.items()}
+        self.word_vocab = dict(vocab)
+        given = added_token_ids or {}
+        self.appended_specials = _append_specials(self.word_vocab, given)
+        numbered = {t: i for t, i in self.appended_specials.items() if t not in given}  # not from added_tokens.json
+        if numbered:
+            warn(
+                f"the XLM vocabulary lacks the special tokens {list(numbered)}: added after it as {numbered}, as "
+                "transformers 4.x does"
+            )
+        self.encoder = {**self.word_vocab, **self.appended_specials}
+        self.decoder = {i: t for t, i in self.encoder.items()}
+        self._set_apart = frozenset(t for t in self.appended_specials if t in _ADDITIONAL)
         self.bpe_ranks = {pair: rank for rank, pair in enumerate(merges)}
         self.do_lowercase_and_remove_accent = do_lowercase_and_remove_accent
         self.lang2id = dict(lang2id) if lang2id else None
@@ -118,6 +159,9 @@ class XLMTokenizer:
                 for k, v in json.loads((path / "config.json").read_text(encoding="utf-8")).items()
                 if k == "lang2id"
             }
+        added = {}
+        if (path / "added_tokens.json").is_file():
+            added = json.loads((path / "added_tokens.json").read_text(encoding="utf-8"))
         if (path / "vocab.json").is_file() and (path / "merges.txt").is_file():
             vocab = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
             merges = read_merges(path / "merges.txt")
@@ -135,15 +179,19 @@ class XLMTokenizer:
             do_lowercase_and_remove_accent=settings.get("do_lowercase_and_remove_accent", True),
             lang2id=settings.get("lang2id"),
             model_max_length=min(int(settings.get("model_max_length", 512)), 10**6),
+            added_token_ids={t: int(i) for t, i in added.items() if t in SPECIAL_TOKENS},
         )
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
-        """Write ``vocab.json``, ``merges.txt`` and ``tokenizer_config.json`` (transformers' layout)."""
+        """Write ``vocab.json``, ``merges.txt`` and ``tokenizer_config.json`` (transformers' layout),
+        and ``added_tokens.json`` when special tokens were added after the vocabulary."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         (path / "vocab.json").write_text(
-            json.dumps(self.encoder, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+            json.dumps(self.word_vocab, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
+        if self.appended_specials:
+            (path / "added_tokens.json").write_text(json.dumps(self.appended_specials, indent=2) + "\n")
         merges = sorted(self.bpe_ranks, key=self.bpe_ranks.get)
         (path / "merges.txt").write_text("".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
         config = {
@@ -159,6 +207,10 @@ class XLMTokenizer:
     # ------------------------------------------------------------------------ tokenising
     @property
     def vocab_size(self) -> int:
+        """Every id, the special tokens added after the vocabulary included."""
+        return len(self.encoder)
+
+    def __len__(self) -> int:
         return len(self.encoder)
 
     def fingerprint_state(self) -> dict[str, Any]:
@@ -281,11 +333,49 @@ class XLMTokenizer:
             return self.decoder.get(int(ids), "<unk>")
         return [self.decoder.get(int(i), "<unk>") for i in ids]
 
+    # transformers' XLMTokenizer special tokens (the original XLM's: <special1> is the mask)
+    bos_token, eos_token, sep_token, cls_token = "<s>", "</s>", "</s>", "</s>"
+    pad_token, unk_token, mask_token = "<pad>", "<unk>", "<special1>"
+
+    @property
+    def pad_token_id(self) -> int:
+        return self.encoder[self.pad_token]
+
+    @property
+    def mask_token_id(self) -> int:
+        return self.encoder[self.mask_token]
+
+    @property
+    def unk_token_id(self) -> int:
+        return self.encoder[self.unk_token]
+
+    @property
+    def bos_token_id(self) -> int:
+        return self.encoder[self.bos_token]
+
+    @property
+    def eos_token_id(self) -> int:
+        return self.encoder[self.eos_token]
+
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
+        """Text of ``ids``; ``<special0>``, ``<special2>``... added after the vocabulary are set
+        apart by spaces (transformers 4.x's rule for its additional special tokens)."""
         tokens = self.convert_ids_to_tokens(list(ids))
         if skip_special_tokens:
             tokens = [t for t in tokens if t not in SPECIAL_TOKENS]
-        return "".join(tokens).replace("</w>", " ").strip()
+        parts, run = [], []
+        for token in tokens:
+            if token in self._set_apart:
+                text = "".join(run).replace("</w>", " ").strip()
+                if text:
+                    parts.append(text)
+                parts.append(token)
+                run = []
+            else:
+                run.append(token)
+        if run or not parts:
+            parts.append("".join(run).replace("</w>", " ").strip())
+        return " ".join(parts)
 
     def build_inputs_with_special_tokens(self, ids_0: list[int], ids_1: list[int] | None = None) -> list[int]:
         """``<s> A </s>`` or ``<s> A </s> B </s>``."""
@@ -305,6 +395,7 @@ class XLMTokenizer:
         padding: bool | str = False,
         truncation: bool | str | None = None,
         max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
         return_tensors: str | None = None,
         return_attention_mask: bool = True,
         return_token_type_ids: bool = False,
@@ -316,6 +407,8 @@ class XLMTokenizer:
         ``padding``: ``True``/``"longest"`` or ``"max_length"`` (right side, ``<pad>``).
         ``truncation``: ``True``/``"longest_first"`` (transformers' split between the two texts of a
         pair), ``"only_first"``, ``"only_second"``; ``max_length`` alone also truncates.
+        ``pad_to_multiple_of``: padded lengths rounded up to a multiple of it (with truncation,
+        ``max_length`` must be one, as in transformers).
         ``token_type_ids`` only when asked (XLM looks them up in the *word* table).
         """
         single = isinstance(text, str)
@@ -334,6 +427,7 @@ class XLMTokenizer:
         padding = padding_strategy(padding)
         if max_length is None and (strategy != "do_not_truncate" or padding == "max_length"):
             max_length = self.model_max_length
+        check_pad_to_multiple_of(padding, strategy, max_length, pad_to_multiple_of)
         rows = [
             self._encode_row(a, b, lang, lang_pair, add_special_tokens, strategy, max_length)
             for a, b in zip(texts, pairs)
@@ -347,6 +441,7 @@ class XLMTokenizer:
             out["attention_mask"] = [[1] * len(r[0]) for r in rows]
         if padding != "do_not_pad" and rows:
             width = max_length if padding == "max_length" else max(len(r[0]) for r in rows)
+            width = round_up(width, pad_to_multiple_of)
             # Padded positions are masked; their language is the row's last one (any valid id).
             fills = {
                 "input_ids": (self.encoder["<pad>"], width),
@@ -356,7 +451,8 @@ class XLMTokenizer:
             }
             out = pad_columns(out, fills)
         if return_tensors is not None:
-            out = to_arrays(out, return_tensors, max_length if padding == "max_length" else None)
+            padded_to = round_up(max_length, pad_to_multiple_of) if padding == "max_length" else None
+            out = to_arrays(out, return_tensors, padded_to)
         elif single:
             out = {k: v[0] for k, v in out.items()}
         return out

@@ -3,11 +3,12 @@
 import json
 
 import pytest
-from corpus.wikidata import write_wikidata_json, write_wikidata_tsv
+from corpus.wikidata import WIKIDATA_ITEMS, write_wikidata_json, write_wikidata_tsv
 
 from mluke_jax.corpus.__main__ import main
 from mluke_jax.corpus.collection import open_wikipedia
 from mluke_jax.corpus.entity_vocab import build_entity_vocab, count_links
+from mluke_jax.corpus.interwiki import read_interwiki
 from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
 
 SPECIALS = {"[PAD]": 0, "[UNK]": 1, "[MASK]": 2, "[MASK2]": 3}
@@ -91,3 +92,21 @@ def test_bad_input_is_refused_naming_the_problem(wikis, tmp_path, capsys):
     assert (tmp_path / "v.json").read_text() == "{}"
     with pytest.warns(UserWarning, match=r"shards \[1\] of the 2"):
         build_entity_vocab([wikis["en-shards"][0]], tmp_path / "half.json", progress=False)
+
+
+def test_wikidata_items_without_an_id_stay_apart(wikis, tmp_path):
+    """The original LUKE code's sitelinks files keep only each item's ``sitelinks`` (no ``id``): every
+    item is still one entity of its own, never merged with the other id-less ones."""
+    items = [{k: v for k, v in item.items() if k != "id"} for item in WIKIDATA_ITEMS if item["type"] == "item"]
+    path = tmp_path / "sitelinks.json"
+    path.write_text("[\n" + ",\n".join(json.dumps(item, ensure_ascii=False) for item in items) + "\n]\n")
+    mapping = read_interwiki(path, {"en": {"Tokyo", "Japan"}, "de": {"Tokio", "Japan"}}, progress=False)
+    assert mapping[("en", "Tokyo")] == mapping[("de", "Tokio")] != mapping[("en", "Japan")] == mapping[("de", "Japan")]
+    build_entity_vocab([wikis["en"], wikis["de"]], tmp_path / "v.jsonl", interwiki=path, progress=False)
+    lines = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert lines[4:] == [  # the same vocabulary as from the dump with ids
+        {"id": 4, "entities": [["Japan", "de"], ["Japan", "en"]], "count": 4},
+        {"id": 5, "entities": [["Tokio", "de"], ["Tokyo", "en"]], "count": 4},
+        {"id": 6, "entities": [["Fuji (Vulkan)", "de"]], "count": 1},
+        {"id": 7, "entities": [["Mount Fuji", "en"]], "count": 1},
+    ]

@@ -171,11 +171,51 @@ def test_original_entity_vocabularies(tmp_path):
         (dict(text="Tokyo", entity_spans=[("a", 2)]), r"\(start, end\) pair"),
         (dict(text="Tokyo", padding="sideways"), "padding must be"),
         (dict(text="Tokyo", truncation="middle"), "truncation must be"),
+        # transformers 4.46.3 raises on these too ("If you specify entities, they should be given as a list
+        # of entity names", "... as a list", TypeError "entity_spans should be given as a list"); an id
+        # among the names used to become [UNK] silently here
+        (dict(text="Tokyo", entity_spans=[(0, 5)], entities=[0]), r"row 0: entities must be entity names"),
+        (
+            dict(text="Tokyo", entity_spans=[(0, 5)], entities=("en:Tokyo",)),
+            "entities must be a list of entity names, got a tuple",
+        ),
+        (dict(text="Tokyo", entity_spans=((0, 5),)), "entity_spans must be a list of .*, got a tuple"),
+        (
+            dict(text="Tokyo", text_pair="in Köln", entity_spans_pair=[(3, 7)], entities_pair=[7]),
+            r"\(text_pair\): entities_pair must be entity names .* entities_pair\[0\] is 7",
+        ),
+        (
+            dict(text="Tokyo", text_pair="in Köln", entity_spans_pair=[(3, 7)], entities_pair=("de:Köln",)),
+            "entities_pair must be a list",
+        ),
+        (dict(text="Tokyo", text_pair="in Köln", entity_spans_pair=((3, 7),)), "entity_spans_pair must be a list"),
+        (dict(text=["Tokyo"], entity_spans=[((0, 5),)]), "row 0: entity_spans must be a list"),
+        (dict(text=["Tokyo"], entity_spans=[[(0, 5)]], entities=[[0]]), "row 0: entities must be entity names"),
+        # 4.46.3: "Truncation and padding are both activated but truncation length (12) is not a multiple of
+        # pad_to_multiple_of (8)."
+        (
+            dict(text="Tokyo", padding="max_length", truncation=True, max_length=12, pad_to_multiple_of=8),
+            "max_length=12 is not a multiple of pad_to_multiple_of=8",
+        ),
+        (
+            dict(text=["Tokyo", "Köln"], padding=True, truncation="only_first", max_length=12, pad_to_multiple_of=8),
+            "max_length=12 is not a multiple of pad_to_multiple_of=8",
+        ),
     ],
 )
 def test_bad_input_is_named(tok, call, message):
     with pytest.raises(ValueError, match=message):
         tok(**call)
+
+
+def test_pad_to_multiple_of_rounds_up_without_truncation(tok):
+    """Without truncation 4.46.3 pads max_length=12 up to 16 (and the entities to 32), arrays too."""
+    out = tok("Tokyo", entity_spans=[(0, 5)], padding="max_length", max_length=12, pad_to_multiple_of=8)
+    assert len(out["input_ids"]) == 16 and len(out["entity_ids"]) == 32
+    arrays = tok(["Tokyo"], padding="max_length", max_length=12, pad_to_multiple_of=8, return_tensors="np")
+    assert arrays["input_ids"].shape == (1, 16)
+    truncated = tok("Tokyo", padding="max_length", truncation=True, max_length=16, pad_to_multiple_of=8)
+    assert len(truncated["input_ids"]) == 16
 
 
 def test_missing_files_are_named(tmp_path):

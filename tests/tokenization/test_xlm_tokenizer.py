@@ -1,6 +1,7 @@
 """XLMTokenizer: transformers' ids without a language; real Moses rules and ``langs`` with one."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -217,3 +218,101 @@ def test_a_row_longer_than_max_length_is_named(ours):
     )
     with pytest.raises(ValueError, match=r"different lengths \(\d+ to \d+\): pass padding=True"):
         ours(texts, return_tensors="np")
+
+
+# A tiny vocabulary of our own: "tokyo is big" is three word pieces.
+TINY_WORDS = ["t", "o", "k", "y", "i", "s", "b", "g", "o</w>", "s</w>", "g</w>", "to", "ky", "kyo</w>", "tokyo</w>"]
+TINY_WORDS += ["is</w>", "bi", "big</w>"]
+TINY_MERGES = ["t o", "k y", "ky o</w>", "to kyo</w>", "i s</w>", "b i", "bi g</w>"]
+
+
+def _tiny_xlm(directory, specials: list[str]):
+    directory.mkdir()
+    (directory / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(specials + TINY_WORDS)}))
+    (directory / "merges.txt").write_text("".join(m + "\n" for m in TINY_MERGES))
+    return directory
+
+
+@pytest.mark.parametrize(
+    "specials, added, pair, in_text, unknown",
+    [
+        (
+            [],
+            {"<s>": 18, "<unk>": 19, "</s>": 20, "<pad>": 21, "<special1>": 22, "<special0>": 23}
+            | {f"<special{i}>": 22 + i for i in range(2, 10)},
+            [18, 14, 15, 17, 20, 17, 14, 20, 21, 21],
+            [18, 14, 22, 23, 17, 25, 20, 21, 31, 20],
+            [18, 14, 15, 6, 19, 19, 20],  # 4.46.3 gives None for "a" and "d" here: its <unk> is no vocab entry
+        ),
+        (
+            ["<s>", "</s>", "<pad>", "<unk>"],
+            {"<special1>": 22, "<special0>": 23} | {f"<special{i}>": 22 + i for i in range(2, 10)},
+            [0, 18, 19, 21, 1, 21, 18, 1, 2, 2],
+            [0, 18, 22, 23, 21, 25, 1, 2, 31, 1],
+            [0, 18, 19, 10, 3, 3, 1],
+        ),
+    ],
+)
+def test_a_vocab_without_the_special_tokens_gets_them_after_it_as_transformers_4(
+    tmp_path, specials, added, pair, in_text, unknown
+):
+    """transformers 4.x adds the specials an XLM vocabulary lacks after it, in the order <s>, <unk>,
+    </s>, <pad>, <special1>, <special0>, <special2>... Every id and text below was read off
+    transformers 4.46.3's XLMTokenizer on the same files."""
+    directory = _tiny_xlm(tmp_path / "files", specials)
+    with pytest.warns(UserWarning, match=r"lacks the special tokens \['<s>', '<unk>'|lacks .*\['<special1>'") as w:
+        tok = XLMTokenizer.from_pretrained(directory)
+    assert len(w) == 1 and tok.appended_specials == added
+    assert tok.convert_tokens_to_ids(list(added)) == list(added.values())
+    assert len(tok) == tok.vocab_size == 32  # 4.46.3: len() 32 (its vocab_size leaves the added ones out)
+    out = tok("Tokyo is big", "big Tokyo", padding="max_length", max_length=10, return_token_type_ids=True)
+    assert out["input_ids"] == pair and out["token_type_ids"] == [0] * 5 + [1] * 3 + [0] * 2
+    ids = tok("tokyo <special1> <special0> big <special3> </s> <pad> <special9>")["input_ids"]
+    assert ids == in_text
+    # 4.46.3's decode sets the added <special0>, <special2>... apart by spaces
+    assert tok.decode(ids) == "<s>tokyo <special1> <special0> big <special3> </s><pad> <special9> </s>"
+    assert tok("tokyo is bad")["input_ids"] == unknown
+    tok.save_pretrained(tmp_path / "saved")
+    assert json.loads((tmp_path / "saved" / "added_tokens.json").read_text()) == added  # as 4.46.3 saves it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the ids come from added_tokens.json: nothing to warn about
+        again = XLMTokenizer.from_pretrained(tmp_path / "saved")
+    assert again.encoder == tok.encoder and json.loads((tmp_path / "saved" / "vocab.json").read_text()) == {
+        w: i for i, w in enumerate(specials + TINY_WORDS)
+    }
+
+
+def test_pad_to_multiple_of_as_transformers_4(tmp_path):
+    """4.46.3 pads to a multiple of pad_to_multiple_of, and refuses it with truncation when max_length
+    is no multiple: "Truncation and padding are both activated but truncation length (12) is not a
+    multiple of pad_to_multiple_of (8).\""""
+    tok = XLMTokenizer.from_pretrained(
+        _tiny_xlm(tmp_path / "files", ["<s>", "</s>", "<pad>", "<unk>"] + SPECIAL_TOKENS[4:])
+    )
+    assert tok("Tokyo is big", padding="max_length", max_length=5, pad_to_multiple_of=4)["input_ids"] == [
+        0,
+        28,
+        29,
+        31,
+        1,
+        2,
+        2,
+        2,
+    ]
+    assert tok(["Tokyo is big", "big"], padding=True, pad_to_multiple_of=4)["input_ids"] == [
+        [0, 28, 29, 31, 1, 2, 2, 2],
+        [0, 31, 1, 2, 2, 2, 2, 2],
+    ]
+    arrays = tok(["big"], padding="max_length", max_length=12, pad_to_multiple_of=8, return_tensors="np")
+    assert arrays["input_ids"].shape == (1, 16)
+    for padding in ("max_length", True):
+        with pytest.raises(ValueError, match="max_length=12 is not a multiple of pad_to_multiple_of=8"):
+            tok("Tokyo is big", padding=padding, truncation=True, max_length=12, pad_to_multiple_of=8)
+    with pytest.raises(ValueError, match="max_length=512 is not a multiple of pad_to_multiple_of=7"):
+        tok("Tokyo is big", padding=True, truncation=True, pad_to_multiple_of=7)
+    assert (
+        len(
+            tok("Tokyo is big", padding="max_length", truncation=True, max_length=16, pad_to_multiple_of=8)["input_ids"]
+        )
+        == 16
+    )
