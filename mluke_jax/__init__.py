@@ -11,6 +11,7 @@ from mluke_jax.architectures import ARCHITECTURES
 from mluke_jax.compilation_cache import enable_compilation_cache
 from mluke_jax.config import LukeConfig, XLMConfig
 from mluke_jax.linking import EntityLinker
+from mluke_jax.mask_filling import fill_mask
 from mluke_jax.modeling import PreTrainedModel
 from mluke_jax.models.luke import LukeModel, LukePreTrainedModel
 from mluke_jax.models.luke_heads import (
@@ -71,6 +72,7 @@ __all__ = [
     "XLMTokenizer",
     "XLMWithLMHeadModel",
     "enable_compilation_cache",
+    "fill_mask",
     "load_pretrained",
     "make_mesh",
     "use_mesh",

@@ -116,8 +116,13 @@ def build_predict_parser() -> argparse.ArgumentParser:
         description="Predict on raw text with a fine-tuned model: one record per line in, one JSON object per line "
         "out (mluke_jax/finetune/prediction.py describes both).",
     )
-    p.add_argument("task", choices=sorted(TASKS))
+    p.add_argument(
+        "task",
+        choices=[*sorted(TASKS), "fill-mask"],
+        help="a recipe's task, or fill-mask (the words a masked-LM model puts at each <mask> / <special1>)",
+    )
     p.add_argument("--model", required=True, help="the fine-tuned model directory (OUT/model), or a hub name")
+    p.add_argument("--top-k", type=int, default=5, help="fill-mask: the words kept per mask token")
     p.add_argument(
         "--input",
         required=True,
@@ -176,8 +181,19 @@ def predict_main(argv: list[str]) -> int:
             language=args.language,
             bf16=args.bf16,
         )
-        predictor = Predictor(args.task, args.model, settings)
-        result = predictor.predict(args.input, progress=not args.quiet)
+        if args.task == "fill-mask":
+            from mluke_jax.finetune.fill_mask_predict import predict_fill_mask
+
+            result = predict_fill_mask(
+                args.model,
+                args.input,
+                top_k=args.top_k,
+                language=args.language,
+                batch_size=args.batch_size,
+                bf16=args.bf16,
+            )
+        else:
+            result = Predictor(args.task, args.model, settings).predict(args.input, progress=not args.quiet)
         write_jsonl(result.records, args.output)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -123,11 +123,16 @@ def _trained_head(head: type, model: str, task: str, changes: dict[str, Any]) ->
     if info["missing_keys"]:
         missing = info["missing_keys"]
         listed = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        remedy = (
+            "use a checkpoint with its masked-LM head (a released mLUKE / XLM model, or one pretrained with python "
+            "-m mluke_jax.pretrain)"
+            if task == "fill-mask"
+            else f"fine-tune it first, python -m mluke_jax.finetune {task} --model {model} --train FILE --eval FILE "
+            "--output OUT, then predict with --model OUT/model"
+        )
         raise UntrainedHeadError(
             f"{model} has no trained {head.__name__} head (its parameters {listed} are not in the checkpoint, so "
-            f"they would be random and every prediction meaningless): fine-tune it first, python -m "
-            f"mluke_jax.finetune {task} --model {model} --train FILE --eval FILE --output OUT, then predict with "
-            "--model OUT/model"
+            f"they would be random and every prediction meaningless): {remedy}"
         )
     for warning in caught:  # the others (none expected) reach the caller, attributed to its line as before
         warn(str(warning.message), warning.category)
