@@ -22,7 +22,8 @@ from mluke_jax.finetune.tasks import Prepared
 def eval_paths(specs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """``--eval`` values as files: a file, a directory (its files, sorted, hidden ones left out) or
     a glob pattern (what it matches, sorted, directories as their files; nothing matched is an
-    error), e.g. ``x-final/*/test_2k.tsv`` or ``MLQA_V1/test``."""
+    error), e.g. ``x-final/*/test_2k.tsv`` or ``MLQA_V1/test``. A ``datasets`` source (``hf:...``,
+    a ``save_to_disk`` directory) stays one value."""
     specs = [specs] if isinstance(specs, str | os.PathLike) else list(specs)
     out: list[str] = []
     for spec in map(str, specs):
@@ -31,14 +32,21 @@ def eval_paths(specs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[s
             if not matched:
                 raise FileNotFoundError(f"--eval {spec} matches no file")
             for path in matched:
-                out += _files_of(Path(path)) if Path(path).is_dir() else [path]
-        elif Path(spec).expanduser().is_dir():
+                directory = Path(path).is_dir() and not _is_saved_dataset(Path(path))
+                out += _files_of(Path(path)) if directory else [path]
+        elif Path(spec).expanduser().is_dir() and not _is_saved_dataset(Path(spec).expanduser()):
             out += _files_of(Path(spec).expanduser())
         else:
             out.append(spec)
     if not out:
         raise FileNotFoundError(f"--eval {specs} holds no file")
     return out
+
+
+def _is_saved_dataset(directory: Path) -> bool:
+    from mluke_jax.finetune.hf_datasets import DATASET_MARKERS
+
+    return any((directory / marker).is_file() for marker in DATASET_MARKERS)
 
 
 def _files_of(directory: Path) -> list[str]:

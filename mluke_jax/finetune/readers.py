@@ -221,19 +221,24 @@ def read_tacred(path: str | Path) -> list[RelationExample]:
     data = _json(path)
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of TACRED examples")
+    return tacred_examples(list(enumerate(data, 1)), path)
+
+
+def tacred_examples(items: list[tuple[int, Any]], source: Any, where: str = "example") -> list[RelationExample]:
+    """TACRED's records (``token``, ``subj_start/end``, ``obj_start/end``, ``relation``), numbered."""
     out = []
-    for number, item in enumerate(data, 1):
+    for number, item in items:
         try:
             tokens = list(item["token"])
             head = (int(item["subj_start"]), int(item["subj_end"]))
             tail = (int(item["obj_start"]), int(item["obj_end"]))
             relation = str(item["relation"])
         except (KeyError, TypeError, ValueError) as e:
-            raise DataError(f"{path}: example {number}: missing or bad field {e}") from None
+            raise DataError(f"{source}: {where} {number}: missing or bad field {e}") from None
         for name, (a, b) in (("subj", head), ("obj", tail)):
             if not 0 <= a <= b < len(tokens):
                 raise DataError(
-                    f"{path}: example {number}: {name}_start/{name}_end {a}..{b} outside the {len(tokens)} tokens"
+                    f"{source}: {where} {number}: {name}_start/{name}_end {a}..{b} outside the {len(tokens)} tokens"
                 )
         out.append(RelationExample(tokens, head, tail, relation))
     return out
@@ -243,11 +248,12 @@ def read_open_entity(path: str | Path) -> list[TypingExample]:
     lines = _lines(path)
     stripped = "\n".join(lines).lstrip()
     if stripped.startswith("["):
-        items = list(enumerate(_json(path), 1))
-        where = "example"
-    else:
-        items = _json_lines(path, lines)
-        where = "line"
+        return open_entity_examples(list(enumerate(_json(path), 1)), path)
+    return open_entity_examples(_json_lines(path, lines), path, "line")
+
+
+def open_entity_examples(items: list[tuple[int, Any]], source: Any, where: str = "example") -> list[TypingExample]:
+    """Open Entity's records (``sent``, ``start``, ``end``, ``labels``), numbered."""
     out = []
     for number, item in items:
         try:
@@ -258,13 +264,23 @@ def read_open_entity(path: str | Path) -> list[TypingExample]:
                 [str(x) for x in item["labels"]],
             )
         except (KeyError, TypeError, ValueError) as e:
-            raise DataError(f"{path}: {where} {number}: missing or bad field {e}") from None
+            raise DataError(f"{source}: {where} {number}: missing or bad field {e}") from None
         if not 0 <= start < end <= len(text):
             raise DataError(
-                f"{path}: {where} {number}: mention {start}..{end} outside the sentence (length {len(text)})"
+                f"{source}: {where} {number}: mention {start}..{end} outside the sentence (length {len(text)})"
             )
         out.append(TypingExample(text, (start, end), labels))
     return out
+
+
+def check_answers(example: QAExample, source: Any) -> QAExample:
+    """``example``, whose every answer must be where its ``answer_start`` says in the context."""
+    for text, start in example.answers:
+        if example.context[start : start + len(text)] != text:
+            raise DataError(
+                f"{source}: question {example.id}: answer {text!r} is not at character {start} of its context"
+            )
+    return example
 
 
 def qa_format(path: str | Path) -> tuple[str, str | None, str | None]:
@@ -328,12 +344,7 @@ def read_squad(path: str | Path, data_format: str = "auto", language: str | None
                     )
                 except (KeyError, TypeError, ValueError) as e:
                     raise DataError(f"{path}: question {qa.get('id', '?')}: missing or bad field {e}") from None
-                for text, start in answers:
-                    if context[start : start + len(text)] != text:
-                        raise DataError(
-                            f"{path}: question {example.id}: answer {text!r} is not at character {start} of its context"
-                        )
-                out.append(example)
+                out.append(check_answers(example, path))
     return out
 
 

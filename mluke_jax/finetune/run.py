@@ -158,8 +158,8 @@ def run(config: RunConfig) -> dict[str, Any]:
     def bar(items, what: str):
         return progress_bar(items, desc=what, enabled=config.progress, leave=False)
 
-    train_examples = task.read(config.train, config.settings)
-    per_file = [(path, task.read(path, config.settings)) for path in languages.eval_paths(config.eval)]
+    train_examples = task.load(config.train, config.settings)
+    per_file = [(path, task.load(path, config.settings)) for path in languages.eval_paths(config.eval)]
     labels = task.label_set(train_examples)
     for path, examples in per_file:
         task.check_labels(examples, labels, path)

@@ -76,6 +76,18 @@ class Task:
     def read(self, path: str, settings: Settings | None = None) -> list:
         raise NotImplementedError
 
+    def load(self, spec: str, settings: Settings | None = None) -> list:
+        """The examples of ``spec``: a file in one of the task's published layouts (:meth:`read`),
+        or a Hugging Face dataset (``hf:NAME[:CONFIG][@SPLIT]``, a ``save_to_disk`` directory, a
+        parquet or JSON-lines file with the hub's columns: :mod:`.hf_datasets`)."""
+        from mluke_jax.finetune import hf_datasets
+
+        if hf_datasets.is_dataset(spec, self.name):
+            if settings is not None and settings.data_format != "auto":
+                raise ValueError(f"--format {settings.data_format} names a file layout; {spec} is a dataset")
+            return hf_datasets.read(self.name, spec, settings.language if settings else None)
+        return self.read(spec, settings)
+
     def label_set(self, examples: list) -> list[str]:
         """The labels the model predicts, in id order (from the training data)."""
         return sorted(set(self.labels_of(examples)))
