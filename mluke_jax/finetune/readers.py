@@ -187,7 +187,10 @@ def read_conll(path: str | Path, data_format: str = "auto") -> list[Sentence]:
         else:
             fields = line.split()
             if len(fields) < 2:
-                raise DataError(f"{path}:{number}: expected 'word ... tag', got {line!r}")
+                raise DataError(
+                    f"{path}:{number}: expected 'word ... tag', got {line!r} (the layouts read: CoNLL-2003 / "
+                    "CoNLL-2002 'word [POS [chunk]] tag', WikiANN 'lang:word<TAB>tag')"
+                )
             word, tag = fields[0], fields[-1]
         if tag != "O" and not (tag[:2] in ("B-", "I-", "E-", "S-") and len(tag) > 2):
             raise DataError(f"{path}:{number}: tag {tag!r} is not O, B-TYPE, I-TYPE, E-TYPE or S-TYPE")
