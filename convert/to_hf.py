@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mluke_jax import checkpoint
-from mluke_jax.paths import local_path
+from mluke_jax.paths import resolve
 
 # transformers key -> the key whose value it takes when mluke-jax ties it (no parameter of its own)
 TIED = {
@@ -56,7 +56,7 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
     import torch
     import transformers
 
-    src = local_path(src)
+    src = resolve(src)
     if not (src / checkpoint.METADATA_FILE).is_file():
         raise ValueError(f"{src} is not a mluke-jax checkpoint (no {checkpoint.METADATA_FILE})")
     metadata = checkpoint.read_metadata(src)
@@ -97,7 +97,7 @@ def export(src: str | Path, dst: str | Path, *, overwrite: bool = False, progres
     if dropped:
         say(f"not written (transformers' {architecture} with this config has no such weights): {dropped}")
     model.load_state_dict(state, strict=True)
-    with checkpoint.atomic_directory(dst, overwrite=overwrite) as tmp:
+    with checkpoint.atomic_directory(dst, overwrite=overwrite, last="config.json") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         copied = checkpoint.copy_tokenizer_files(src, tmp)
     say(f"wrote {dst}")

@@ -8,7 +8,8 @@ Layout of a directory written by ``python -m convert`` or ``save_pretrained``::
     <tokenizer files>  copied through from the source (sentencepiece.bpe.model, entity_vocab.json, ...)
 
 Directories are written under a temporary name and renamed at the end: a failed write leaves
-nothing behind.
+nothing behind. A directory in a bucket (``gs://``) is written locally and uploaded with
+``mluke_jax.json`` last (:mod:`mluke_jax.remote`): without it, a reader sees no checkpoint there.
 """
 
 import contextlib
@@ -32,11 +33,11 @@ import numpy as np
 from flax import nnx, traverse_util
 from jax.typing import DTypeLike
 
-from mluke_jax import sharding
+from mluke_jax import remote, sharding
 from mluke_jax.architectures import architecture_class
 from mluke_jax.config import PretrainedConfig, dtype_name, read_config_dict
 from mluke_jax.modeling import PreTrainedModel
-from mluke_jax.paths import local_path
+from mluke_jax.paths import is_remote, local_path, resolve
 from mluke_jax.warn import warn
 
 logger = logging.getLogger(__name__)
@@ -94,13 +95,15 @@ def checkpoint_params(model: PreTrainedModel) -> dict[str, Any]:
 def check_destination(
     dst: str | os.PathLike, overwrite: bool, marker: str = METADATA_FILE, what: str = "a mluke-jax checkpoint"
 ) -> Path:
-    """Refuse a destination that would lose data; returns it as an absolute path.
+    """Refuse a destination that would lose data; returns it as an absolute path (a URI as it is,
+    its bucket checked: it must exist and answer).
 
     A new or empty directory is fine; an earlier output of the same kind (a directory holding
     ``marker``: a checkpoint's ``mluke_jax.json``, a corpus's ``metadata.json``) is replaced only
     with ``overwrite``; a directory with anything else in it is never replaced.
     """
-    dst = local_path(dst)
+    dst = resolve(dst)
+    remote.check_reachable(dst)
     if not dst.exists():
         return dst
     if not dst.is_dir():
@@ -116,14 +119,24 @@ def check_destination(
 
 @contextlib.contextmanager
 def atomic_directory(
-    dst: str | os.PathLike, overwrite: bool = False, marker: str = METADATA_FILE, what: str = "a mluke-jax checkpoint"
+    dst: str | os.PathLike,
+    overwrite: bool = False,
+    marker: str = METADATA_FILE,
+    what: str = "a mluke-jax checkpoint",
+    last: str | None = None,
 ) -> Iterator[Path]:
     """Yield a fresh temporary directory next to ``dst``; it becomes ``dst`` only on success.
 
     See :func:`check_destination` for what may be replaced. On any failure the temporary directory
-    is removed and an existing ``dst`` is left as it was.
+    is removed and an existing ``dst`` is left as it was. A ``dst`` in a bucket gets the files
+    uploaded with ``last`` (default: ``marker``) as the last object.
     """
     dst = check_destination(dst, overwrite, marker, what)
+    if is_remote(dst):
+        with remote.staged(dst, last or marker) as tmp:
+            yield tmp
+        return
+    dst = local_path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
     try:
@@ -145,11 +158,13 @@ def atomic_directory(
 
 
 def copy_tokenizer_files(src: str | os.PathLike, dst: str | os.PathLike) -> list[str]:
+    """Copy the tokenizer files (:data:`TOKENIZER_FILES`) ``src`` has into the local ``dst``; ``src``
+    may be in a bucket. Returns the names copied."""
     copied = []
     for name in TOKENIZER_FILES:
-        path = Path(src) / name
+        path = resolve(src) / name
         if path.is_file():
-            shutil.copy2(path, Path(dst) / name)
+            remote.copy_file(path, Path(dst) / name)
             copied.append(name)
     return copied
 
@@ -335,8 +350,7 @@ def _checksums(params: dict[str, Any]) -> dict[str, str] | None:
 def read_metadata(path: Path) -> dict[str, Any]:
     """``mluke_jax.json`` of a converted directory (format, architecture, structure, dtype, size)."""
     try:
-        with open(path / METADATA_FILE, encoding="utf-8") as f:
-            metadata = json.load(f)
+        metadata = json.loads(resolve(path / METADATA_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise damaged(path, f"{METADATA_FILE} cannot be read", e) from e
     if (
@@ -369,7 +383,7 @@ def read_params(path: Path, dtype: DTypeLike, metadata: dict[str, Any] | None = 
     """
     import orbax.checkpoint as ocp
 
-    path = local_path(path)  # Orbax reads relative paths as paths under its own root
+    path = resolve(path)  # Orbax reads relative paths as paths under its own root; buckets directly
     params_dir = path / PARAMS_DIR
     metadata = metadata or {}
     checksums = metadata.get("checksums")

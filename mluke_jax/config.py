@@ -650,10 +650,12 @@ class XLMConfig(PretrainedConfig):
 
 def read_config_dict(path: str | os.PathLike) -> dict[str, Any]:
     """Read ``config.json`` with a clear error when it is missing or malformed."""
-    if not os.path.isfile(path):
+    from mluke_jax.paths import resolve
+
+    file = resolve(path)
+    if not file.is_file():
         raise FileNotFoundError(f"no config.json at {path}")
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None

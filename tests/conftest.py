@@ -1,3 +1,4 @@
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -6,6 +7,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download
+# gcsfs reads this when imported: no probe of the storage control API (gRPC), which the GCS emulator lacks
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # The suite is bound by XLA compile time (tiny models, many programs): LLVM's -O1 instead of -O2
 # compiles about a quarter faster and runs these models as fast (a training step's numbers move by
@@ -132,3 +135,36 @@ SLOWEST_FILES = (
 def pytest_collection_modifyitems(config, items):
     rank = {name: number for number, name in enumerate(SLOWEST_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """A real GCS emulator (``fake-gcs-server``) on 127.0.0.1 for the session, stopped at its end."""
+    from gcs_emulator import FakeGCS
+
+    server = FakeGCS()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(gcs_server, request):
+    """A fresh bucket ``gs://NAME`` of the emulator, with this process's client libraries pointed at
+    it (and kept off every other address) for the test; ``bucket.env`` for the processes it starts."""
+    import re
+
+    from gcs_emulator import activate
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50].strip("-") + f"-{os.getpid()}"
+    uri = gcs_server.create_bucket(name)
+    with contextlib.contextmanager(activate)(gcs_server):
+        yield Bucket(uri, gcs_server.env)
+
+
+class Bucket(str):
+    """``gs://NAME`` with ``env``: the variables a subprocess needs to reach the emulator."""
+
+    def __new__(cls, uri: str, env: dict[str, str]):
+        self = super().__new__(cls, uri)
+        self.env = env
+        return self

@@ -209,3 +209,24 @@ def test_a_convert_py_in_the_working_directory_does_not_shadow_the_library(workd
         [sys.executable, "-c", SHADOWED], cwd=user, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0 and "ok (1," in result.stdout, result.stderr[-3000:]
+
+
+def test_uris_resolve_as_they_are_and_local_paths_as_absolute(tmp_path, monkeypatch):
+    from etils import epath
+
+    from mluke_jax import paths
+
+    monkeypatch.chdir(tmp_path)
+    assert paths.uri_scheme("gs://bucket/run") == "gs" and paths.uri_scheme("runs/a") is None
+    assert paths.uri_scheme("file:///tmp/x") is None and paths.is_remote("gs://b") and not paths.is_remote("~/x")
+    assert os.fspath(paths.resolve("gs://bucket/run")) == "gs://bucket/run"
+    assert isinstance(paths.resolve("gs://bucket/run"), epath.Path)
+    assert os.fspath(paths.resolve("run")) == str(tmp_path / "run")
+    assert os.fspath(paths.resolve("~/x")) == os.path.expanduser("~/x")
+    assert os.fspath(paths.resolve("file:///tmp/x")) == "/tmp/x"
+    assert paths.looks_like_path("gs://bucket/model")  # never taken for a hub repository id
+    with pytest.raises(ValueError, match="gs://bucket/run is a gs:// URI; this needs a local path"):
+        paths.local_path("gs://bucket/run")  # what was /cwd/gs:/bucket/run before
+    with pytest.raises(ValueError, match="no installed file system handles nosuchfs:// paths"):
+        paths.resolve("nosuchfs://bucket/run")
+    assert paths.local_copy("run") == tmp_path / "run"

@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return predict_main(argv[1:])
     args = build_parser().parse_args(argv)
     from mluke_jax.finetune.run import RunConfig, run
+    from mluke_jax.train.preemption import EXIT_PREEMPTED, Preempted
 
     try:
         settings = Settings(
@@ -257,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
             settings=settings,
         )
         result = run(config)
+    except Preempted as e:
+        print(f"{e}", file=sys.stderr)
+        return EXIT_PREEMPTED
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

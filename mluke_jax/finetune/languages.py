@@ -24,10 +24,20 @@ def eval_paths(specs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[s
     a glob pattern (what it matches, sorted, directories as their files; nothing matched is an
     error), e.g. ``x-final/*/test_2k.tsv`` or ``MLQA_V1/test``. A ``datasets`` source (``hf:...``,
     a ``save_to_disk`` directory) stays one value."""
+    from mluke_jax import remote
+    from mluke_jax.paths import is_remote, resolve
+
     specs = [specs] if isinstance(specs, str | os.PathLike) else list(specs)
     out: list[str] = []
     for spec in map(str, specs):
-        if any(c in spec for c in "*?["):
+        if is_remote(spec):  # a bucket: the same rules through its file system
+            matched = remote.glob(spec) if any(c in spec for c in "*?[") else [spec]
+            if not matched:
+                raise FileNotFoundError(f"--eval {spec} matches no file")
+            for path in map(resolve, matched):
+                directory = path.is_dir() and not _is_saved_dataset(path)
+                out += _files_of(path) if directory else [os.fspath(path)]
+        elif any(c in spec for c in "*?["):
             matched = sorted(glob.glob(os.path.expanduser(spec)))
             if not matched:
                 raise FileNotFoundError(f"--eval {spec} matches no file")
@@ -50,7 +60,7 @@ def _is_saved_dataset(directory: Path) -> bool:
 
 
 def _files_of(directory: Path) -> list[str]:
-    return sorted(str(p) for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(os.fspath(p) for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def language_of(example: Any) -> str | None:

@@ -16,7 +16,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from mluke_jax import remote
 from mluke_jax.finetune import languages
 from mluke_jax.finetune.tasks import TASKS, Prepared, Settings
-from mluke_jax.paths import local_path
+from mluke_jax.paths import resolve
 from mluke_jax.progress import progress_bar
 
 
@@ -149,7 +149,8 @@ def run(config: RunConfig) -> dict[str, Any]:
         raise ValueError(
             f"task {task.name} needs an mLUKE model (its head is {task.heads['luke']}); {config.model} is {family}"
         )
-    output = local_path(config.output)  # created when training starts, after every input is checked
+    output = resolve(config.output)  # created when training starts, after every input is checked
+    remote.check_reachable(output)
 
     def say(message: str) -> None:
         if config.progress:
@@ -180,6 +181,9 @@ def run(config: RunConfig) -> dict[str, Any]:
         eval_examples, tokenizer, labels, config.settings, False, lambda xs: bar(xs, "tokenizing eval")
     )
 
+    from mluke_jax.compilation_cache import enable_compilation_cache
+
+    enable_compilation_cache()  # a resumed run (after preemption: a new process) loads its compiled steps
     mesh_context = (
         contextlib.nullcontext() if not config.mesh else mluke_jax.use_mesh(mluke_jax.make_mesh(**config.mesh))
     )
@@ -306,9 +310,7 @@ def run(config: RunConfig) -> dict[str, Any]:
         if trained_on in per_language and len(per_language) > 2:
             result["train_language"] = trained_on
             result["average_without_train_language"] = languages.average(per_language, leave_out=trained_on)
-    tmp = output / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, output / "metrics.json")
+    remote.write_text_atomic(output / "metrics.json", json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -350,9 +352,7 @@ class BestModel:
         save_model(model, self.source, self.model_dir)
         self.value, self.step, self.scores, self.per_language = float(value), step, scores, per_language
         record = {"metric": self.metric, "value": self.value, "step": step, "scores": scores}
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({**record, "per_language": per_language}, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        remote.write_text_atomic(self.path, json.dumps({**record, "per_language": per_language}, indent=2) + "\n")
         return True
 
 

@@ -81,7 +81,10 @@ class Task:
         or a Hugging Face dataset (``hf:NAME[:CONFIG][@SPLIT]``, a ``save_to_disk`` directory, a
         parquet or JSON-lines file with the hub's columns: :mod:`.hf_datasets`)."""
         from mluke_jax.finetune import hf_datasets
+        from mluke_jax.paths import is_remote, local_copy
 
+        if is_remote(spec):  # a file or saved dataset in a bucket: read from a local copy
+            spec = str(local_copy(spec))
         if hf_datasets.is_dataset(spec, self.name):
             if settings is not None and settings.data_format != "auto":
                 raise ValueError(f"--format {settings.data_format} names a file layout; {spec} is a dataset")

@@ -9,7 +9,7 @@ not cached fails within seconds (one request, no retries) with a message saying 
 import os
 from pathlib import Path
 
-from mluke_jax.paths import local_path, looks_like_path
+from mluke_jax.paths import is_remote, local_copy, local_path, looks_like_path, resolve
 
 # How long one request to the hub may take before we call the hub unreachable.
 HUB_TIMEOUT_SECONDS = 8
@@ -21,12 +21,17 @@ def _offline() -> bool:
 
 
 def existing_or_hub(name_or_path: str | os.PathLike) -> Path | None:
-    """The absolute local path when ``name_or_path`` exists; ``None`` when it is a hub repository id.
+    """The absolute path (a URI as it is) when ``name_or_path`` exists; ``None`` when it is a hub
+    repository id.
 
     Raises:
         FileNotFoundError: it does not exist and cannot be a hub repository id.
+        ConnectionError: it is in a bucket that does not answer.
     """
-    path = local_path(name_or_path)
+    from mluke_jax import remote
+
+    path = resolve(name_or_path) if is_remote(name_or_path) else local_path(name_or_path)
+    remote.check_reachable(path)
     if path.exists():
         return path
     if looks_like_path(name_or_path):
@@ -40,6 +45,8 @@ def resolve_source(src: str | os.PathLike, revision: str | None = None) -> Path:
     path = existing_or_hub(src)
     if path is None:
         return download_from_hub(str(src), revision)
+    if is_remote(path):  # a transformers checkpoint in a bucket: converted from a local copy
+        return local_copy(path)
     if path.is_file() and path.suffix == ".pth":  # an original facebookresearch/XLM checkpoint
         return path
     if path.is_dir():
@@ -56,7 +63,7 @@ def tokenizer_directory(name_or_path: str | os.PathLike, revision: str | None = 
         return download_from_hub(str(name_or_path), revision, weights=False)
     if not path.is_dir():
         raise ValueError(f"{name_or_path} is a file: pass the directory that holds the tokenizer files")
-    return path
+    return local_copy(path, skip=("params",)) if is_remote(path) else path
 
 
 def download_from_hub(repo_id: str, revision: str | None = None, weights: bool = True) -> Path:

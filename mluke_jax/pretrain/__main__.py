@@ -183,9 +183,14 @@ def _initialize_distributed(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from mluke_jax.train.preemption import EXIT_PREEMPTED, Preempted
+
     try:
         _initialize_distributed(args)
         return args.run(args)
+    except Preempted as e:
+        print(f"{e}", file=sys.stderr)
+        return EXIT_PREEMPTED
     except (FileNotFoundError, FileExistsError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

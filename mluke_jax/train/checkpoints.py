@@ -18,15 +18,15 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orbax.checkpoint as ocp
 
+from mluke_jax import remote
 from mluke_jax.checkpoint import DamagedCheckpointError, drop_leftover_reports, release_frames, root_cause
-from mluke_jax.paths import local_path
+from mluke_jax.paths import resolve
 from mluke_jax.train.trainer import Trainer, TrainState
 from mluke_jax.warn import warn
 
@@ -61,7 +61,8 @@ class TrainCheckpointer:
     ):
         if save_every < 1 or keep < 1:
             raise ValueError(f"save_every and keep must be >= 1, got {save_every} and {keep}")
-        self.directory = local_path(directory)
+        self.directory = resolve(directory)  # a bucket too: Orbax writes there directly
+        remote.check_reachable(self.directory)
         options = ocp.CheckpointManagerOptions(
             save_interval_steps=save_every, max_to_keep=keep, enable_async_checkpointing=asynchronous
         )
@@ -142,8 +143,8 @@ class TrainCheckpointer:
         if jax.process_index() == 0:
             for step in steps:
                 target = self.directory / f"{step}{DAMAGED_SUFFIX}"
-                shutil.rmtree(target, ignore_errors=True)
-                os.replace(self.directory / str(step), target)
+                remote.remove_tree(target)
+                (self.directory / str(step)).rename(target)
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
 
@@ -224,7 +225,7 @@ RUN_OUTPUTS = (
     "metrics.json",
     ".metrics.json.tmp",
     "best.json",
-    "best.json.tmp",
+    ".best.json.tmp",
 )
 
 
@@ -237,22 +238,18 @@ def removed_on_failure(output: str | os.PathLike, names: tuple[str, ...] = RUN_O
     needs). Process 0 removes; the others leave it to it."""
     import jax
 
-    output = local_path(output)
+    output = resolve(output)
     existed = output.exists()
     before = {name for name in names if (output / name).exists()}
     try:
         yield
     except BaseException:
         logged = output / "metrics.jsonl"
-        progress = has_checkpoint(output) or (logged.is_file() and logged.stat().st_size > 0)
+        progress = has_checkpoint(output) or (logged.is_file() and logged.stat().length > 0)
         if jax.process_index() == 0 and output.is_dir() and not progress:
             for name in set(names) - before:
-                path = output / name
-                if path.is_dir():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-            if not existed and not any(output.iterdir()):
+                remote.remove_tree(output / name)
+            if not existed and output.is_dir() and not any(output.iterdir()):
                 output.rmdir()
         raise
 

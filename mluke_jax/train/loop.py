@@ -7,6 +7,7 @@ from collections.abc import Callable
 from mluke_jax.progress import progress_bar
 from mluke_jax.train.checkpoints import TrainCheckpointer
 from mluke_jax.train.data import BatchStream
+from mluke_jax.train.preemption import PreemptionWatch
 from mluke_jax.train.trainer import Trainer
 
 
@@ -26,7 +27,10 @@ def fit(
 
     With a ``checkpointer`` that holds a checkpoint and ``resume``, the trainer state and the
     stream's position are restored first, so the run continues exactly where the saved one was.
-    Checkpoints are saved at the checkpointer's interval and at the end. The progress bar shows the
+    Checkpoints are saved at the checkpointer's interval and at the end. SIGTERM or SIGINT (one
+    process; several: JAX's preemption service) stops the loop after the step under way: with a
+    ``checkpointer`` a checkpoint of that step is saved (and waited for) first, then
+    :class:`~mluke_jax.train.preemption.Preempted` is raised. The progress bar shows the
     loss and examples per second; where no bar can be drawn (a log file), a line with the same
     figures is printed every ``line_seconds`` and at the end. ``on_step(step, metrics)`` runs after
     every step.
@@ -34,6 +38,11 @@ def fit(
     if checkpointer is not None and resume and checkpointer.latest_step() is not None:
         stream.seek(checkpointer.restore(trainer))
         print(f"resumed from step {trainer.step} of {checkpointer.directory}", file=sys.stderr)
+    with PreemptionWatch() as watch:
+        return _steps(trainer, stream, steps, checkpointer, progress, log_every, line_seconds, on_step, watch)
+
+
+def _steps(trainer, stream, steps, checkpointer, progress, log_every, line_seconds, on_step, watch) -> list[float]:
     pending, losses, saved_at = [], [], None
     bar = progress_bar(total=steps, initial=trainer.step, enabled=progress, unit="step", dynamic_ncols=True)
     lines = progress and bar.disable  # a log, not a terminal: a plain line now and then
@@ -62,6 +71,14 @@ def fit(
                 )
                 last_line = now
         bar.update(1)
+        if watch.should_stop(trainer.step) and trainer.step < steps:
+            bar.close()
+            if checkpointer is not None:
+                watch.saving = True
+                if saved_at != trainer.step:
+                    checkpointer.save(trainer, stream.position, force=True)
+                checkpointer.wait()
+            raise watch.stopped(trainer.step)
     bar.close()
     losses.extend(float(x) for x in pending)
     if checkpointer is not None:

@@ -1,10 +1,21 @@
 """A run's event log: ``metrics.jsonl`` (one JSON object a line: ``split``, ``step``, the figures)
 and TensorBoard event files under ``tensorboard/`` (through tensorboardX when installed), written
-by process 0. The pretraining runs and the fine-tuning recipes both log through it."""
+by process 0. The pretraining runs and the fine-tuning recipes both log through it.
+
+In a bucket (``gs://``), where objects cannot be appended to, ``metrics.jsonl`` is uploaded whole:
+after an evaluation line, at most every ``upload_seconds`` for training lines, and when the log is
+closed (a run stopped by a signal closes it too); TensorBoard's writer streams to the bucket
+itself."""
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
+
+from etils import epath
+
+from mluke_jax.paths import is_remote
 
 METRICS = "metrics.jsonl"
 TENSORBOARD = "tensorboard"
@@ -14,12 +25,16 @@ class EventLog:
     """``metrics.jsonl`` lines and their numbers as TensorBoard scalars, tagged
     ``split/stage/prefix/name`` and plotted against each line's ``global_step``."""
 
-    def __init__(self, output: Path, stage: str = ""):
+    def __init__(self, output: Path | epath.Path, stage: str = "", upload_seconds: float = 30.0):
         import jax
 
         self.stage = stage
         self.main = jax.process_index() == 0
-        self.file = open(output / METRICS, "a", encoding="utf-8") if self.main else None
+        self.file = None
+        if self.main:
+            path = output / METRICS
+            remote = is_remote(path)
+            self.file = _ObjectLines(epath.Path(path), upload_seconds) if remote else open(path, "a", encoding="utf-8")
         self.board = _tensorboard(output / TENSORBOARD) if self.main else None
 
     def write(self, line: dict[str, Any], split: str, prefix: str = "") -> None:
@@ -29,6 +44,8 @@ class EventLog:
             return
         self.file.write(json.dumps({"split": split, **line}) + "\n")
         self.file.flush()
+        if split != "train" and isinstance(self.file, _ObjectLines):
+            self.file.sync()
         if self.board is not None:
             tag = "/".join(x for x in (split, self.stage, prefix or line.get("objective", "")) if x)
             for name, value in line.items():
@@ -43,6 +60,34 @@ class EventLog:
             self.board.close()
 
 
+class _ObjectLines:
+    """A text file in a bucket that grows by lines: the earlier content read once, the whole object
+    uploaded again when flushed (a bucket has no append)."""
+
+    def __init__(self, path: epath.Path, upload_seconds: float):
+        self.path, self.upload_seconds = path, upload_seconds
+        self.text = path.read_text(encoding="utf-8") if path.exists() else ""
+        self.uploaded, self.dirty = time.monotonic(), False
+
+    def write(self, text: str) -> None:
+        self.text += text
+        self.dirty = True
+
+    def flush(self) -> None:
+        """Upload if the last upload is ``upload_seconds`` old."""
+        if time.monotonic() - self.uploaded >= self.upload_seconds:
+            self.sync()
+
+    def sync(self) -> None:
+        """Upload now (if anything was written since)."""
+        if self.dirty:
+            self.path.write_text(self.text, encoding="utf-8")
+            self.uploaded, self.dirty = time.monotonic(), False
+
+    def close(self) -> None:
+        self.sync()
+
+
 def _tensorboard(directory: Path) -> Any:
     try:
         from tensorboardX import SummaryWriter
@@ -51,4 +96,4 @@ def _tensorboard(directory: Path) -> Any:
 
         warn("tensorboardX is not installed: metrics go to metrics.jsonl only (pip install 'mluke-jax[pretrain]')")
         return None
-    return SummaryWriter(logdir=str(directory), flush_secs=30)
+    return SummaryWriter(logdir=os.fspath(directory), flush_secs=30)
