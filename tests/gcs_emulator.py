@@ -3,20 +3,22 @@
 kept off every other address.
 
 Where each library looks (read in their sources):
-- ``gcsfs`` and ``google-cloud-storage`` (tensorboardX's GCS writer): ``STORAGE_EMULATOR_HOST``
-  (the latter then uses anonymous credentials). gcsfs takes ``token="anon"`` from fsspec's config
+- ``gcsfs``: ``STORAGE_EMULATOR_HOST``; it takes ``token="anon"`` from fsspec's config
   (``FSSPEC_GCS``, read when fsspec is imported, so it is also set in ``fsspec.config.conf``) and
   its listings cache is off (other processes write the same bucket); its bucket-type probe (a gRPC
   call to the storage control API the emulator lacks, 60 s) is off with
   ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false``, read when gcsfs is imported.
 - TensorStore (Orbax's arrays): ``TENSORSTORE_GCS_HTTP_URL``, and ``GOOGLE_AUTH_TOKEN_FOR_TESTING``
   as its credentials (no credential look-up).
+- ArrayRecord's reader (riegeli's ``GcsReader`` on google-cloud-cpp, what grain reads shards
+  with): ``CLOUD_STORAGE_EMULATOR_ENDPOINT``, with which google-cloud-cpp uses no credentials.
 - google-auth's metadata-server probes: ``GCE_METADATA_HOST``/``GCE_METADATA_IP`` and TensorStore's
   ``GCE_METADATA_ROOT`` point at a closed port on 127.0.0.1, ``NO_GCE_CHECK`` skips the check.
-- Anything else that speaks HTTP through a proxy-aware client (curl inside TensorStore, requests)
-  gets a proxy on a closed local port, so a request to any other address fails at once; in this
-  process an audit hook refuses connections and name look-ups to anything but the loopback
-  address (:func:`guard_network`), so a library that tries fails the test instead of hanging it.
+- In this process an audit hook refuses connections and name look-ups to anything but the loopback
+  address (:func:`guard_network`), so a Python library that tries fails the test instead of
+  hanging it; the processes the tests start run under a timeout. (A proxy on a closed port for
+  everything else is no option: google-cloud-cpp's curl sends even 127.0.0.1 through it, whatever
+  ``NO_PROXY`` says, and retries for 15 minutes.)
 """
 
 import json
@@ -42,6 +44,7 @@ def environment(url: str) -> dict[str, str]:
     return {
         "STORAGE_EMULATOR_HOST": url,
         "TENSORSTORE_GCS_HTTP_URL": url,
+        "CLOUD_STORAGE_EMULATOR_ENDPOINT": url,
         "GOOGLE_AUTH_TOKEN_FOR_TESTING": "emulator",
         "GOOGLE_CLOUD_PROJECT": "test",
         "FSSPEC_GCS": json.dumps({"token": "anon", "use_listings_cache": False}),
@@ -50,12 +53,6 @@ def environment(url: str) -> dict[str, str]:
         "GCE_METADATA_IP": CLOSED,
         "GCE_METADATA_ROOT": CLOSED,
         "NO_GCE_CHECK": "true",
-        "HTTP_PROXY": f"http://{CLOSED}",
-        "HTTPS_PROXY": f"http://{CLOSED}",
-        "http_proxy": f"http://{CLOSED}",
-        "https_proxy": f"http://{CLOSED}",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
         "MLUKE_JAX_REMOTE_TIMEOUT": "10",
     }
 

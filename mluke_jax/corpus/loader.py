@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from mluke_jax import remote
 from mluke_jax.corpus.fingerprint import entity_vocab_fingerprint, tokenizer_fingerprint
 from mluke_jax.corpus.records import RecordSchema, open_shard
-from mluke_jax.paths import local_path
+from mluke_jax.paths import local_copy, resolve
 
 METADATA = "metadata.json"
 
@@ -116,7 +117,7 @@ def _read_metadata(directory: Path, kind: str | tuple[str, ...] | None = None) -
 def read_records(directory: str | os.PathLike) -> Iterator[dict[str, np.ndarray]]:
     """Every record of a data set (any stage's ArrayRecord output), decoded, in shard order: for
     inspecting what a stage wrote."""
-    path = local_path(directory)
+    path = resolve(directory)
     metadata = _read_metadata(path)
     schema = RecordSchema.from_json(metadata["schema"])
     for shard in metadata["shards"]:
@@ -150,7 +151,7 @@ def _entity_vocab_fingerprint_of(value: Any) -> str:
     if isinstance(value, str | os.PathLike):
         from mluke_jax.tokenizers.entity_vocab import read_entity_vocab
 
-        value = read_entity_vocab(local_path(value))
+        value = read_entity_vocab(local_copy(value))
     return entity_vocab_fingerprint(getattr(value, "entity_vocab", value))
 
 
@@ -169,7 +170,8 @@ def open_example_sets(
         raise ValueError("no data set directories given")
     sets = []
     for directory in directories:
-        path = local_path(directory)
+        path = resolve(directory)  # a bucket too: ArrayRecord and grain read gs:// shards themselves
+        remote.check_reachable(path)
         metadata = _read_metadata(path, kind)
         for shard in metadata["shards"]:
             open_shard(path / shard["file"], shard["records"]).close()

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from mluke_jax.paths import resolve
+
 MAGIC = b"MJR1"
 SHARD_SUFFIX = ".array_record"
 
@@ -106,11 +108,11 @@ class ShardWriter:
 
 def open_shard(path: str | os.PathLike, expected_records: int | None = None) -> Any:
     """An ``ArrayRecordReader`` of ``path``; a file cut short or damaged is a ValueError naming it."""
-    path = Path(path)
+    path = resolve(path)  # ArrayRecord reads gs:// itself
     if not path.is_file():
         raise FileNotFoundError(f"no such shard: {path}")
     try:
-        reader = _module().ArrayRecordReader(str(path))
+        reader = _module().ArrayRecordReader(os.fspath(path))
         ok = reader.ok()
         if not ok:
             reader.close()  # raises the reader's own reason

@@ -125,11 +125,12 @@ class XLMStreamBatches(GrainBatchStream):
 def token_counts(directories: Sequence[str | os.PathLike]) -> np.ndarray:
     """How often each token id occurs in the streams of ``directories`` together (``token_counts.npy``
     of ``corpus xlm-text``): the counts XLM's masking with ``sample_alpha`` weighs by."""
-    from mluke_jax.paths import local_path
+    from mluke_jax.paths import resolve
 
     total = None
     for directory in directories:
-        counts = np.load(local_path(directory) / "token_counts.npy", allow_pickle=False)
+        with (resolve(directory) / "token_counts.npy").open("rb") as f:
+            counts = np.load(f, allow_pickle=False)
         total = counts if total is None else total + counts
     if total is None:
         raise ValueError("no data set directories given")

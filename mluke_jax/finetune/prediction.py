@@ -187,7 +187,9 @@ class Predictor:
         a file, or the records / lines themselves (numbered from 1)."""
         name = _source_name(source)
         if isinstance(source, (str, Path)):
-            path = Path(source)
+            from mluke_jax.paths import is_remote, local_copy
+
+            path = local_copy(source) if is_remote(source) else Path(source)
             if not path.is_file():
                 raise FileNotFoundError(f"input file {path} not found")
             # "\n" only: JSON holds U+2028 and other line separators unescaped; a BOM is dropped
@@ -481,7 +483,16 @@ def predict(
 
 
 def write_jsonl(records: list[dict], path: str | Path) -> None:
-    """The records, one JSON object per line, written to a temporary file and renamed (never half written)."""
+    """The records, one JSON object per line, written to a temporary file and renamed (never half
+    written); in a bucket, one upload (the store makes it atomic)."""
+    from mluke_jax import remote
+    from mluke_jax.paths import is_remote, resolve
+
+    if is_remote(path):
+        remote.check_reachable(path)
+        text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        remote.write_text_atomic(resolve(path), text)
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

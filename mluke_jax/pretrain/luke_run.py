@@ -32,6 +32,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mluke_jax.paths import is_remote, resolve
 from mluke_jax.pretrain.run import (
     RunConfig,
     Stage,
@@ -69,7 +70,7 @@ def _tokenizer(config: LukeRunConfig, vocab: dict[str, int], built_with: str) ->
     for candidate in (config.tokenizer, config.init, built_with):
         if candidate is None:
             continue
-        path = Path(os.path.expanduser(str(candidate)))
+        path = resolve(candidate) if is_remote(candidate) else Path(os.path.expanduser(str(candidate)))
         if path.is_file() or (path.is_dir() and not (path / "sentencepiece.bpe.model").is_file()):
             continue
         return MLukeTokenizer.from_pretrained(candidate, entity_vocab=vocab)
@@ -87,7 +88,7 @@ def initial_model(config: LukeRunConfig, tokenizer: Any, entity_vocab_size: int)
 
     runtime = {"dtype": "bfloat16" if config.bf16 else "float32", "remat": config.remat}
     init = init_source(config.init)
-    if isinstance(init, Path) and init.is_file():  # a config.json: from scratch
+    if not isinstance(init, str) and init.is_file():  # a config.json: from scratch
         hf = read_config_dict(init)
         luke = LukeConfig.from_hf_dict(
             {
@@ -101,7 +102,7 @@ def initial_model(config: LukeRunConfig, tokenizer: Any, entity_vocab_size: int)
             entity_aware_query_weights=True,
         )
         return LukeForMaskedLM.build(luke.replace(**runtime), seed=config.seed)
-    if isinstance(init, Path) and (init / "mluke_jax.json").is_file():
+    if not isinstance(init, str) and (init / "mluke_jax.json").is_file():
         model = LukeForMaskedLM.from_pretrained(init, seed=config.seed, **runtime)
     else:
         path = resolve_source(init)

@@ -16,12 +16,16 @@
 import contextlib
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from etils import epath
+
+from mluke_jax.paths import resolve
 from mluke_jax.train.metrics_log import EventLog
 
 
@@ -87,24 +91,30 @@ def start_run(config: RunConfig) -> tuple[RunConfig, Path, tuple[int, int] | Non
     directory, it, and this process's data shard (None for one process)."""
     import jax
 
+    from mluke_jax import remote
     from mluke_jax.compilation_cache import enable_compilation_cache
-    from mluke_jax.paths import local_path
+    from mluke_jax.paths import resolve
 
     enable_compilation_cache()
-    output = local_path(config.output)
+    output = resolve(config.output)  # a bucket too
+    remote.check_reachable(output)
     if output.exists() and not output.is_dir():
         raise FileExistsError(f"--output {output} is a file, not a directory")
     shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
-    return dataclasses.replace(config, output=str(output)), output, shard
+    return dataclasses.replace(config, output=os.fspath(output)), output, shard
 
 
-def init_source(init: str) -> Path | str:
-    """``--init`` as an absolute local path when it exists here, else as given (a hub name)."""
-    import os
+def init_source(init: str) -> epath.Path | str:
+    """``--init`` as a path (absolute, or a URI) when it exists there, else as given (a hub name)."""
+    from mluke_jax import remote
+    from mluke_jax.paths import is_remote, resolve
 
-    from mluke_jax.paths import local_path
-
-    return local_path(init) if Path(os.path.expanduser(init)).exists() else init
+    if is_remote(init):
+        remote.check_reachable(init)
+        if not resolve(init).exists():
+            raise FileNotFoundError(f"--init {init} does not exist")
+        return resolve(init)
+    return resolve(init) if Path(os.path.expanduser(init)).exists() else init
 
 
 def is_main_process() -> bool:
@@ -196,7 +206,7 @@ def run_stage(
     losses of the steps run. ``evaluation(trainer)`` yields ``(name, metrics)`` pairs."""
     from mluke_jax.train import OptimizerConfig, TrainCheckpointer, Trainer, fit
 
-    output = Path(config.output)
+    output = resolve(config.output)
     optimizer = OptimizerConfig(
         learning_rate=stage.learning_rate,
         total_steps=stage.updates,

@@ -154,7 +154,7 @@ def initial_model(config: XLMRunConfig, tokenizer: Any, lang_ids: set[int]) -> A
     runtime = {"dtype": config.dtype, "remat": config.remat}
     causal = bool(config.clm_steps)
     init = init_source(config.init)
-    if isinstance(init, Path) and init.is_file():  # a config.json: from scratch
+    if not isinstance(init, str) and init.is_file():  # a config.json: from scratch
         lang2id = tokenizer.lang2id or {}
         hf = {
             **read_config_dict(init),

@@ -17,8 +17,11 @@ SPECIAL_ENTITIES = ("[PAD]", "[UNK]", "[MASK]", "[MASK2]")
 
 
 def read_entity_vocab(path: str | os.PathLike) -> dict[str, int]:
-    """Name -> id from any of the three formats (chosen by the file name's ending)."""
-    path = Path(path)
+    """Name -> id from any of the three formats (chosen by the file name's ending); ``path`` may be
+    in a bucket (read from a local copy)."""
+    from mluke_jax.paths import is_remote, local_copy
+
+    path = local_copy(path) if is_remote(path) else Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"entity vocabulary {path} not found")
     if path.suffix == ".jsonl":

@@ -2,10 +2,12 @@
 and TensorBoard event files under ``tensorboard/`` (through tensorboardX when installed), written
 by process 0. The pretraining runs and the fine-tuning recipes both log through it.
 
-In a bucket (``gs://``), where objects cannot be appended to, ``metrics.jsonl`` is uploaded whole:
-after an evaluation line, at most every ``upload_seconds`` for training lines, and when the log is
-closed (a run stopped by a signal closes it too); TensorBoard's writer streams to the bucket
-itself."""
+In a bucket (``gs://``), where objects cannot be appended to, ``metrics.jsonl`` and the TensorBoard
+event files (written into a local temporary directory) are uploaded whole: after an evaluation
+line, at most every ``upload_seconds`` for training lines, and when the log is closed (a run
+stopped by a signal closes it too). tensorboardX's own GCS writer is not used: it uploads the whole
+file again whenever it is garbage-collected, after ``close`` too, and an unreachable bucket then
+holds the process's exit for two minutes."""
 
 import json
 import os
@@ -35,7 +37,10 @@ class EventLog:
             path = output / METRICS
             remote = is_remote(path)
             self.file = _ObjectLines(epath.Path(path), upload_seconds) if remote else open(path, "a", encoding="utf-8")
-        self.board = _tensorboard(output / TENSORBOARD) if self.main else None
+        self.board = None
+        if self.main:
+            board = output / TENSORBOARD
+            self.board = _RemoteBoard(epath.Path(board), upload_seconds) if is_remote(board) else _tensorboard(board)
 
     def write(self, line: dict[str, Any], split: str, prefix: str = "") -> None:
         """A line of ``metrics.jsonl`` (``line`` holds ``step`` and ``global_step``); its numbers as
@@ -52,6 +57,8 @@ class EventLog:
                 if isinstance(value, int | float) and name not in ("step", "global_step"):
                     self.board.add_scalar(f"{tag}/{name}", value, line["global_step"])
             self.board.flush()
+            if split != "train" and isinstance(self.board, _RemoteBoard):
+                self.board.sync()
 
     def close(self) -> None:
         if self.file is not None:
@@ -86,6 +93,44 @@ class _ObjectLines:
 
     def close(self) -> None:
         self.sync()
+
+
+class _RemoteBoard:
+    """A TensorBoard writer into a local temporary directory whose event files are uploaded to the
+    bucket directory ``target`` (throttled like :class:`_ObjectLines`, and on ``sync``/``close``)."""
+
+    def __init__(self, target: epath.Path, upload_seconds: float):
+        import tempfile
+
+        self.target, self.upload_seconds = target, upload_seconds
+        self.local = Path(tempfile.mkdtemp(prefix="mluke-jax-tensorboard-"))
+        self.writer = _tensorboard(self.local)
+        self.uploaded = time.monotonic()
+
+    def add_scalar(self, *args, **kwargs) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(*args, **kwargs)
+
+    def flush(self) -> None:
+        if time.monotonic() - self.uploaded >= self.upload_seconds:
+            self.sync()
+
+    def sync(self) -> None:
+        from mluke_jax import remote
+
+        if self.writer is not None:
+            self.writer.flush()
+            for file in self.local.iterdir():
+                remote.copy_file(file, self.target / file.name)
+        self.uploaded = time.monotonic()
+
+    def close(self) -> None:
+        import shutil
+
+        if self.writer is not None:
+            self.writer.close()
+            self.sync()
+        shutil.rmtree(self.local, ignore_errors=True)
 
 
 def _tensorboard(directory: Path) -> Any:

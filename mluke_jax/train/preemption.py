@@ -36,6 +36,15 @@ class Preempted(Exception):
         self.step, self.signal_name, self.seconds = step, signal_name, seconds
 
 
+_active: list["PreemptionWatch"] = []
+
+
+def requested() -> str | None:
+    """The signal (``"SIGTERM"``) that asked the running training loop to stop, if one did: for a
+    callback (``fit(on_step=...)``) that wants to cut its own work short."""
+    return _active[-1].received if _active else None
+
+
 class PreemptionWatch:
     """Signal handlers for a training loop (a context manager); :meth:`should_stop` each step.
 
@@ -56,6 +65,7 @@ class PreemptionWatch:
         return jax.process_count() > 1
 
     def __enter__(self):
+        _active.append(self)
         if threading.current_thread() is not threading.main_thread():
             return self
         if self._multiprocess():  # signals stay with JAX's preemption notifier
@@ -65,6 +75,8 @@ class PreemptionWatch:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self in _active:
+            _active.remove(self)
         for number, handler in self._previous.items():
             signal.signal(number, handler)
         self._previous = {}

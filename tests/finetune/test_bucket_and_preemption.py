@@ -19,12 +19,13 @@ pytestmark = pytest.mark.torch
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "finetune"
 
-# The fine-tuning command line, paused after step PAUSE_AT (printing a line) until a signal comes, so
-# that the test's SIGTERM arrives mid-run at a known place; the signal itself is a real one, handled
-# by the run's own handler (signal.pause returns once it has run).
+# The fine-tuning command line, paused after step PAUSE_AT (printing a line) until the run's own
+# handler has seen a signal, so that the test's SIGTERM arrives mid-run at a known place; the signal
+# itself is a real one.
 WRAPPER = textwrap.dedent(
     """
-    import os, signal, sys
+    import os, sys, time
+    from mluke_jax.train import preemption
     from mluke_jax.train.trainer import Trainer
     pause_at = int(os.environ.get("PAUSE_AT", "0"))
     original = Trainer.train_step
@@ -33,9 +34,10 @@ WRAPPER = textwrap.dedent(
         metrics = original(self, batch)
         if self.step == pause_at:
             print(f"paused after step {self.step}", flush=True)
-            signal.alarm(120)  # no signal from the test: SIGALRM ends the process
-            signal.pause()
-            signal.alarm(0)
+            for _ in range(2400):  # until the run's handler has seen the signal (at most 2 minutes)
+                if preemption.requested():
+                    break
+                time.sleep(0.05)
         return metrics
 
     Trainer.train_step = train_step

@@ -266,3 +266,22 @@ def test_bf16_predictions_follow_float32(ner_dir):
         assert np.abs(x["logits"] - y["logits"]).max() < 0.05
     result = low.predict(texts)
     assert not result.errors and [r["line"] for r in result.records] == [1, 2]
+
+
+def test_predict_from_and_into_a_bucket(ner_dir, bucket, tmp_path):
+    """``predict --model/--input/--output`` all in a bucket: the records a local run writes."""
+    from etils import epath
+
+    from mluke_jax import remote
+
+    remote.copy_tree(ner_dir, epath.Path(f"{bucket}/model"))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS[:3]), encoding="utf-8")
+    remote.copy_file(source, epath.Path(f"{bucket}/in/texts.jsonl"))
+    local, uploaded = tmp_path / "out.jsonl", f"{bucket}/out/predictions.jsonl"
+    common = ["--max-span-words", "3", "--quiet"]
+    assert main(["predict", "ner", "--model", str(ner_dir), "--input", str(source), "--output", str(local),
+                 *common]) == 0  # fmt: skip
+    assert main(["predict", "ner", "--model", f"{bucket}/model", "--input", f"{bucket}/in/texts.jsonl",
+                 "--output", uploaded, *common]) == 0  # fmt: skip
+    assert epath.Path(uploaded).read_text(encoding="utf-8") == local.read_text(encoding="utf-8")

@@ -1,10 +1,12 @@
 """python -m mluke_jax.pretrain luke: both stages, metrics, the model directory, exact resume."""
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -71,12 +73,33 @@ main(sys.argv[1:])
 """
 
 
+# The run pauses after stage 2's third step (printing a line) until its own handler has seen a
+# signal: the test's SIGTERM arrives mid-run at a known place.
+PAUSED_RUN = """
+import sys, time
+from mluke_jax.pretrain import run
+from mluke_jax.pretrain.__main__ import main
+from mluke_jax.train import preemption
+real = run.MetricsLog.__call__
+def call(self, step, metrics):
+    real(self, step, metrics)
+    if self.stage == "stage2" and step == 3:
+        print("paused", flush=True)
+        for _ in range(2400):
+            if preemption.requested():
+                break
+            time.sleep(0.05)
+run.MetricsLog.__call__ = call
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def lines_of(path, split="train"):
     return [x for x in map(json.loads, path.read_text().splitlines()) if x["split"] == split]
 
 
 def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exactly_after_sigkill(
-    example_sets, workdir, capsys
+    example_sets, workdir, capsys, bucket
 ):
     assert main(command(example_sets, "run")) == 0, capsys.readouterr().err
     assert "stage1 2 steps (last loss" in capsys.readouterr().out
@@ -137,6 +160,38 @@ def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exac
     assert all(np.array_equal(whole[k], resumed[k]) for k in whole)  # bit-identical
     again = lines_of(workdir / "resumed" / "metrics.jsonl")
     assert again[-1]["step"] == 6 and again[-1]["loss"] == lines[-1]["loss"]
+
+    # in a bucket: shards, tokenizer and --init read from it, the run written to it, stopped by
+    # SIGTERM in stage 2 (a checkpoint of that step saved, exit 75), then the same command again
+    from etils import epath
+
+    from mluke_jax import remote
+
+    for name in ("en", "de", "tokenizer"):
+        remote.copy_tree(example_sets[name], epath.Path(f"{bucket}/{name}"))
+    remote.copy_file(workdir / "tiny.json", epath.Path(f"{bucket}/tiny.json"))
+    in_bucket = command(example_sets, f"{bucket}/run")
+    for name in ("en", "de", "tokenizer"):
+        in_bucket = [f"{bucket}/{name}" if x == str(example_sets[name]) else x for x in in_bucket]
+    in_bucket[in_bucket.index("tiny.json")] = f"{bucket}/tiny.json"
+    process = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_RUN, *in_bucket], cwd=workdir, env={**os.environ, **bucket.env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout.readline() == "paused\n", process.stderr.read()[-3000:]
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, err = process.communicate(timeout=300)
+    print(f"pretraining, SIGTERM to exit: {time.monotonic() - sent:.1f} s")
+    assert process.returncode == 75, err[-3000:]
+    assert "stopped by SIGTERM: checkpoint saved at step 3" in err
+    assert not epath.Path(f"{bucket}/run/model").exists()
+    assert main(in_bucket) == 0
+    assert f"resumed from step 3 of {bucket}/run/checkpoints/stage2" in capsys.readouterr().err
+    resumed = params_of(mluke_jax.LukeForMaskedLM.from_pretrained(f"{bucket}/run/model"))
+    assert all(np.array_equal(whole[k], resumed[k]) for k in whole)  # bit-identical
+    logged = [json.loads(x) for x in epath.Path(f"{bucket}/run/metrics.jsonl").read_text().splitlines()]
+    assert [(x["stage"], x["step"]) for x in logged if x["split"] == "train"][-1] == ("stage2", 6)
 
 
 def test_bad_input_is_refused(example_sets, workdir, capsys):
