@@ -9,9 +9,11 @@ checkpoints written by all, the model by process 0).
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -37,7 +39,7 @@ def command(example_sets, output, *extra):
         "--stage1-steps",
         "1",
         "--max-steps",
-        "2",
+        "4",
         "--log-every",
         "1",
         "--quiet",
@@ -62,9 +64,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(args, env, cwd):
+# The pretraining command, process 0 pausing after its second step (stage 2's first: printing a line)
+# until its SIGTERM has reached JAX's preemption notifier (a second, then three more for the notice
+# to reach the coordination service); the other process waits in the next step's collective.
+PAUSED = """
+import sys, time, jax
+from mluke_jax.train.trainer import Trainer
+from mluke_jax.pretrain.__main__ import main
+real, calls = Trainer.train_step, [0]
+def train_step(self, batch):
+    metrics = real(self, batch)
+    calls[0] += 1
+    if calls[0] == 2 and jax.process_index() == 0:
+        print("paused", flush=True)
+        sys.stdin.readline()  # the test writes a line once it has sent SIGTERM
+        time.sleep(4)
+    return metrics
+Trainer.train_step = train_step
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def run(args, env, cwd, script=None):
     return subprocess.Popen(
-        [sys.executable, "-m", "mluke_jax.pretrain", *args],
+        [sys.executable, *(["-c", script] if script else ["-m", "mluke_jax.pretrain"]), *args],
+        stdin=subprocess.PIPE,
         cwd=cwd,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
@@ -73,33 +97,23 @@ def run(args, env, cwd):
     )
 
 
+def hosts(example_sets, name, port, i, workdir, script=None):
+    """Process ``i`` of two on localhost (one device each, ``--mesh data=2``)."""
+    args = command(example_sets, name, "--mesh", "data=2", "--coordinator", f"localhost:{port}",
+                   "--num-processes", "2", "--process-id", str(i))  # fmt: skip
+    # compile-bound like the 8-device run: LLVM -O0 (helpers.fake_cpu_devices)
+    env = {"MLUKE_JAX_CACHE_DIR": str(workdir / f"cache-{i}"), "XLA_FLAGS": "--xla_backend_optimization_level=0"}
+    return run(args, env, workdir, script)
+
+
 def test_fsdp_on_8_devices_and_two_processes_give_the_losses_of_one_device(example_sets, workdir, capsys):
     assert main(command(example_sets, "one")) == 0, capsys.readouterr().err
     reference, expected = losses(workdir / "one"), params_of(workdir / "one" / "model")
-    assert len(reference) == 3
+    assert len(reference) == 5
     port = str(free_port())
     jobs = {  # one after the other: two cores
         "fsdp": lambda: [run(command(example_sets, "fsdp", "--mesh", "fsdp=8"), fake_cpu_devices(8), workdir)],
-        "hosts": lambda: [
-            run(
-                command(
-                    example_sets,
-                    "hosts",
-                    "--mesh",
-                    "data=2",
-                    "--coordinator",
-                    f"localhost:{port}",
-                    "--num-processes",
-                    "2",
-                    "--process-id",
-                    str(i),
-                ),
-                # compile-bound like the 8-device run: LLVM -O0 (helpers.fake_cpu_devices)
-                {"MLUKE_JAX_CACHE_DIR": str(workdir / f"cache-{i}"), "XLA_FLAGS": "--xla_backend_optimization_level=0"},
-                workdir,
-            )
-            for i in range(2)
-        ],
+        "hosts": lambda: [hosts(example_sets, "hosts", port, i, workdir) for i in range(2)],
     }
     for name, start in jobs.items():
         for process in start():
@@ -110,4 +124,32 @@ def test_fsdp_on_8_devices_and_two_processes_give_the_losses_of_one_device(examp
         assert sorted(got) == sorted(expected)
         worst = max(float(np.abs(got[k] - expected[k]).max()) for k in got)
         assert worst < 1e-5, (name, worst)
+
+    # two processes, SIGTERM to process 0 in stage 2: JAX's preemption service stops both at the
+    # same step, both save and exit 75; the same commands again resume to the uninterrupted run
+    port = str(free_port())
+    processes = [hosts(example_sets, "preempted", port, i, workdir, PAUSED) for i in range(2)]
+    for line in processes[0].stdout:  # gloo prints its connections there too
+        if line == "paused\n":
+            break
+    else:
+        raise AssertionError(processes[0].communicate(timeout=60)[1][-3000:])
+    processes[0].send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    processes[0].stdin.write("\n")
+    processes[0].stdin.flush()
+    for i, process in enumerate(processes):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 75, (i, err[-3000:])
+        assert "stopped by SIGTERM: checkpoint saved at step" in err, err[-3000:]
+    print(f"two processes, SIGTERM to exit: {time.monotonic() - sent:.1f} s (4 s of it the pause)")
+    assert not (workdir / "preempted" / "model").exists()
+    port = str(free_port())
+    for process in [hosts(example_sets, "preempted", port, i, workdir) for i in range(2)]:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+        assert "resumed from step" in err
+    hosts_params, again = params_of(workdir / "hosts" / "model"), params_of(workdir / "preempted" / "model")
+    assert all(np.array_equal(hosts_params[k], again[k]) for k in hosts_params)  # bit-identical
+    assert losses(workdir / "preempted")[-1] == losses(workdir / "hosts")[-1]
 
