@@ -1,7 +1,11 @@
 """``python -m mluke_jax.corpus SUBCOMMAND``: build pretraining corpora (see each ``--help``)."""
 
 import argparse
+import contextlib
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from mluke_jax.corpus.dump import CorruptDumpError
 
@@ -20,7 +24,8 @@ def _wikipedia(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(
-        f"{args.out}: {metadata['pages']} articles, {metadata['paragraphs']} paragraphs, {metadata['links']} links, "
+        f"{args.shown_out}: {metadata['pages']} articles, {metadata['paragraphs']} paragraphs, "
+        f"{metadata['links']} links, "
         f"{metadata['redirects']} redirects ({metadata['other_namespaces']} pages of other namespaces and "
         f"{metadata['unparsable']} unparsable pages skipped) in {metadata['seconds']:.1f} s"
     )
@@ -41,7 +46,7 @@ def _entity_vocab(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(
-        f"{args.out}: {summary['entities']} entities ({summary['names']} titles in "
+        f"{args.shown_out}: {summary['entities']} entities ({summary['names']} titles in "
         f"{', '.join(summary['languages'])}) in {summary['seconds']:.1f} s"
     )
     return 0
@@ -61,7 +66,7 @@ def _mention_db(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     counts = ", ".join(f"{language} {n}" for language, n in header["mentions"].items())
-    print(f"{args.out}: surface forms {counts} in {header['seconds']:.1f} s")
+    print(f"{args.shown_out}: surface forms {counts} in {header['seconds']:.1f} s")
     return 0
 
 
@@ -90,7 +95,7 @@ def _examples(args: argparse.Namespace) -> int:
     )
     counts = metadata["counts"]
     print(
-        f"{args.out}: {metadata['examples']} examples from {counts.get('pages', 0)} pages "
+        f"{args.shown_out}: {metadata['examples']} examples from {counts.get('pages', 0)} pages "
         f"({counts.get('words', 0)} tokens, {counts.get('entities', 0)} entities; links dropped: "
         f"{counts.get('links_not_in_vocab', 0)} not in the vocabulary, {counts.get('links_across_sentences', 0)} "
         f"across sentences) in {metadata['seconds']:.1f} s"
@@ -113,7 +118,7 @@ def _xlm_text(args: argparse.Namespace) -> int:
     )
     counts = metadata["counts"]
     print(
-        f"{args.out}: {counts.get('sentences', 0)} {args.lang} sentences, {counts.get('tokens', 0)} tokens "
+        f"{args.shown_out}: {counts.get('sentences', 0)} {args.lang} sentences, {counts.get('tokens', 0)} tokens "
         f"({counts.get('unk_tokens', 0)} <unk>, {counts.get('empty_lines', 0)} empty lines skipped) "
         f"in {metadata['seconds']:.1f} s"
     )
@@ -135,7 +140,7 @@ def _xlm_parallel(args: argparse.Namespace) -> int:
     )
     counts = metadata["counts"]
     print(
-        f"{args.out}: {counts.get('pairs', 0)} {args.langs} pairs, {counts.get('tokens', 0)} tokens "
+        f"{args.shown_out}: {counts.get('pairs', 0)} {args.langs} pairs, {counts.get('tokens', 0)} tokens "
         f"({counts.get('pairs_with_an_empty_side', 0)} pairs with an empty side skipped) in {metadata['seconds']:.1f} s"
     )
     return 0
@@ -166,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     wiki.add_argument("--language", required=True, help="the wiki's language code (en, de, ja, ...)")
     wiki.add_argument("--out", required=True, help="output directory (new, empty, or an earlier one with --overwrite)")
     _run_options(wiki, workers="parser", shards="dump")
-    wiki.set_defaults(run=_wikipedia)
+    wiki.set_defaults(run=_wikipedia, inputs=("dump",), marker="metadata.json")
 
     vocab = commands.add_parser(
         "entity-vocab",
@@ -183,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     vocab.add_argument("--min-languages", type=int, default=1, help="keep items linked in this many languages")
     vocab.add_argument("--min-count", type=int, default=1, help="drop titles linked fewer times in a language")
     _run_options(vocab, replaced="an existing --out")
-    vocab.set_defaults(run=_entity_vocab)
+    vocab.set_defaults(run=_entity_vocab, inputs=("dirs", "interwiki"), marker=None)
 
     mentions = commands.add_parser(
         "mention-db",
@@ -199,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     mentions.add_argument("--min-link-count", type=int, default=1, help="drop rarer anchor-entity pairs (default 1)")
     mentions.add_argument("--max-mention-length", type=int, default=20, help="words an anchor may have (default 20)")
     _run_options(mentions, replaced="an existing --out")
-    mentions.set_defaults(run=_mention_db)
+    mentions.set_defaults(run=_mention_db, inputs=("dirs",), marker=None)
 
     examples = commands.add_parser(
         "examples",
@@ -221,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     examples.add_argument("--include-sentences-without-entities", action="store_true",
                           help="keep examples that have no entity")
     _run_options(examples, workers="packing", shards="pages")
-    examples.set_defaults(run=_examples)
+    examples.set_defaults(run=_examples, inputs=("dirs", "tokenizer", "entity_vocab"), marker="metadata.json")
 
     text = commands.add_parser(
         "xlm-text",
@@ -235,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     text.add_argument("--out", required=True, help="output directory")
     text.add_argument("--chunk-tokens", type=int, default=4096, help="stream tokens per record (default 4096)")
     _run_options(text, workers="tokenizer")
-    text.set_defaults(run=_xlm_text)
+    text.set_defaults(run=_xlm_text, inputs=("files", "tokenizer"), marker="metadata.json")
 
     parallel = commands.add_parser(
         "xlm-parallel",
@@ -249,14 +254,53 @@ def build_parser() -> argparse.ArgumentParser:
     parallel.add_argument("--tokenizer", required=True, help="XLM model or tokenizer directory (or hub name)")
     parallel.add_argument("--out", required=True, help="output directory")
     _run_options(parallel, workers="tokenizer")
-    parallel.set_defaults(run=_xlm_parallel)
+    parallel.set_defaults(run=_xlm_parallel, inputs=("source", "target", "tokenizer"), marker="metadata.json")
     return parser
+
+
+@contextlib.contextmanager
+def through_local_files(args: argparse.Namespace) -> Iterator[None]:
+    """Run a stage on buckets: its ``gs://`` inputs (``args.inputs``) read from local copies, a
+    ``gs://`` output built in a local temporary directory and uploaded when the stage has
+    succeeded, a directory with its marker (``args.marker``, ``metadata.json``) last, a file as one
+    object; a stage that fails uploads nothing. The stages write ArrayRecord shards and resumable
+    page files, which only a local disk takes."""
+    from mluke_jax import remote
+    from mluke_jax.checkpoint import check_destination
+    from mluke_jax.paths import is_remote, local_copy, resolve
+
+    def local(value):
+        return str(local_copy(value, skip=("params",))) if isinstance(value, str) and is_remote(value) else value
+
+    for name in args.inputs:
+        value = getattr(args, name, None)
+        setattr(args, name, [local(v) for v in value] if isinstance(value, list) else local(value))
+    target = args.out
+    if not is_remote(target):
+        yield
+        return
+    destination = resolve(target)
+    if args.marker:
+        check_destination(destination, args.overwrite, args.marker, "a corpus")
+    else:
+        remote.check_reachable(destination)
+        if destination.exists() and not args.overwrite:
+            raise FileExistsError(f"{target} already exists; pass overwrite (--overwrite) to replace it")
+    with tempfile.TemporaryDirectory(prefix="mluke-jax-corpus-") as tmp:
+        args.out = str(Path(tmp) / destination.name)
+        yield
+        if args.marker:
+            remote.publish(Path(args.out), destination, args.marker)
+        else:
+            remote.copy_file(Path(args.out), destination)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.shown_out = args.out
     try:
-        return args.run(args)
+        with through_local_files(args):
+            return args.run(args)
     except (CorruptDumpError, FileNotFoundError, FileExistsError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

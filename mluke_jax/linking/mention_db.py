@@ -32,7 +32,7 @@ from typing import IO, Any
 import numpy as np
 
 from mluke_jax.linking.surface import surface_key
-from mluke_jax.paths import local_path
+from mluke_jax.paths import local_copy
 from mluke_jax.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class MentionDB:
     ) -> "MentionDB":
         """Read ``path`` (all its languages, or only ``languages``: each must be in the file);
         ``index``: use the index beside the file, writing it when it is missing or stale."""
-        path = local_path(path)
+        path = local_copy(path)  # in a bucket: a local copy (the tries are memory-mapped)
         if not path.is_file():
             raise FileNotFoundError(f"no such mention database: {path}")
         start = time.perf_counter()
