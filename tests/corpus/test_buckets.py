@@ -6,7 +6,6 @@ entity linker loading its mention database from the bucket. Against a real GCS e
 import json
 
 import numpy as np
-import pytest
 from etils import epath
 
 from helpers import EN_PAGES, write_dump
