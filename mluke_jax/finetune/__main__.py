@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         "average where there are several) instead of the last one; best.json names its step",
     )
     p.add_argument("--log-every", type=int, default=10, help="steps between metrics.jsonl lines of the training loss")
+    p.add_argument(
+        "--profile-steps",
+        default=None,
+        metavar="A:B",
+        help="write a jax.profiler trace of steps A to B into OUTPUT/tensorboard (TensorBoard's profile plugin)",
+    )
     p.add_argument("--no-resume", action="store_true", help="start over even if output/checkpoints holds a checkpoint")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -217,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from mluke_jax.finetune.run import RunConfig, run
     from mluke_jax.train.preemption import EXIT_PREEMPTED, Preempted
+    from mluke_jax.train.profiling import parse_profile_steps
 
     try:
         settings = Settings(
@@ -253,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             eval_every=args.eval_every,
             select_best=args.select_best,
             log_every=args.log_every,
+            profile_steps=parse_profile_steps(args.profile_steps),
             resume=not args.no_resume,
             progress=not args.quiet,
             settings=settings,

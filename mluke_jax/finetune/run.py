@@ -54,6 +54,7 @@ class RunConfig:
     eval_every: int = 0  # steps between evaluations (0: at the end only)
     select_best: str | None = None  # keep the model of the best evaluation by this metric
     log_every: int = 10  # steps between metrics.jsonl lines of the training loss
+    profile_steps: tuple[int, int] | None = None  # a jax.profiler trace of these steps into tensorboard/
     keep: int = 2
     resume: bool = True
     progress: bool = True
@@ -139,6 +140,7 @@ def run(config: RunConfig) -> dict[str, Any]:
     from mluke_jax.train import BatchStream, OptimizerConfig, TrainCheckpointer, Trainer, fit
     from mluke_jax.train.checkpoints import removed_on_failure
     from mluke_jax.train.metrics_log import EventLog
+    from mluke_jax.train.profiling import StepProfiler
 
     if config.task not in TASKS:
         raise ValueError(f"unknown task {config.task!r}: choose one of {sorted(TASKS)}")
@@ -278,6 +280,9 @@ def run(config: RunConfig) -> dict[str, Any]:
                         resume=config.resume,
                         progress=config.progress,
                         on_step=on_step,
+                        profiler=None
+                        if config.profile_steps is None
+                        else StepProfiler(*config.profile_steps, directory=output / "tensorboard"),
                     )
                 seconds = time.perf_counter() - started
                 run_evaluation(trainer.step)

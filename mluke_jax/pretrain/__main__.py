@@ -25,6 +25,13 @@ def _add_common(
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=1000, help="checkpoint interval in steps")
     p.add_argument("--log-every", type=int, default=10, help="metrics.jsonl interval in steps")
+    p.add_argument(
+        "--profile-steps",
+        default=None,
+        metavar="A:B",
+        help="write a jax.profiler trace of steps A to B (counted over the stages, as global_step) into "
+        "OUTPUT/tensorboard (TensorBoard's profile plugin)",
+    )
     p.add_argument("--eval-data", nargs="+", default=(), metavar="DIR", help="held-out data sets (as --data)")
     p.add_argument("--eval-every", type=int, default=0, help="evaluation interval (default: each stage's end)")
     p.add_argument("--eval-examples", type=int, default=None, help="evaluate the first N of each language")
@@ -100,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _common(args: argparse.Namespace) -> dict:
     from mluke_jax.sharding import parse_mesh
+    from mluke_jax.train.profiling import parse_profile_steps
 
     return dict(
         data=tuple(args.data),
@@ -117,6 +125,7 @@ def _common(args: argparse.Namespace) -> dict:
         seed=args.seed,
         save_every=args.save_every,
         log_every=args.log_every,
+        profile_steps=parse_profile_steps(args.profile_steps),
         eval_data=tuple(args.eval_data),
         eval_every=args.eval_every,
         eval_examples=args.eval_examples,

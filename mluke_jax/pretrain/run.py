@@ -48,6 +48,7 @@ class RunConfig:
     seed: int = 0
     save_every: int = 1000
     log_every: int = 10
+    profile_steps: tuple[int, int] | None = None  # global steps (over the stages) traced by jax.profiler
     eval_data: tuple[str, ...] = ()
     eval_every: int = 0  # 0: at the end of each stage only (when eval_data is given)
     eval_examples: int | None = None  # per language; None: all
@@ -240,7 +241,15 @@ def run_stage(
             run_evaluation(step)
 
     try:
-        losses = fit(trainer, stream, micro_steps, checkpointer=checkpointer, progress=progress, on_step=on_step)
+        profiler = None
+        if config.profile_steps is not None:
+            from mluke_jax.train.profiling import StepProfiler
+
+            profiler = StepProfiler(*config.profile_steps, directory=output / "tensorboard", offset=offset)
+        losses = fit(
+            trainer, stream, micro_steps, checkpointer=checkpointer, progress=progress, on_step=on_step,
+            profiler=profiler,
+        )  # fmt: skip
         if evaluation is not None:
             run_evaluation(trainer.step)
     finally:  # an interrupted run still finishes writing the checkpoint it started

@@ -8,6 +8,7 @@ from mluke_jax.progress import progress_bar
 from mluke_jax.train.checkpoints import TrainCheckpointer
 from mluke_jax.train.data import BatchStream
 from mluke_jax.train.preemption import PreemptionWatch
+from mluke_jax.train.profiling import StepProfiler
 from mluke_jax.train.trainer import Trainer
 
 
@@ -22,6 +23,7 @@ def fit(
     log_every: int = 10,
     line_seconds: float = 30.0,
     on_step: Callable[[int, dict], None] | None = None,
+    profiler: StepProfiler | None = None,
 ) -> list[float]:
     """Train until ``trainer.step == steps`` (micro-batches); returns the losses of the steps run.
 
@@ -33,16 +35,18 @@ def fit(
     :class:`~mluke_jax.train.preemption.Preempted` is raised. The progress bar shows the
     loss and examples per second; where no bar can be drawn (a log file), a line with the same
     figures is printed every ``line_seconds`` and at the end. ``on_step(step, metrics)`` runs after
-    every step.
+    every step. ``profiler`` traces the steps it names (``--profile-steps``).
     """
     if checkpointer is not None and resume and checkpointer.latest_step() is not None:
         stream.seek(checkpointer.restore(trainer))
         print(f"resumed from step {trainer.step} of {checkpointer.directory}", file=sys.stderr)
     with PreemptionWatch() as watch:
-        return _steps(trainer, stream, steps, checkpointer, progress, log_every, line_seconds, on_step, watch)
+        return _steps(trainer, stream, steps, checkpointer, progress, log_every, line_seconds, on_step, watch, profiler)
 
 
-def _steps(trainer, stream, steps, checkpointer, progress, log_every, line_seconds, on_step, watch) -> list[float]:
+def _steps(
+    trainer, stream, steps, checkpointer, progress, log_every, line_seconds, on_step, watch, profiler
+) -> list[float]:
     pending, losses, saved_at = [], [], None
     bar = progress_bar(total=steps, initial=trainer.step, enabled=progress, unit="step", dynamic_ncols=True)
     lines = progress and bar.disable  # a log, not a terminal: a plain line now and then
@@ -50,7 +54,11 @@ def _steps(trainer, stream, steps, checkpointer, progress, log_every, line_secon
     last_line = started
     while trainer.step < steps:
         batch = next(stream)
+        if profiler is not None:
+            profiler.before_step(trainer.step + 1)
         metrics = trainer.train_step(batch)
+        if profiler is not None:
+            profiler.after_step(trainer.step, metrics, last_step=trainer.step == steps)
         examples += stream.batch_size
         pending.append(metrics["loss"])
         if checkpointer is not None and checkpointer.save(trainer, stream.position):
@@ -73,6 +81,8 @@ def _steps(trainer, stream, steps, checkpointer, progress, log_every, line_secon
         bar.update(1)
         if watch.should_stop(trainer.step) and trainer.step < steps:
             bar.close()
+            if profiler is not None:
+                profiler.after_step(trainer.step, metrics, last_step=True)
             if checkpointer is not None:
                 watch.saving = True
                 if saved_at != trainer.step:

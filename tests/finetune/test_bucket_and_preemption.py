@@ -74,11 +74,14 @@ def test_sigterm_in_a_bucket_run_then_resume_is_bit_exact(mluke_dir, tmp_path, b
     remote.copy_file(DATA / "conll_eval.txt", epath.Path(f"{bucket}/data/eval/en.txt"))
     train, evaluation = f"{bucket}/data/train.txt", f"{bucket}/data/eval/*.txt"
 
-    full = subprocess.run(
-        _command(str(mluke_dir), str(DATA / "conll_train.txt"), str(DATA / "conll_eval.txt"), "local"),
+    full = subprocess.run(  # profiled: steps 2 to 3 traced into local/tensorboard
+        _command(str(mluke_dir), str(DATA / "conll_train.txt"), str(DATA / "conll_eval.txt"), "local")
+        + ["--profile-steps", "2:3"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert full.returncode == 0, full.stderr[-3000:]
+    assert "profile of steps 2-3 written to" in full.stderr
+    assert list((tmp_path / "local" / "tensorboard" / "plugins" / "profile").glob("*/*.xplane.pb"))
 
     output = f"{bucket}/runs/ner"
     process = subprocess.Popen(

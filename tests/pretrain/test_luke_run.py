@@ -174,8 +174,8 @@ def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exac
     for name in ("en", "de", "tokenizer"):
         in_bucket = [f"{bucket}/{name}" if x == str(example_sets[name]) else x for x in in_bucket]
     in_bucket[in_bucket.index("tiny.json")] = f"{bucket}/tiny.json"
-    process = subprocess.Popen(
-        [sys.executable, "-c", PAUSED_RUN, *in_bucket], cwd=workdir, env={**os.environ, **bucket.env},
+    process = subprocess.Popen(  # profiled: global steps 3 and 4, stage 2's first two
+        [sys.executable, "-c", PAUSED_RUN, *in_bucket, "--profile-steps", "3:4"], cwd=workdir, env={**os.environ, **bucket.env},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout.readline() == "paused\n", process.stderr.read()[-3000:]
@@ -186,6 +186,8 @@ def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exac
     assert process.returncode == 75, err[-3000:]
     assert "stopped by SIGTERM: checkpoint saved at step 3" in err
     assert not epath.Path(f"{bucket}/run/model").exists()
+    assert "profile of steps 3-4 written to" in err
+    assert list(epath.Path(f"{bucket}/run/tensorboard/plugins/profile").glob("*/*.xplane.pb"))
     assert main(in_bucket) == 0
     assert f"resumed from step 3 of {bucket}/run/checkpoints/stage2" in capsys.readouterr().err
     resumed = params_of(mluke_jax.LukeForMaskedLM.from_pretrained(f"{bucket}/run/model"))
