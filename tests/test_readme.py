@@ -16,6 +16,8 @@ What the test prepares, so that the blocks find what they name:
   ``latest-all.json.bz2`` (a tiny Wikidata), ``news.{en,de}.txt`` and ``europarl.en-de.{en,de}``
   (generated text), and
   ``tests/data/finetune`` (the repository's tiny data).
+- ``gs://my-bucket`` is a bucket of a real GCS emulator (``fake-gcs-server``, ``tests/gcs_emulator.py``)
+  that this test starts on 127.0.0.1, with every block's client libraries pointed at it.
 - The Quick start's ``python3 -m venv .venv && .venv/bin/pip install ...`` is the environment this
   test runs in; the rest of the command runs with ``.venv/bin/`` meaning this environment's.
 
@@ -162,15 +164,21 @@ def workspace(tmp_path_factory):
     (work / "europarl.en-de.de").write_text("\n".join(german) + "\n", encoding="utf-8")
     (work / "tests" / "data").mkdir(parents=True)
     shutil.copytree(ROOT / "tests" / "data" / "finetune", work / "tests" / "data" / "finetune")
+    from gcs_emulator import FakeGCS
+
+    server = FakeGCS()
+    server.create_bucket("my-bucket")
     bin_dir = str(Path(sys.executable).parent)
     env = {
         **os.environ,
+        **server.env,
         "HF_HUB_CACHE": str(cache),
         "HF_HUB_OFFLINE": "1",
         "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
     }
     env.pop("PYTHONPATH", None)
-    return work, env, bin_dir
+    yield work, env, bin_dir
+    server.stop()
 
 
 def as_run_here(code: str, bin_dir: str) -> str:

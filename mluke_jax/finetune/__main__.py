@@ -4,6 +4,7 @@
 import argparse
 import sys
 
+from mluke_jax.distributed import add_host_arguments, initialize_from_args
 from mluke_jax.finetune.readers import NER_FORMATS, NLI_FORMATS, QA_FORMATS
 from mluke_jax.finetune.tasks import TASKS, Settings
 from mluke_jax.sharding import parse_mesh
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the encoder layers as straight-line code, not a scan: faster steps on CPU, longer compile",
     )
     p.add_argument("--mesh", default=None, help="device mesh, e.g. data=2,fsdp=4 (default: one device)")
+    add_host_arguments(p)
     p.add_argument("--save-every", type=int, default=500, help="checkpoint interval in steps")
     p.add_argument(
         "--eval-every",
@@ -265,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
             settings=settings,
         )
+        initialize_from_args(args)
         result = run(config)
     except Preempted as e:
         print(f"{e}", file=sys.stderr)

@@ -7,6 +7,8 @@ On several hosts, run the same command on each with ``--coordinator HOST:PORT --
 import argparse
 import sys
 
+from mluke_jax.distributed import add_host_arguments, initialize_from_args
+
 
 def _add_common(
     p: argparse.ArgumentParser, data_help: str, init_help: str, learning_rate: float, weight_decay: float
@@ -40,11 +42,7 @@ def _add_common(
     p.add_argument("--peak-flops", type=float, default=None, help="peak FLOP/s of one device, for the MFU")
     p.add_argument("--mesh", default=None, help="device mesh, e.g. data=2,fsdp=4 (default: one device)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    hosts = p.add_argument_group("several hosts (jax.distributed)")
-    hosts.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() from the cluster")
-    hosts.add_argument("--coordinator", help="HOST:PORT of process 0")
-    hosts.add_argument("--num-processes", type=int, help="processes in all")
-    hosts.add_argument("--process-id", type=int, help="this process's index")
+    add_host_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,29 +171,12 @@ def _xlm(args: argparse.Namespace) -> int:
     return _report(run_xlm(config, progress=not args.quiet))
 
 
-def _initialize_distributed(args: argparse.Namespace) -> None:
-    given = [args.coordinator, args.num_processes, args.process_id]
-    if not args.distributed and all(x is None for x in given):
-        return
-    if not args.distributed and any(x is None for x in given):
-        raise ValueError("several hosts need all of --coordinator, --num-processes and --process-id (or --distributed)")
-    import jax
-
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes' collectives (others: unused)
-    if args.distributed:
-        jax.distributed.initialize()
-    else:
-        jax.distributed.initialize(
-            coordinator_address=args.coordinator, num_processes=args.num_processes, process_id=args.process_id
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from mluke_jax.train.preemption import EXIT_PREEMPTED, Preempted
 
     try:
-        _initialize_distributed(args)
+        initialize_from_args(args)
         return args.run(args)
     except Preempted as e:
         print(f"{e}", file=sys.stderr)

@@ -175,8 +175,8 @@ def test_a_run_trains_both_stages_logs_evaluates_writes_a_model_and_resumes_exac
         in_bucket = [f"{bucket}/{name}" if x == str(example_sets[name]) else x for x in in_bucket]
     in_bucket[in_bucket.index("tiny.json")] = f"{bucket}/tiny.json"
     process = subprocess.Popen(  # profiled: global steps 3 and 4, stage 2's first two
-        [sys.executable, "-c", PAUSED_RUN, *in_bucket, "--profile-steps", "3:4"], cwd=workdir, env={**os.environ, **bucket.env},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", PAUSED_RUN, *in_bucket, "--profile-steps", "3:4"],
+        cwd=workdir, env={**os.environ, **bucket.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout.readline() == "paused\n", process.stderr.read()[-3000:]
     process.send_signal(signal.SIGTERM)
