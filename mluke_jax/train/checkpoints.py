@@ -110,6 +110,7 @@ class TrainCheckpointer:
                     ) from e
                 damaged.append((step, e))
                 continue
+            self._warn_incomplete_newer(step)
             if damaged:
                 self._set_aside([s for s, _ in damaged])
                 warn(
@@ -122,6 +123,23 @@ class TrainCheckpointer:
             f"no intact checkpoint in {self.directory}: {'; '.join(str(e) for _, e in damaged)}. Restore them from a "
             "copy, or start over in another output directory"
         )
+
+    def _warn_incomplete_newer(self, step: int) -> None:
+        """Name the step directories newer than ``step`` whose save never completed (killed
+        during the write: a ``N.orbax-checkpoint-tmp-*`` directory, or in a bucket a ``N/``
+        without Orbax's ``commit_success.txt``); Orbax never picks them, the user should know."""
+        complete = set(self.manager.all_steps())
+        incomplete = []
+        for entry in self.directory.iterdir():
+            head = entry.name.split(".", 1)[0]
+            if head.isdigit() and int(head) > step and int(head) not in complete and DAMAGED_SUFFIX not in entry.name:
+                incomplete.append(entry.name)
+        if incomplete:
+            warn(
+                f"resuming from step {step} of {self.directory}: the newer {', '.join(sorted(incomplete))} "
+                f"{'is an incomplete save' if len(incomplete) == 1 else 'are incomplete saves'} (the run was killed "
+                "while writing it), not used"
+            )
 
     def _restore_or_damaged(self, trainer: Trainer, step: int) -> dict[str, Any]:
         """:meth:`_restore` of one step; damaged files become one :class:`DamagedCheckpointError`
