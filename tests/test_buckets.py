@@ -131,3 +131,21 @@ def test_tokenizer_files_from_a_bucket(bucket):
     reference = mluke_jax.MLukeTokenizer.from_pretrained(MLUKE_TOKENIZER_DATA)
     assert ours("Berlin")["input_ids"] == reference("Berlin")["input_ids"]
     assert ours.entity_vocab == reference.entity_vocab
+
+
+def test_to_hf_from_and_into_a_bucket(tmp_path, bucket):
+    """``python -m convert gs://.../model gs://.../hf --to-hf``: a transformers directory in the
+    bucket (``config.json`` uploaded last) that transformers loads with the same weights."""
+    import torch
+    import transformers
+
+    from convert.__main__ import main as convert_main
+    from mluke_jax.paths import local_copy
+
+    src = _tiny_ner(tmp_path)
+    assert convert_main([str(src), f"{bucket}/jax", "--quiet"]) == 0
+    assert convert_main([f"{bucket}/jax", f"{bucket}/hf", "--to-hf", "--quiet"]) == 0
+    back = transformers.LukeModel.from_pretrained(local_copy(f"{bucket}/hf"))
+    original = transformers.LukeModel.from_pretrained(src)
+    for name, value in original.state_dict().items():
+        assert torch.equal(value, back.state_dict()[name]), name
