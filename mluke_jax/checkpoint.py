@@ -91,6 +91,17 @@ def checkpoint_params(model: PreTrainedModel) -> dict[str, Any]:
     return {name: sharding.unpad(value, axes[name], sizes) for name, value in params.items()}
 
 
+def host_params(model: PreTrainedModel) -> dict[str, Any]:
+    """:func:`checkpoint_params` as whole host arrays, gathered from every process when there are
+    several (``jax.distributed``); every process must call it."""
+    params = checkpoint_params(model)
+    if jax.process_count() == 1:
+        return params
+    from jax.experimental import multihost_utils
+
+    return {k: np.asarray(multihost_utils.process_allgather(v, tiled=True)) for k, v in params.items()}
+
+
 # ------------------------------------------------------------------------ atomic directories
 def check_destination(
     dst: str | os.PathLike, overwrite: bool, marker: str = METADATA_FILE, what: str = "a mluke-jax checkpoint"

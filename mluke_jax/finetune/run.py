@@ -315,17 +315,34 @@ def run(config: RunConfig) -> dict[str, Any]:
         if trained_on in per_language and len(per_language) > 2:
             result["train_language"] = trained_on
             result["average_without_train_language"] = languages.average(per_language, leave_out=trained_on)
-    remote.write_text_atomic(output / "metrics.json", json.dumps(result, indent=2) + "\n")
+    if is_main_process():
+        remote.write_text_atomic(output / "metrics.json", json.dumps(result, indent=2) + "\n")
     return result
 
 
-def save_model(model, source: str, destination: Path) -> None:
-    """``destination``: the model with the tokenizer files of ``source``, whole or not at all."""
-    from mluke_jax.checkpoint import atomic_directory, checkpoint_params, copy_tokenizer_files, write_directory
+def is_main_process() -> bool:
+    """Process 0 writes the run's files; with one process, it is the one."""
+    import jax
 
-    with atomic_directory(destination, overwrite=True) as tmp:
-        write_directory(tmp, checkpoint_params(model), model.config, type(model).__name__, source=None)
-        copy_tokenizer_files(source, tmp)
+    return jax.process_index() == 0
+
+
+def save_model(model, source: str, destination: Path) -> None:
+    """``destination``: the model with the tokenizer files of ``source``, whole or not at all;
+    written by process 0 (parameters gathered from every process first; all must call this)."""
+    import jax
+
+    from mluke_jax.checkpoint import atomic_directory, copy_tokenizer_files, host_params, write_directory
+
+    params = host_params(model)
+    if jax.process_index() == 0:
+        with atomic_directory(destination, overwrite=True) as tmp:
+            write_directory(tmp, params, model.config, type(model).__name__, source=None)
+            copy_tokenizer_files(source, tmp)
+    if jax.process_count() > 1:  # the others go on once the model is there
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("mluke_jax.finetune: model saved")
 
 
 class BestModel:
@@ -357,7 +374,8 @@ class BestModel:
         save_model(model, self.source, self.model_dir)
         self.value, self.step, self.scores, self.per_language = float(value), step, scores, per_language
         record = {"metric": self.metric, "value": self.value, "step": step, "scores": scores}
-        remote.write_text_atomic(self.path, json.dumps({**record, "per_language": per_language}, indent=2) + "\n")
+        if is_main_process():
+            remote.write_text_atomic(self.path, json.dumps({**record, "per_language": per_language}, indent=2) + "\n")
         return True
 
 

@@ -259,26 +259,11 @@ def run_stage(
     return trainer.model, losses
 
 
-def host_params(model: Any) -> dict[str, Any]:
-    """The model's checkpoint parameters as whole host arrays (gathered from every process)."""
-    import jax
-    import numpy as np
-
-    from mluke_jax.checkpoint import checkpoint_params
-
-    params = checkpoint_params(model)
-    if jax.process_count() == 1:
-        return params
-    from jax.experimental import multihost_utils
-
-    return {k: np.asarray(multihost_utils.process_allgather(v, tiled=True)) for k, v in params.items()}
-
-
 def save_model(output: Path, model: Any, architecture: str, tokenizer: Any) -> Path:
     """``output/model``: the model in float32 with the tokenizer files, whole or not at all."""
     import jax
 
-    from mluke_jax.checkpoint import atomic_directory, write_directory
+    from mluke_jax.checkpoint import atomic_directory, host_params, write_directory
 
     params = host_params(model)
     if is_main_process():
