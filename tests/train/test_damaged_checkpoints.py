@@ -176,3 +176,28 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing_it_made(tmp
             (resumable / "metrics.jsonl").write_text("")
             raise ValueError("later")
     assert (resumable / "metrics.jsonl").exists()
+
+
+def test_a_damaged_checkpoint_in_a_bucket_falls_back_and_is_moved_aside(bucket):
+    """The same fallback with the checkpoints in a ``gs://`` bucket (GCS emulator): the damaged
+    step's objects are moved (copied and removed: a bucket has no rename) to ``N.damaged``."""
+    from etils import epath
+
+    reference, stream = make_run()
+    fit(reference, stream, 6, progress=False)
+    directory = epath.Path(f"{bucket}/ckpt")
+    trainer, stream = make_run()
+    with TrainCheckpointer(directory, save_every=2, keep=3) as checkpointer:
+        fit(trainer, stream, 4, checkpointer=checkpointer, progress=False)
+    data = [p for p in (directory / "4" / "state").glob("ocdbt.process_*/d/*") if p.is_file()]
+    largest = max(data, key=lambda p: p.stat().length)
+    largest.write_bytes(largest.read_bytes()[:100])
+
+    trainer, stream = make_run(seed=9)
+    with pytest.warns(UserWarning) as caught, TrainCheckpointer(directory, save_every=2, keep=3) as ck:
+        fit(trainer, stream, 6, checkpointer=ck, progress=False)
+    message = " ".join(str(w.message) for w in caught)
+    assert f"resuming from step 2 of {bucket}/ckpt" in message and f"moved aside to 4{DAMAGED_SUFFIX}" in message
+    expected = params(reference)
+    assert all(np.array_equal(v, expected[k]) for k, v in params(trainer).items())  # bit for bit
+    assert {"2", "4", f"4{DAMAGED_SUFFIX}", "6"} <= {p.name for p in directory.iterdir()}
