@@ -594,3 +594,27 @@ def write_mention_db(path: Path, rows: list[tuple], *, max_mention_length: int =
             fields += [value for title, count in titles for value in (title, str(count))]
             f.write("\t".join(fields) + "\n")
     return path
+
+
+def sigterm_paused_processes(processes) -> float:
+    """Processes started with a script that prints ``paused`` (process 0) and then waits for a line
+    on its stdin: send SIGTERM to the first once it has paused, let it go on, and check that every
+    process stops as preempted (exit 75, a checkpoint saved). Returns the seconds from the signal
+    to the last exit."""
+    import signal
+    import time
+
+    for line in processes[0].stdout:  # gloo prints its connections there too
+        if line == "paused\n":
+            break
+    else:
+        raise AssertionError(processes[0].communicate(timeout=60)[1][-3000:])
+    processes[0].send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    processes[0].stdin.write("\n")
+    processes[0].stdin.flush()
+    for i, process in enumerate(processes):
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 75, (i, err[-3000:])
+        assert "stopped by SIGTERM: checkpoint saved at step" in err, err[-3000:]
+    return time.monotonic() - sent

@@ -5,17 +5,16 @@ to the uninterrupted two-process run's model, bit for bit."""
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import mluke_jax
+from helpers import sigterm_paused_processes
 from mluke_jax.finetune.__main__ import main
 
 pytestmark = pytest.mark.torch
@@ -95,20 +94,8 @@ def test_two_processes_train_like_one_and_resume_after_sigterm(mluke_dir, tmp_pa
     np.testing.assert_allclose(losses, expected, atol=1e-5)
 
     processes = two_processes(mluke_dir, "preempted", tmp_path, PAUSED)
-    for line in processes[0].stdout:  # gloo prints its connections there too
-        if line == "paused\n":
-            break
-    else:
-        raise AssertionError(processes[0].communicate(timeout=60)[1][-3000:])
-    processes[0].send_signal(signal.SIGTERM)
-    sent = time.monotonic()
-    processes[0].stdin.write("\n")
-    processes[0].stdin.flush()
-    for process in processes:
-        _, err = process.communicate(timeout=300)
-        assert process.returncode == 75, err[-3000:]
-        assert "stopped by SIGTERM: checkpoint saved at step" in err
-    print(f"fine-tuning on two processes, SIGTERM to exit: {time.monotonic() - sent:.1f} s (4 s of it the pause)")
+    seconds = sigterm_paused_processes(processes)
+    print(f"fine-tuning on two processes, SIGTERM to exit: {seconds:.1f} s (4 s of it the pause)")
     assert not (tmp_path / "preempted" / "model").exists()
     for process in two_processes(mluke_dir, "preempted", tmp_path):
         _, err = process.communicate(timeout=600)

@@ -9,16 +9,14 @@ checkpoints written by all, the model by process 0).
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 import mluke_jax
-from helpers import fake_cpu_devices
+from helpers import fake_cpu_devices, sigterm_paused_processes
 from mluke_jax.pretrain.__main__ import main
 
 
@@ -129,20 +127,8 @@ def test_fsdp_on_8_devices_and_two_processes_give_the_losses_of_one_device(examp
     # same step, both save and exit 75; the same commands again resume to the uninterrupted run
     port = str(free_port())
     processes = [hosts(example_sets, "preempted", port, i, workdir, PAUSED) for i in range(2)]
-    for line in processes[0].stdout:  # gloo prints its connections there too
-        if line == "paused\n":
-            break
-    else:
-        raise AssertionError(processes[0].communicate(timeout=60)[1][-3000:])
-    processes[0].send_signal(signal.SIGTERM)
-    sent = time.monotonic()
-    processes[0].stdin.write("\n")
-    processes[0].stdin.flush()
-    for i, process in enumerate(processes):
-        _, err = process.communicate(timeout=300)
-        assert process.returncode == 75, (i, err[-3000:])
-        assert "stopped by SIGTERM: checkpoint saved at step" in err, err[-3000:]
-    print(f"two processes, SIGTERM to exit: {time.monotonic() - sent:.1f} s (4 s of it the pause)")
+    seconds = sigterm_paused_processes(processes)
+    print(f"two processes, SIGTERM to exit: {seconds:.1f} s (4 s of it the pause)")
     assert not (workdir / "preempted" / "model").exists()
     port = str(free_port())
     for process in [hosts(example_sets, "preempted", port, i, workdir) for i in range(2)]:
