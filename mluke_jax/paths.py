@@ -78,9 +78,7 @@ def resolve(path: str | os.PathLike) -> epath.Path:
     if is_remote(text):
         check_scheme(text)
         return epath.Path(text)
-    if text.startswith("file://"):
-        text = text[len("file://") :]
-    return epath.Path(os.path.abspath(os.path.expanduser(text)))
+    return epath.Path(local_path(text))
 
 
 def local_path(path: str | os.PathLike) -> Path:
