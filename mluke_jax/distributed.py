@@ -6,6 +6,13 @@ stops at the same step on SIGTERM (:mod:`mluke_jax.train.preemption`)."""
 import argparse
 
 
+def is_main_process() -> bool:
+    """Process 0 writes a run's files (logs, records, the model); with one process, it is the one."""
+    import jax
+
+    return jax.process_index() == 0
+
+
 def add_host_arguments(parser: argparse.ArgumentParser) -> None:
     hosts = parser.add_argument_group("several hosts (jax.distributed)")
     hosts.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() from the cluster")

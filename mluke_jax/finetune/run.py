@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mluke_jax import remote
+from mluke_jax.distributed import is_main_process
 from mluke_jax.finetune import languages
 from mluke_jax.finetune.tasks import TASKS, Prepared, Settings
 from mluke_jax.paths import resolve
@@ -320,13 +321,6 @@ def run(config: RunConfig) -> dict[str, Any]:
     return result
 
 
-def is_main_process() -> bool:
-    """Process 0 writes the run's files; with one process, it is the one."""
-    import jax
-
-    return jax.process_index() == 0
-
-
 def save_model(model, source: str, destination: Path) -> None:
     """``destination``: the model with the tokenizer files of ``source``, whole or not at all;
     written by process 0 (parameters gathered from every process first; all must call this)."""
@@ -335,7 +329,7 @@ def save_model(model, source: str, destination: Path) -> None:
     from mluke_jax.checkpoint import atomic_directory, copy_tokenizer_files, host_params, write_directory
 
     params = host_params(model)
-    if jax.process_index() == 0:
+    if is_main_process():
         with atomic_directory(destination, overwrite=True) as tmp:
             write_directory(tmp, params, model.config, type(model).__name__, source=None)
             copy_tokenizer_files(source, tmp)

@@ -25,6 +25,7 @@ from typing import Any
 
 from etils import epath
 
+from mluke_jax.distributed import is_main_process
 from mluke_jax.paths import resolve
 from mluke_jax.train.metrics_log import EventLog
 
@@ -116,12 +117,6 @@ def init_source(init: str) -> epath.Path | str:
             raise FileNotFoundError(f"--init {init} does not exist")
         return resolve(init)
     return resolve(init) if Path(os.path.expanduser(init)).exists() else init
-
-
-def is_main_process() -> bool:
-    import jax
-
-    return jax.process_index() == 0
 
 
 class MetricsLog(EventLog):

@@ -16,6 +16,7 @@ JAX's notifier, and a SIGINT seen by one process alone would stop it at another 
 others): send SIGTERM.
 """
 
+import itertools
 import signal
 import sys
 import threading
@@ -37,6 +38,10 @@ class Preempted(Exception):
 
 
 _active: list["PreemptionWatch"] = []
+# Every process asks JAX's sync point once per step, in the same order: this count is the same on
+# all of them and keeps growing over the loops of one process (the pretraining stages), as the
+# preemption service wants of its step ids.
+_sync_calls = itertools.count(1)
 
 
 def requested() -> str | None:
@@ -96,7 +101,7 @@ class PreemptionWatch:
         if self._multiprocess():
             from jax.experimental import multihost_utils
 
-            if multihost_utils.reached_preemption_sync_point(step):
+            if multihost_utils.reached_preemption_sync_point(next(_sync_calls)):
                 if self.received is None:
                     self.received, self.received_at = "SIGTERM", time.monotonic()
                 return True
